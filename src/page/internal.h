@@ -1,0 +1,163 @@
+/*
+ * page/ private declarations: allocation flags, the allocation context,
+ * and the functions the files of the page allocator share.
+ */
+#ifndef KMM_PAGE_INTERNAL_H
+#define KMM_PAGE_INTERNAL_H
+
+#include <kmm/page_alloc.h>
+#include "../phys/phys.h"
+#include "page.h"
+
+/* alloc_flags (Linux mm/internal.h): the watermark index in the low bits. */
+#define ALLOC_WMARK_MIN	    WMARK_MIN
+#define ALLOC_WMARK_LOW	    WMARK_LOW
+#define ALLOC_WMARK_HIGH    WMARK_HIGH
+#define ALLOC_NO_WATERMARKS 0x04 /* don't check watermarks at all */
+#define ALLOC_WMARK_MASK    (ALLOC_NO_WATERMARKS - 1)
+#define ALLOC_OOM	    0x08
+#define ALLOC_HARDER	    0x10 /* try harder: atomic allocations */
+#define ALLOC_HIGH	    0x20 /* __GFP_HIGH set */
+#define ALLOC_CPUSET	    0x40
+#define ALLOC_CMA	    0x80
+#define ALLOC_NOFRAGMENT    0x100 /* avoid mixing pageblock types */
+#define ALLOC_KSWAPD	    0x800 /* allow waking kswapd, __GFP_KSWAPD_RECLAIM set */
+KMM_BUILD_BUG_ON(ALLOC_HIGH != ___GFP_HIGH || ALLOC_KSWAPD != ___GFP_KSWAPD_RECLAIM);
+
+/* Free-path flags (Linux fpi_t). */
+#define FPI_NONE    0
+#define FPI_TO_TAIL 0x2
+
+struct alloc_context {
+	struct zonelist *zonelist;
+	struct zoneref *preferred_zoneref;
+	int migratetype;
+	enum zone_type highest_zoneidx;
+	int preferred_nid;
+	uintptr_t call_site; /* the caller of the public API, for warnings */
+};
+
+#define KMM_MAX_WARN_SITES 64
+
+struct kmm_page_alloc_state {
+	bool init_on_alloc;
+	/* Warn once per call site about failed allocations. */
+	spinlock_t warn_lock;
+	unsigned int nr_warned;
+	uintptr_t warned[KMM_MAX_WARN_SITES];
+};
+
+static inline bool pcp_allowed_order(unsigned int order)
+{
+	return order <= PAGE_ALLOC_COSTLY_ORDER || order == pageblock_order;
+}
+
+static inline int order_to_pindex(int migratetype, unsigned int order)
+{
+	if (order > PAGE_ALLOC_COSTLY_ORDER)
+		return MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
+	return MIGRATE_PCPTYPES * (int)order + migratetype;
+}
+
+static inline unsigned int pindex_to_order(int pindex)
+{
+	if (pindex == MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1))
+		return pageblock_order;
+	return (unsigned int)(pindex / MIGRATE_PCPTYPES);
+}
+
+/* pcp pages keep their migratetype in page->index while on a pcp list. */
+static inline int get_pcppage_migratetype(const struct kmm_page *page)
+{
+	return (int)page->index;
+}
+static inline void set_pcppage_migratetype(struct kmm_page *page, int migratetype)
+{
+	page->index = (unsigned long)migratetype;
+}
+
+static inline int get_pageblock_migratetype(struct kmm_machine *m, const struct kmm_page *page)
+{
+	return get_pfnblock_migratetype(page_zone(m, page), page_to_pfn(m, page));
+}
+
+static inline bool is_migrate_isolate(int mt)
+{
+	return mt == MIGRATE_ISOLATE;
+}
+static inline bool is_migrate_highatomic(int mt)
+{
+	return mt == MIGRATE_HIGHATOMIC;
+}
+static inline bool migratetype_is_mergeable(int mt)
+{
+	return mt < MIGRATE_PCPTYPES;
+}
+
+/* buddy.c */
+void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long pfn,
+		     struct kmm_zone *zone, unsigned int order, int migratetype, int fpi_flags);
+void free_one_page(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
+		   unsigned long pfn, unsigned int order, int migratetype);
+struct kmm_page *__rmqueue_smallest(struct kmm_machine *m, struct kmm_zone *zone,
+				    unsigned int order, int migratetype);
+struct kmm_page *__rmqueue(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
+			   int migratetype, unsigned int alloc_flags);
+int rmqueue_bulk(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
+		 unsigned long count, struct list_head *list, int migratetype,
+		 unsigned int alloc_flags);
+struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_zone *preferred_zone,
+			       struct kmm_zone *zone, unsigned int order, unsigned int alloc_flags,
+			       int migratetype);
+void reserve_highatomic_pageblock(struct kmm_machine *m, struct kmm_page *page,
+				  struct kmm_zone *zone, unsigned int order);
+bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_context *ac,
+				    bool force);
+/* Is @page the head of a free block of @order? Design-independent (for checks). */
+bool page_is_free_head(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
+		       unsigned int order);
+int buddy_bitmap_init(struct kmm_machine *m);
+
+/* pcp.c */
+struct kmm_page *rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu,
+				 struct kmm_zone *preferred_zone, struct kmm_zone *zone,
+				 unsigned int order, int migratetype, unsigned int alloc_flags);
+struct kmm_page *__rmqueue_pcplist(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
+				   int migratetype, unsigned int alloc_flags,
+				   struct per_cpu_pages *pcp, struct list_head *list);
+void free_unref_page(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
+void free_pcppages_bulk(struct kmm_machine *m, struct kmm_zone *zone, int count,
+			struct per_cpu_pages *pcp, int pindex);
+void drain_pages_cpu(struct kmm_machine *m, int cpu);
+void pcp_handle_drain_request(struct kmm_machine *m, struct kmm_cpu *cpu);
+int pcp_init(struct kmm_machine *m);
+
+/* page_alloc.c */
+bool __zone_watermark_ok(struct kmm_zone *z, unsigned int order, unsigned long mark,
+			 int highest_zoneidx, unsigned int alloc_flags, long free_pages);
+struct kmm_page *get_page_from_freelist(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
+					unsigned int alloc_flags, const struct alloc_context *ac);
+bool free_pages_prepare(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
+void zone_statistics(struct kmm_machine *m, struct kmm_zone *preferred_zone, struct kmm_zone *z,
+		     long nr);
+void __free_pages_ok(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
+struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order,
+			       int preferred_nid, uintptr_t call_site);
+
+/* slowpath.c */
+struct kmm_page *__alloc_pages_slowpath(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
+					struct alloc_context *ac);
+void warn_alloc(struct kmm_machine *m, gfp_t gfp_mask, uintptr_t call_site, const char *fmt, ...)
+    __kmm_printf(4, 5);
+bool should_fail_alloc_page(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order);
+
+/* gfp.c */
+enum zone_type gfp_zone(const struct kmm_machine *m, gfp_t flags);
+static inline int gfp_migratetype(const struct kmm_machine *m, gfp_t gfp)
+{
+	if (unlikely(m->page_group_by_mobility_disabled))
+		return MIGRATE_UNMOVABLE;
+	return (int)((gfp & GFP_MOVABLE_MASK) >> GFP_MOVABLE_SHIFT);
+}
+
+#endif /* KMM_PAGE_INTERNAL_H */

@@ -1,0 +1,547 @@
+/*
+ * The page allocator's entry points: allocate and free blocks of pages.
+ *
+ * Linux: mm/page_alloc.c of 6.1 (__alloc_pages, prepare_alloc_pages,
+ * get_page_from_freelist, zone_watermark_fast, __zone_watermark_ok, rmqueue,
+ * prep_new_page, free_pages_prepare, __free_pages, __free_pages_ok,
+ * zone_statistics, __alloc_pages_bulk).
+ *
+ * The fast path: pick the zonelist of the preferred node, walk it from the
+ * highest zone the GFP mask allows, take the first zone whose free pages
+ * stay above its low watermark (plus the lowmem reserve that protects it from
+ * this kind of allocation), and take the page from this CPU's list for that
+ * zone. Anything else goes to __alloc_pages_slowpath() in slowpath.c.
+ */
+#include "internal.h"
+#include <errno.h>
+#include <string.h>
+
+/* --- Watermark checks ---------------------------------------------------------------- */
+
+static __kmm_always_inline long
+__zone_watermark_unusable_free(struct kmm_zone *z, unsigned int order, unsigned int alloc_flags)
+{
+	long unusable = (1L << order) - 1;
+	/* Without ALLOC_HARDER the highatomic reserve is off limits. */
+	if (likely(!(alloc_flags & (ALLOC_HARDER | ALLOC_OOM))))
+		unusable += (long)READ_ONCE(z->nr_reserved_highatomic);
+	return unusable;
+}
+
+/*
+ * May an allocation of @order take pages from @z with @free_pages free,
+ * keeping @mark plus the lowmem reserve for @highest_zoneidx? High orders
+ * also need a free block of that order or more (Linux __zone_watermark_ok).
+ */
+bool __zone_watermark_ok(struct kmm_zone *z, unsigned int order, unsigned long mark,
+			 int highest_zoneidx, unsigned int alloc_flags, long free_pages)
+{
+	long min = (long)mark;
+	const bool alloc_harder = alloc_flags & (ALLOC_HARDER | ALLOC_OOM);
+
+	free_pages -= __zone_watermark_unusable_free(z, order, alloc_flags);
+	if (alloc_flags & ALLOC_HIGH)
+		min -= min / 2;
+	if (unlikely(alloc_harder)) {
+		/* OOM victims are exiting and will free memory: let them dig deeper. */
+		if (alloc_flags & ALLOC_OOM)
+			min -= min / 2;
+		else
+			min -= min / 4;
+	}
+	if (free_pages <= min + READ_ONCE(z->lowmem_reserve[highest_zoneidx]))
+		return false;
+	if (!order)
+		return true;
+	for (unsigned int o = order; o < NR_PAGE_ORDERS; o++) {
+		struct free_area *area = &z->free_area[o];
+		if (!READ_ONCE(area->nr_free))
+			continue;
+		for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+			if (!list_empty(&area->free_list[mt]))
+				return true;
+		if (alloc_harder && !list_empty(&area->free_list[MIGRATE_HIGHATOMIC]))
+			return true;
+	}
+	return false;
+}
+
+static __kmm_always_inline bool zone_watermark_fast(struct kmm_zone *z, unsigned int order,
+						    unsigned long mark, int highest_zoneidx,
+						    unsigned int alloc_flags, gfp_t gfp_mask)
+{
+	long free_pages = (long)zone_page_state(z, NR_FREE_PAGES);
+	/* Order 0 only: one comparison when there is plenty. */
+	if (!order) {
+		long reserved = __zone_watermark_unusable_free(z, 0, alloc_flags);
+		long usable = free_pages - kmm_min(free_pages, reserved);
+		if (usable > (long)mark + READ_ONCE(z->lowmem_reserve[highest_zoneidx]))
+			return true;
+	}
+	if (__zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages))
+		return true;
+	/* Atomic order-0 allocations ignore the watermark boost at the min watermark. */
+	if (unlikely(!order && (gfp_mask & __GFP_ATOMIC) && z->watermark_boost &&
+		     (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN))
+		return __zone_watermark_ok(z, order, z->_watermark[WMARK_MIN], highest_zoneidx,
+					   alloc_flags, free_pages);
+	return false;
+}
+
+/* --- Statistics ------------------------------------------------------------------------ */
+
+void zone_statistics(struct kmm_machine *m, struct kmm_zone *preferred_zone, struct kmm_zone *z,
+		     long nr)
+{
+	struct kmm_cpu *cpu = this_cpu(m);
+	int local_nid = cpu ? cpu->node : 0;
+	if (z->node == preferred_zone->node) {
+		__count_numa_events(z, NUMA_HIT, nr);
+	} else {
+		__count_numa_events(z, NUMA_MISS, nr);
+		__count_numa_events(preferred_zone, NUMA_FOREIGN, nr);
+	}
+	__count_numa_events(z, z->node == local_nid ? NUMA_LOCAL : NUMA_OTHER, nr);
+}
+
+/* --- Preparing pages ---------------------------------------------------------------------- */
+
+static __kmm_cold void bad_page(struct kmm_machine *m, struct kmm_page *page, const char *reason)
+{
+	char buf[128];
+	kmm_port_snprintf(buf, sizeof(buf), "BUG: Bad page state: pfn:%#lx %s",
+			  page_to_pfn(m, page), reason);
+	kmm_dump_page(page, buf);
+	KMM_BUG_ON_MSG(1, "%s", buf);
+}
+
+/* Flags that must be clear when a page is freed (PAGE_FLAGS_CHECK_AT_FREE). */
+#define PAGE_FLAGS_CHECK_AT_FREE                                                        \
+	(1UL << PG_lru | 1UL << PG_locked | 1UL << PG_private | 1UL << PG_private_2 |   \
+	 1UL << PG_writeback | 1UL << PG_reserved | 1UL << PG_slab | 1UL << PG_active | \
+	 1UL << PG_unevictable | 1UL << PG_mlocked)
+#define PAGE_FLAGS_MASK ((1UL << KMM_PAGEFLAGS_BITS) - 1)
+
+static void check_free_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (unlikely(atomic_read(&page->_mapcount) != -1))
+		bad_page(m, page, "nonzero mapcount");
+	if (unlikely(page->mapping != NULL))
+		bad_page(m, page, "non-NULL mapping");
+	if (unlikely(page_ref_count(page) != 0))
+		bad_page(m, page, "nonzero _refcount");
+	if (unlikely(page->flags & PAGE_FLAGS_CHECK_AT_FREE))
+		bad_page(m, page, "PAGE_FLAGS_CHECK_AT_FREE flag(s) set");
+}
+
+static void check_new_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (unlikely(atomic_read(&page->_mapcount) != -1))
+		bad_page(m, page, "nonzero mapcount at allocation");
+	if (unlikely(page->mapping != NULL))
+		bad_page(m, page, "non-NULL mapping at allocation");
+	if (unlikely(page_ref_count(page) != 0))
+		bad_page(m, page, "nonzero _refcount at allocation");
+	if (unlikely(page->flags & PAGE_FLAGS_MASK))
+		bad_page(m, page, "flags set at allocation");
+}
+
+static void prep_compound_page(struct kmm_page *page, unsigned int order)
+{
+	unsigned long nr = 1UL << order;
+	__SetPageHead(page);
+	for (unsigned long i = 1; i < nr; i++) {
+		struct kmm_page *p = page + i;
+		p->mapping = NULL;
+		WRITE_ONCE(p->compound_head, (unsigned long)page + 1);
+	}
+	page[1].compound_order = (unsigned char)order;
+	page[1].compound_nr = (unsigned int)nr;
+	atomic_set(&page[1].compound_mapcount, -1);
+}
+
+static __kmm_always_inline void prep_new_page(struct kmm_machine *m, struct kmm_page *page,
+					      unsigned int order, gfp_t gfp_flags)
+{
+	if (KMM_DEBUG >= 1)
+		for (unsigned long i = 0; i < (1UL << order); i++)
+			check_new_page(m, page + i);
+	page->private = 0;
+	set_page_count(page, 1);
+	if (unlikely((gfp_flags & __GFP_ZERO) || m->pa->init_on_alloc))
+		memset(page_address(m, page), 0, PAGE_SIZE << order);
+	if (order && (gfp_flags & __GFP_COMP))
+		prep_compound_page(page, order);
+}
+
+/* --- Allocating ------------------------------------------------------------------------------ */
+
+static __kmm_always_inline struct kmm_page *
+rmqueue(struct kmm_machine *m, struct kmm_zone *preferred_zone, struct kmm_zone *zone,
+	unsigned int order, gfp_t gfp_flags, unsigned int alloc_flags, int migratetype)
+{
+	struct kmm_page *page = NULL;
+	struct kmm_cpu *cpu = this_cpu(m);
+	if (likely(cpu && pcp_allowed_order(order) && zone->per_cpu_pageset)) {
+		page =
+		    rmqueue_pcplist(m, cpu, preferred_zone, zone, order, migratetype, alloc_flags);
+		if (likely(page))
+			goto out;
+	}
+	page = rmqueue_buddy(m, preferred_zone, zone, order, alloc_flags, migratetype);
+out:
+	if (unlikely(test_bit(ZONE_BOOSTED_WATERMARK, &zone->flags))) {
+		clear_bit(ZONE_BOOSTED_WATERMARK, &zone->flags);
+		if (m->hooks.wakeup_kswapd)
+			m->hooks.wakeup_kswapd(zone, 0, 0, zone->type);
+	}
+	return page;
+}
+
+struct kmm_page *get_page_from_freelist(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
+					unsigned int alloc_flags, const struct alloc_context *ac)
+{
+	struct zoneref *z;
+	struct kmm_zone *zone;
+	struct kmm_zone *preferred = ac->preferred_zoneref->zone;
+retry:;
+	bool no_fallback = alloc_flags & ALLOC_NOFRAGMENT;
+	for (z = ac->preferred_zoneref, zone = z->zone; zone;
+	     z = next_zones_zonelist(z, (int)ac->highest_zoneidx), zone = z->zone) {
+		/* Going remote: locality beats fragmentation avoidance. */
+		if (no_fallback && m->nr_online_nodes > 1 && zone != preferred &&
+		    zone->node != preferred->node) {
+			alloc_flags &= ~ALLOC_NOFRAGMENT;
+			goto retry;
+		}
+		unsigned long mark = wmark_pages(zone, alloc_flags & ALLOC_WMARK_MASK);
+		if (!zone_watermark_fast(zone, order, mark, (int)ac->highest_zoneidx, alloc_flags,
+					 gfp_mask)) {
+			if (unlikely(!READ_ONCE(m->deferred_done)) &&
+			    deferred_grow_zone(zone, order))
+				goto try_this_zone;
+			if (!(alloc_flags & ALLOC_NO_WATERMARKS))
+				continue;
+		}
+try_this_zone:;
+		struct kmm_page *page =
+		    rmqueue(m, preferred, zone, order, gfp_mask, alloc_flags, ac->migratetype);
+		if (likely(page)) {
+			prep_new_page(m, page, order, gfp_mask);
+			if (unlikely(order && (alloc_flags & ALLOC_HARDER)))
+				reserve_highatomic_pageblock(m, page, zone, order);
+			return page;
+		}
+		if (unlikely(!READ_ONCE(m->deferred_done)) && deferred_grow_zone(zone, order))
+			goto try_this_zone;
+	}
+	/* A single node where every zone fragments: allow fragmenting fallbacks. */
+	if (no_fallback) {
+		alloc_flags &= ~ALLOC_NOFRAGMENT;
+		goto retry;
+	}
+	return NULL;
+}
+
+/*
+ * Normal allocations first avoid stealing pieces of other pageblocks while
+ * a lower zone could serve them (Linux alloc_flags_nofragment).
+ */
+static __kmm_always_inline unsigned int alloc_flags_nofragment(struct kmm_machine *m,
+							       struct kmm_zone *zone, gfp_t gfp)
+{
+	unsigned int alloc_flags = gfp & __GFP_KSWAPD_RECLAIM;
+	if (!zone || zone->type != ZONE_NORMAL || !m->zone_in_arch[ZONE_DMA32])
+		return alloc_flags;
+	if (m->nr_online_nodes > 1 && !populated_zone(&zone->zone_pgdat->node_zones[ZONE_DMA32]))
+		return alloc_flags;
+	return alloc_flags | ALLOC_NOFRAGMENT;
+}
+
+struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order,
+			       int preferred_nid, uintptr_t call_site)
+{
+	struct alloc_context ac;
+	unsigned int alloc_flags = ALLOC_WMARK_LOW;
+	struct kmm_page *page;
+
+	if (unlikely(order > MAX_PAGE_ORDER)) {
+		if (!(gfp & __GFP_NOWARN))
+			pr_warn(m,
+				"kmm: page allocation of order %u refused: the largest order is %d",
+				order, MAX_PAGE_ORDER);
+		return NULL;
+	}
+	gfp &= __GFP_BITS_MASK;
+	ac.highest_zoneidx = gfp_zone(m, gfp);
+	ac.zonelist = node_zonelist(m, preferred_nid, gfp & __GFP_THISNODE);
+	ac.migratetype = gfp_migratetype(m, gfp);
+	ac.preferred_nid = preferred_nid;
+	ac.call_site = call_site;
+	if (unlikely(should_fail_alloc_page(m, gfp, order))) {
+		count_vm_event(m, KMM_ALLOC_FAIL);
+		return NULL;
+	}
+	ac.preferred_zoneref = first_zones_zonelist(ac.zonelist, (int)ac.highest_zoneidx);
+	alloc_flags |= alloc_flags_nofragment(m, ac.preferred_zoneref->zone, gfp);
+
+	page = NULL;
+	if (likely(ac.preferred_zoneref->zone))
+		page = get_page_from_freelist(m, gfp, order, alloc_flags, &ac);
+	if (unlikely(!page))
+		page = __alloc_pages_slowpath(m, gfp, order, &ac);
+	if (page)
+		kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), order, gfp,
+			  (uint64_t)ac.migratetype);
+	else
+		count_vm_event(m, KMM_ALLOC_FAIL);
+	return page;
+}
+
+static __kmm_always_inline int numa_node_id(struct kmm_machine *m)
+{
+	struct kmm_cpu *cpu = this_cpu(m);
+	return cpu ? cpu->node : 0;
+}
+
+struct kmm_page *kmm_alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order)
+{
+	return __alloc_pages(m, gfp, order, numa_node_id(m),
+			     (uintptr_t)__builtin_return_address(0));
+}
+
+struct kmm_page *kmm_alloc_pages_node(struct kmm_machine *m, int nid, gfp_t gfp, unsigned int order)
+{
+	if (unlikely(nid < 0 || nid >= m->nr_node_ids))
+		nid = numa_node_id(m);
+	return __alloc_pages(m, gfp, order, nid, (uintptr_t)__builtin_return_address(0));
+}
+
+void *kmm_get_free_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order)
+{
+	struct kmm_page *page = kmm_alloc_pages(m, gfp & ~__GFP_HIGHMEM, order);
+	return page ? page_address(m, page) : NULL;
+}
+
+void *kmm_get_zeroed_page(struct kmm_machine *m, gfp_t gfp)
+{
+	return kmm_get_free_pages(m, gfp | __GFP_ZERO, 0);
+}
+
+/* --- Freeing ------------------------------------------------------------------------------------ */
+
+/*
+ * Checks and clean-up before a block returns to the allocator: the page
+ * must be unused and unmapped; compound tails are unlinked; the page flags
+ * are cleared (Linux free_pages_prepare).
+ */
+bool free_pages_prepare(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	if (unlikely(PageHead(page))) {
+		for (unsigned long i = 1; i < (1UL << order); i++) {
+			struct kmm_page *p = page + i;
+			if (unlikely(compound_head(p) != page))
+				bad_page(m, p, "corrupted compound tail");
+			p->compound_head = 0;
+			p->mapping = NULL;
+		}
+		atomic_set(&page[1].compound_mapcount, -1);
+		page[1].compound_order = 0;
+		page[1].compound_nr = 0;
+		__ClearPageHead(page);
+	}
+	if (KMM_DEBUG >= 1)
+		for (unsigned long i = 0; i < (1UL << order); i++)
+			check_free_page(m, page + i);
+	page->flags &= ~PAGE_FLAGS_MASK;
+	return true;
+}
+
+/* Free a block bypassing the per-CPU lists (Linux __free_pages_ok). */
+void __free_pages_ok(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	if (!free_pages_prepare(m, page, order))
+		return;
+	struct kmm_zone *zone = page_zone(m, page);
+	unsigned long pfn = page_to_pfn(m, page);
+	kmm_trace(m, MM_PAGE_FREE, pfn, order);
+	free_one_page(m, zone, page, pfn, order, get_pfnblock_migratetype(zone, pfn));
+	count_vm_events(m, PGFREE, 1L << order);
+}
+
+void free_the_page(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	if (pcp_allowed_order(order))
+		free_unref_page(m, page, order);
+	else
+		__free_pages_ok(m, page, order);
+}
+
+static __kmm_cold void bad_free(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	char buf[160];
+	kmm_port_snprintf(
+	    buf, sizeof(buf),
+	    "kmm_free_pages: pfn %#lx order %u is not allocated (refcount %d): double "
+	    "free or a pointer the page allocator did not return",
+	    page_to_pfn(m, page), order, page_ref_count(page));
+	kmm_dump_page(page, buf);
+	KMM_BUG_ON_MSG(1, "%s", buf);
+}
+
+void kmm_free_pages(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	/* A refcount of zero or less here is a double free: never let it reach the lists. */
+	if (unlikely(page_ref_count(page) <= 0))
+		bad_free(m, page, order);
+	bool head = PageHead(page);
+	if (put_page_testzero(page)) {
+		free_the_page(m, page, order);
+	} else if (!head) {
+		/* Someone else holds the first page: free the rest of the block. */
+		while (order-- > 0)
+			free_the_page(m, page + (1UL << order), order);
+	}
+}
+
+void kmm_put_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	page = compound_head(page);
+	if (unlikely(page_ref_count(page) <= 0))
+		bad_free(m, page, compound_order(page));
+	if (put_page_testzero(page))
+		free_the_page(m, page, compound_order(page));
+}
+
+void kmm_free_pages_addr(struct kmm_machine *m, void *addr, unsigned int order)
+{
+	if (!addr)
+		return;
+	KMM_BUG_ON_MSG(!virt_addr_in_ram(m, addr) || ((uintptr_t)addr & (PAGE_SIZE - 1)),
+		       "kmm_free_pages_addr: %p is not a page of this machine's RAM", addr);
+	kmm_free_pages(m, virt_to_page(m, addr), order);
+}
+
+/* --- Bulk ---------------------------------------------------------------------------------------- */
+
+unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned long nr,
+				   struct kmm_page **pages)
+{
+	unsigned long populated = 0, accounted = 0;
+	struct alloc_context ac;
+	unsigned int alloc_flags = ALLOC_WMARK_LOW;
+	struct kmm_zone *zone = NULL;
+	struct zoneref *z;
+	struct kmm_cpu *cpu = this_cpu(m);
+
+	while (populated < nr && pages[populated])
+		populated++;
+	if (populated == nr)
+		return populated;
+	if (nr - populated == 1 || !cpu)
+		goto failed;
+	gfp &= __GFP_BITS_MASK;
+	ac.highest_zoneidx = gfp_zone(m, gfp);
+	ac.zonelist = node_zonelist(m, cpu->node, gfp & __GFP_THISNODE);
+	ac.migratetype = gfp_migratetype(m, gfp);
+	ac.call_site = (uintptr_t)__builtin_return_address(0);
+	if (should_fail_alloc_page(m, gfp, 0))
+		return populated;
+	ac.preferred_zoneref = first_zones_zonelist(ac.zonelist, (int)ac.highest_zoneidx);
+	if (!ac.preferred_zoneref->zone)
+		goto failed;
+	alloc_flags |= alloc_flags_nofragment(m, ac.preferred_zoneref->zone, gfp);
+
+	/* A local zone that stays above its low watermark after all of them. */
+	for_each_zone_zonelist (zone, z, ac.zonelist, (int)ac.highest_zoneidx) {
+		if (m->nr_online_nodes > 1 && zone != ac.preferred_zoneref->zone &&
+		    zone->node != ac.preferred_zoneref->zone->node) {
+			zone = NULL;
+			break;
+		}
+		unsigned long mark = wmark_pages(zone, alloc_flags & ALLOC_WMARK_MASK) + nr;
+		if (zone_watermark_fast(zone, 0, mark, ac.preferred_zoneref->zone_idx, alloc_flags,
+					gfp))
+			break;
+	}
+	if (!zone || !zone->per_cpu_pageset)
+		goto failed;
+
+	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
+	struct list_head *list = &pcp->lists[order_to_pindex(ac.migratetype, 0)];
+	pcp->free_factor >>= 1;
+	while (populated < nr) {
+		if (pages[populated]) {
+			populated++;
+			continue;
+		}
+		struct kmm_page *page =
+		    __rmqueue_pcplist(m, zone, 0, ac.migratetype, alloc_flags, pcp, list);
+		if (unlikely(!page)) {
+			if (!accounted)
+				goto failed;
+			break;
+		}
+		accounted++;
+		prep_new_page(m, page, 0, gfp);
+		kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), 0, gfp, (uint64_t)ac.migratetype);
+		pages[populated++] = page;
+	}
+	__count_zid_vm_events(m, PGALLOC_DMA, zone->type, (long)accounted);
+	zone_statistics(m, ac.preferred_zoneref->zone, zone, (long)accounted);
+	return populated;
+
+failed:;
+	struct kmm_page *page =
+	    __alloc_pages(m, gfp, 0, numa_node_id(m), (uintptr_t)__builtin_return_address(0));
+	if (page)
+		pages[populated++] = page;
+	return populated;
+}
+
+void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigned long nr)
+{
+	for (unsigned long i = 0; i < nr; i++)
+		if (pages[i])
+			kmm_free_pages(m, pages[i], 0);
+}
+
+unsigned long kmm_nr_free_pages(struct kmm_machine *m)
+{
+	return global_zone_page_state(m, NR_FREE_PAGES);
+}
+
+void kmm_page_alloc_set_options(struct kmm_machine *m, const struct kmm_page_alloc_options *o)
+{
+	m->pa->init_on_alloc = o->init_on_alloc;
+}
+
+/* --- Boot ---------------------------------------------------------------------------------------- */
+
+/* memblock hands boot memory over: to the tail of the lists (Linux __free_pages_core). */
+static void free_boot_pages(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	struct kmm_zone *zone = page_zone(m, page);
+	unsigned long pfn = page_to_pfn(m, page);
+	spin_lock(&zone->lock);
+	__free_one_page(m, page, pfn, zone, order, get_pfnblock_migratetype(zone, pfn),
+			FPI_TO_TAIL);
+	spin_unlock(&zone->lock);
+	count_vm_events(m, PGFREE, 1L << order);
+}
+
+int page_alloc_init(struct kmm_machine *m, struct kmm_error *err)
+{
+	m->buddy = m->cfg.buddy;
+	m->pa = memblock_alloc_try_nid(m, sizeof(*m->pa), KMM_CACHELINE, 0);
+	if (!m->pa || pcp_init(m) || buddy_bitmap_init(m))
+		return kmm_error_set(err, -ENOMEM, "no boot memory for the page allocator");
+	spin_lock_init(&m->pa->warn_lock);
+	m->hooks.free_boot_pages = free_boot_pages;
+	return 0;
+}
+
+void page_alloc_destroy(struct kmm_machine *m)
+{
+	m->pa = NULL; /* it lived in simulated RAM */
+}
