@@ -32,7 +32,8 @@ static const char *kmm_test_only;
 
 #define KMM_EXPECT_CMP_(type, fmt, a, op, b, ret)                                             \
 	do {                                                                                  \
-		type a_ = (type)(a), b_ = (type)(b);                                          \
+		type a_ = (type)(a);                                                          \
+		type b_ = (type)(b);                                                          \
 		if (!(a_ op b_)) {                                                            \
 			KMM_EXPECT_FAIL_("%s %s %s: %" fmt " vs %" fmt, #a, #op, #b, a_, b_); \
 			ret;                                                                  \

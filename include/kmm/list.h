@@ -21,7 +21,7 @@ struct list_head {
 
 static inline void INIT_LIST_HEAD(struct list_head *list)
 {
-	list->next = list;
+	WRITE_ONCE(list->next, list);
 	list->prev = list;
 }
 
@@ -30,7 +30,8 @@ static inline void __list_add(struct list_head *new, struct list_head *prev, str
 	next->prev = new;
 	new->next = next;
 	new->prev = prev;
-	prev->next = new;
+	/* Lockless readers test list_empty(): publish with a single store. */
+	WRITE_ONCE(prev->next, new);
 }
 
 static inline void list_add(struct list_head *new, struct list_head *head)
@@ -46,7 +47,7 @@ static inline void list_add_tail(struct list_head *new, struct list_head *head)
 static inline void __list_del(struct list_head *prev, struct list_head *next)
 {
 	next->prev = prev;
-	prev->next = next;
+	WRITE_ONCE(prev->next, next);
 }
 
 /* Poison values make a use after list_del fault at a recognisable address. */

@@ -168,34 +168,34 @@ static inline bool kmm_test_page_flag(const struct kmm_page *page, enum pageflag
 	return test_bit(f, &page->flags);
 }
 
-#define KMM_PAGEFLAG(uname, lname)                                     \
-	static inline bool Page##uname(const struct kmm_page *page)    \
-	{                                                              \
-		return test_bit(PG_##lname, &page->flags);             \
-	}                                                              \
-	static inline void SetPage##uname(struct kmm_page *page)       \
-	{                                                              \
-		set_bit(PG_##lname, &page->flags);                     \
-	}                                                              \
-	static inline void ClearPage##uname(struct kmm_page *page)     \
-	{                                                              \
-		clear_bit(PG_##lname, &page->flags);                   \
-	}                                                              \
-	static inline void __SetPage##uname(struct kmm_page *page)     \
-	{                                                              \
-		__set_bit(PG_##lname, &page->flags);                   \
-	}                                                              \
-	static inline void __ClearPage##uname(struct kmm_page *page)   \
-	{                                                              \
-		__clear_bit(PG_##lname, &page->flags);                 \
-	}                                                              \
-	static inline bool TestSetPage##uname(struct kmm_page *page)   \
-	{                                                              \
-		return test_and_set_bit(PG_##lname, &page->flags);     \
-	}                                                              \
-	static inline bool TestClearPage##uname(struct kmm_page *page) \
-	{                                                              \
-		return test_and_clear_bit(PG_##lname, &page->flags);   \
+#define KMM_PAGEFLAG(uname, lname)                                                      \
+	static inline bool Page##uname(const struct kmm_page *page)                     \
+	{                                                                               \
+		return test_bit(PG_##lname, &page->flags);                              \
+	}                                                                               \
+	static inline void SetPage##uname(struct kmm_page *page)                        \
+	{                                                                               \
+		set_bit(PG_##lname, &page->flags);                                      \
+	}                                                                               \
+	static inline void ClearPage##uname(struct kmm_page *page)                      \
+	{                                                                               \
+		clear_bit(PG_##lname, &page->flags);                                    \
+	}                                                                               \
+	static inline void __SetPage##uname(struct kmm_page *page)                      \
+	{                                                                               \
+		WRITE_ONCE(page->flags, READ_ONCE(page->flags) | (1UL << PG_##lname));  \
+	}                                                                               \
+	static inline void __ClearPage##uname(struct kmm_page *page)                    \
+	{                                                                               \
+		WRITE_ONCE(page->flags, READ_ONCE(page->flags) & ~(1UL << PG_##lname)); \
+	}                                                                               \
+	static inline bool TestSetPage##uname(struct kmm_page *page)                    \
+	{                                                                               \
+		return test_and_set_bit(PG_##lname, &page->flags);                      \
+	}                                                                               \
+	static inline bool TestClearPage##uname(struct kmm_page *page)                  \
+	{                                                                               \
+		return test_and_clear_bit(PG_##lname, &page->flags);                    \
 	}
 
 KMM_PAGEFLAG(Locked, locked)
@@ -222,18 +222,18 @@ KMM_PAGEFLAG(Zeroed, zeroed)
 
 /* --- Page types ---------------------------------------------------------------- */
 
-#define KMM_PAGE_TYPE(uname, flag)                                                      \
-	static inline bool Page##uname(const struct kmm_page *page)                     \
-	{                                                                               \
-		return (page->page_type & (PAGE_TYPE_BASE | (flag))) == PAGE_TYPE_BASE; \
-	}                                                                               \
-	static inline void __SetPage##uname(struct kmm_page *page)                      \
-	{                                                                               \
-		page->page_type &= ~(flag);                                             \
-	}                                                                               \
-	static inline void __ClearPage##uname(struct kmm_page *page)                    \
-	{                                                                               \
-		page->page_type |= (flag);                                              \
+#define KMM_PAGE_TYPE(uname, flag)                                                                 \
+	static inline bool Page##uname(const struct kmm_page *page)                                \
+	{                                                                                          \
+		return (READ_ONCE(page->page_type) & (PAGE_TYPE_BASE | (flag))) == PAGE_TYPE_BASE; \
+	}                                                                                          \
+	static inline void __SetPage##uname(struct kmm_page *page)                                 \
+	{                                                                                          \
+		WRITE_ONCE(page->page_type, page->page_type & ~(flag));                            \
+	}                                                                                          \
+	static inline void __ClearPage##uname(struct kmm_page *page)                               \
+	{                                                                                          \
+		WRITE_ONCE(page->page_type, page->page_type | (flag));                             \
 	}
 
 KMM_PAGE_TYPE(Buddy, PG_buddy)

@@ -161,21 +161,22 @@ static inline bool managed_zone(const struct kmm_zone *zone)
 {
 	return zone_managed_pages(zone) != 0;
 }
+/* Watermarks are read without the zone lock; sysctls and boosting change them. */
+static inline unsigned long wmark_pages(const struct kmm_zone *z, enum zone_watermarks w)
+{
+	return READ_ONCE(z->_watermark[w]) + READ_ONCE(z->watermark_boost);
+}
 static inline unsigned long min_wmark_pages(const struct kmm_zone *z)
 {
-	return z->_watermark[WMARK_MIN] + z->watermark_boost;
+	return wmark_pages(z, WMARK_MIN);
 }
 static inline unsigned long low_wmark_pages(const struct kmm_zone *z)
 {
-	return z->_watermark[WMARK_LOW] + z->watermark_boost;
+	return wmark_pages(z, WMARK_LOW);
 }
 static inline unsigned long high_wmark_pages(const struct kmm_zone *z)
 {
-	return z->_watermark[WMARK_HIGH] + z->watermark_boost;
-}
-static inline unsigned long wmark_pages(const struct kmm_zone *z, enum zone_watermarks w)
-{
-	return z->_watermark[w] + z->watermark_boost;
+	return wmark_pages(z, WMARK_HIGH);
 }
 static inline int zone_idx(const struct kmm_zone *zone)
 {

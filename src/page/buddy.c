@@ -73,24 +73,25 @@ static __kmm_always_inline void mark_allocated(struct kmm_machine *m, struct kmm
 }
 
 /*
- * Is the buddy of the block (@page, @pfn) free at @order? The block itself
- * must not be on a free list. Linux: find_buddy_page_pfn / page_is_buddy.
+ * Is the buddy at @buddy_pfn free at @order, in @zone? The block it pairs
+ * with must not be on a free list. Linux: find_buddy_page_pfn/page_is_buddy.
+ * The buddy may be in use by someone else: only its page type is read until
+ * it proves to be free (then it is ours, under the zone lock).
  */
 static __kmm_always_inline bool buddy_is_free(struct kmm_machine *m, struct kmm_zone *zone,
-					      struct kmm_page *page, unsigned long pfn,
 					      struct kmm_page *buddy, unsigned long buddy_pfn,
 					      unsigned int order)
 {
 	if (m->buddy == KMM_BUDDY_BITMAP) {
 		if (!zone_spans_pfn(zone, buddy_pfn))
 			return false;
-		return test_bit(buddy_map_index(zone, pfn, order), zone->free_area[order].map);
+		return test_bit(buddy_map_index(zone, buddy_pfn, order),
+				zone->free_area[order].map);
 	}
 	if (!PageBuddy(buddy) || buddy->private != order)
 		return false;
 	/* Same node and zone: a buddy across a zone boundary is not ours to merge. */
-	return !((page->flags ^ buddy->flags) >> ZONES_PGSHIFT &
-		 (ZONES_MASK | (NODES_MASK << ZONES_SHIFT)));
+	return page_zonenum(buddy) == (unsigned int)zone->type && page_to_nid(buddy) == zone->node;
 }
 
 static __kmm_always_inline void add_to_free_list(struct kmm_machine *m, struct kmm_page *page,
@@ -102,7 +103,7 @@ static __kmm_always_inline void add_to_free_list(struct kmm_machine *m, struct k
 		list_add_tail(&page->lru, &area->free_list[migratetype]);
 	else
 		list_add(&page->lru, &area->free_list[migratetype]);
-	area->nr_free++;
+	WRITE_ONCE(area->nr_free, area->nr_free + 1);
 	mark_free(m, zone, page, pfn, order);
 }
 
@@ -112,7 +113,7 @@ static __kmm_always_inline void del_page_from_free_list(struct kmm_machine *m,
 {
 	list_del(&page->lru);
 	mark_allocated(m, zone, page, pfn, order);
-	zone->free_area[order].nr_free--;
+	WRITE_ONCE(zone->free_area[order].nr_free, zone->free_area[order].nr_free - 1);
 }
 
 /* Move a free block to the tail of another migratetype's list (same order). */
@@ -156,10 +157,8 @@ static bool buddy_merge_likely(struct kmm_machine *m, struct kmm_zone *zone, uns
 	if (order >= MAX_PAGE_ORDER - 1)
 		return false;
 	unsigned long higher_pfn = buddy_pfn & pfn;
-	struct kmm_page *higher = page + (higher_pfn - pfn);
 	unsigned long higher_buddy_pfn = higher_pfn ^ (1UL << (order + 1));
-	return buddy_is_free(m, zone, higher, higher_pfn, higher + (higher_buddy_pfn - higher_pfn),
-			     higher_buddy_pfn, order + 1);
+	return buddy_is_free(m, zone, page + (higher_buddy_pfn - pfn), higher_buddy_pfn, order + 1);
 }
 
 void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long pfn,
@@ -177,7 +176,7 @@ void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long
 	while (order < MAX_PAGE_ORDER) {
 		buddy_pfn = pfn ^ (1UL << order);
 		buddy = page + (buddy_pfn - pfn);
-		if (!buddy_is_free(m, zone, page, pfn, buddy, buddy_pfn, order))
+		if (!buddy_is_free(m, zone, buddy, buddy_pfn, order))
 			break;
 		if (unlikely(order >= pageblock_order)) {
 			/* Isolated and highatomic pageblocks do not merge with normal ones. */
@@ -394,19 +393,19 @@ static void change_pageblock_range(struct kmm_zone *zone, unsigned long pfn,
  */
 static bool boost_watermark(struct kmm_machine *m, struct kmm_zone *zone)
 {
-	if (!m->watermark_boost_factor)
+	unsigned long factor = (unsigned long)READ_ONCE(m->watermark_boost_factor);
+	if (!factor)
 		return false;
 	/* Small zones would run out of memory from the boost itself. */
 	if (pageblock_nr_pages * 4 > zone_managed_pages(zone))
 		return false;
-	unsigned long high = zone->_watermark[WMARK_HIGH];
-	unsigned long max_boost =
-	    (high / 10000) * (unsigned long)m->watermark_boost_factor +
-	    ((high % 10000) * (unsigned long)m->watermark_boost_factor) / 10000;
+	unsigned long high = READ_ONCE(zone->_watermark[WMARK_HIGH]);
+	unsigned long max_boost = (high / 10000) * factor + ((high % 10000) * factor) / 10000;
 	if (!max_boost)
 		return false;
 	max_boost = kmm_max(pageblock_nr_pages, max_boost);
-	zone->watermark_boost = kmm_min(zone->watermark_boost + pageblock_nr_pages, max_boost);
+	WRITE_ONCE(zone->watermark_boost,
+		   kmm_min(zone->watermark_boost + pageblock_nr_pages, max_boost));
 	return true;
 }
 
@@ -587,7 +586,8 @@ void reserve_highatomic_pageblock(struct kmm_machine *m, struct kmm_page *page,
 	unsigned long pfn = page_to_pfn(m, page);
 	int mt = get_pfnblock_migratetype(zone, pfn);
 	if (zone->nr_reserved_highatomic < max_managed && migratetype_is_mergeable(mt)) {
-		zone->nr_reserved_highatomic += pageblock_nr_pages;
+		WRITE_ONCE(zone->nr_reserved_highatomic,
+			   zone->nr_reserved_highatomic + pageblock_nr_pages);
 		set_pfnblock_migratetype(zone, pfn, MIGRATE_HIGHATOMIC);
 		move_freepages_block(m, zone, pfn, MIGRATE_HIGHATOMIC, NULL);
 	}
@@ -604,7 +604,7 @@ bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_co
 	struct zoneref *z;
 	struct kmm_zone *zone;
 	for_each_zone_zonelist (zone, z, ac->zonelist, (int)ac->highest_zoneidx) {
-		if (!force && zone->nr_reserved_highatomic <= pageblock_nr_pages)
+		if (!force && READ_ONCE(zone->nr_reserved_highatomic) <= pageblock_nr_pages)
 			continue;
 		spin_lock(&zone->lock);
 		for (unsigned int order = 0; order < NR_PAGE_ORDERS; order++) {
@@ -615,8 +615,10 @@ bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_co
 				continue;
 			unsigned long pfn = page_to_pfn(m, page);
 			if (is_migrate_highatomic(get_pfnblock_migratetype(zone, pfn)))
-				zone->nr_reserved_highatomic -=
-				    kmm_min(pageblock_nr_pages, zone->nr_reserved_highatomic);
+				WRITE_ONCE(
+				    zone->nr_reserved_highatomic,
+				    zone->nr_reserved_highatomic -
+					kmm_min(pageblock_nr_pages, zone->nr_reserved_highatomic));
 			set_pfnblock_migratetype(zone, pfn, ac->migratetype);
 			if (move_freepages_block(m, zone, pfn, ac->migratetype, NULL)) {
 				spin_unlock(&zone->lock);
@@ -628,7 +630,12 @@ bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_co
 	return false;
 }
 
-/* The 2.4 design's maps: bits for orders 0..MAX_PAGE_ORDER-1, from memblock. */
+/*
+ * The 2.4 design's maps: bits for orders 0..MAX_PAGE_ORDER-1 of every zone.
+ * 2.4 took them from bootmem; kmm takes them from host memory instead, so
+ * that both designs run on identical simulated RAM and can be compared
+ * page for page. Their size is counted in m->pa->buddy_map_bytes.
+ */
 int buddy_bitmap_init(struct kmm_machine *m)
 {
 	int nid;
@@ -639,12 +646,29 @@ int buddy_bitmap_init(struct kmm_machine *m)
 		unsigned long base = KMM_ALIGN_DOWN(zone->zone_start_pfn, MAX_ORDER_NR_PAGES);
 		unsigned long span = KMM_ALIGN(zone_end_pfn(zone), MAX_ORDER_NR_PAGES) - base;
 		for (unsigned int order = 0; order < MAX_PAGE_ORDER; order++) {
-			unsigned long bits = span >> (order + 1);
-			zone->free_area[order].map = memblock_alloc_try_nid(
-			    m, BITS_TO_LONGS(bits) * sizeof(long), KMM_CACHELINE, zone->node);
+			size_t bytes = BITS_TO_LONGS(span >> (order + 1)) * sizeof(long);
+			zone->free_area[order].map = kmm_port_alloc(bytes);
 			if (!zone->free_area[order].map)
 				return -ENOMEM;
+			m->pa->buddy_map_bytes += bytes;
 		}
 	}
 	return 0;
+}
+
+void buddy_bitmap_destroy(struct kmm_machine *m)
+{
+	int nid;
+	struct kmm_zone *zone;
+	if (m->buddy != KMM_BUDDY_BITMAP)
+		return;
+	for_each_populated_zone (m, nid, zone) {
+		unsigned long base = KMM_ALIGN_DOWN(zone->zone_start_pfn, MAX_ORDER_NR_PAGES);
+		unsigned long span = KMM_ALIGN(zone_end_pfn(zone), MAX_ORDER_NR_PAGES) - base;
+		for (unsigned int order = 0; order < MAX_PAGE_ORDER; order++) {
+			kmm_port_free(zone->free_area[order].map,
+				      BITS_TO_LONGS(span >> (order + 1)) * sizeof(long));
+			zone->free_area[order].map = NULL;
+		}
+	}
 }

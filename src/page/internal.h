@@ -41,6 +41,7 @@ struct alloc_context {
 
 struct kmm_page_alloc_state {
 	bool init_on_alloc;
+	size_t buddy_map_bytes; /* host memory of the 2.4 design's maps */
 	/* Warn once per call site about failed allocations. */
 	spinlock_t warn_lock;
 	unsigned int nr_warned;
@@ -117,6 +118,7 @@ bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_co
 bool page_is_free_head(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
 		       unsigned int order);
 int buddy_bitmap_init(struct kmm_machine *m);
+void buddy_bitmap_destroy(struct kmm_machine *m);
 
 /* pcp.c */
 struct kmm_page *rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu,

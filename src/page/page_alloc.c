@@ -81,10 +81,10 @@ static __kmm_always_inline bool zone_watermark_fast(struct kmm_zone *z, unsigned
 	if (__zone_watermark_ok(z, order, mark, highest_zoneidx, alloc_flags, free_pages))
 		return true;
 	/* Atomic order-0 allocations ignore the watermark boost at the min watermark. */
-	if (unlikely(!order && (gfp_mask & __GFP_ATOMIC) && z->watermark_boost &&
+	if (unlikely(!order && (gfp_mask & __GFP_ATOMIC) && READ_ONCE(z->watermark_boost) &&
 		     (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN))
-		return __zone_watermark_ok(z, order, z->_watermark[WMARK_MIN], highest_zoneidx,
-					   alloc_flags, free_pages);
+		return __zone_watermark_ok(z, order, READ_ONCE(z->_watermark[WMARK_MIN]),
+					   highest_zoneidx, alloc_flags, free_pages);
 	return false;
 }
 
@@ -353,7 +353,8 @@ bool free_pages_prepare(struct kmm_machine *m, struct kmm_page *page, unsigned i
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_free_page(m, page + i);
-	page->flags &= ~PAGE_FLAGS_MASK;
+	/* Scanners of a pageblock (move_freepages) read the flags of pages they do not own. */
+	WRITE_ONCE(page->flags, page->flags & ~PAGE_FLAGS_MASK);
 	return true;
 }
 
@@ -543,5 +544,8 @@ int page_alloc_init(struct kmm_machine *m, struct kmm_error *err)
 
 void page_alloc_destroy(struct kmm_machine *m)
 {
+	if (!m->pa)
+		return;
+	buddy_bitmap_destroy(m);
 	m->pa = NULL; /* it lived in simulated RAM */
 }

@@ -37,14 +37,14 @@ struct kmm_page *__rmqueue_pcplist(struct kmm_machine *m, struct kmm_zone *zone,
 			batch = kmm_max(batch >> order, 2);
 		int got = rmqueue_bulk(m, zone, order, (unsigned long)batch, list, migratetype,
 				       alloc_flags);
-		pcp->count += got << order;
+		WRITE_ONCE(pcp->count, pcp->count + (got << order));
 		count_vm_event(m, KMM_PCP_ALLOC_REFILL);
 		if (unlikely(list_empty(list)))
 			return NULL;
 	}
 	struct kmm_page *page = list_first_entry(list, struct kmm_page, lru);
 	list_del(&page->lru);
-	pcp->count -= 1 << order;
+	WRITE_ONCE(pcp->count, pcp->count - (1 << order));
 	return page;
 }
 
@@ -126,7 +126,7 @@ void free_pcppages_bulk(struct kmm_machine *m, struct kmm_zone *zone, int count,
 			int mt = get_pcppage_migratetype(page);
 			list_del(&page->lru);
 			count -= nr_pages;
-			pcp->count -= nr_pages;
+			WRITE_ONCE(pcp->count, pcp->count - nr_pages);
 			unsigned long pfn = page_to_pfn(m, page);
 			__free_one_page(m, page, pfn, zone, order, mt, FPI_NONE);
 			kmm_trace(m, MM_PAGE_PCPU_DRAIN, pfn, order, (uint64_t)mt);
@@ -144,7 +144,7 @@ static __kmm_always_inline void free_unref_page_commit(struct kmm_machine *m, st
 	int pindex = order_to_pindex(migratetype, order);
 	count_vm_events(m, PGFREE, 1L << order);
 	list_add(&page->lru, &pcp->lists[pindex]);
-	pcp->count += 1 << order;
+	WRITE_ONCE(pcp->count, pcp->count + (1 << order));
 	/* High orders other than THP fragment memory: trim them at once when freeing runs. */
 	bool free_high = pcp->free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
 	int high = nr_pcp_high(pcp, zone, free_high);

@@ -243,7 +243,7 @@ static void show_free_areas(struct kmm_machine *m, enum zone_type highest)
 			"Node %d %s free:%lukB boost:%lukB min:%lukB low:%lukB high:%lukB "
 			"present:%lukB managed:%lukB",
 			zone->node, zone->name, zone_page_state_snapshot(zone, NR_FREE_PAGES) * 4,
-			zone->watermark_boost * 4, min_wmark_pages(zone) * 4,
+			READ_ONCE(zone->watermark_boost) * 4, min_wmark_pages(zone) * 4,
 			low_wmark_pages(zone) * 4, high_wmark_pages(zone) * 4,
 			zone->present_pages * 4, zone_managed_pages(zone) * 4);
 		char line[400];

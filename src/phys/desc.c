@@ -342,9 +342,9 @@ int kmm_desc_qemu_pc(struct kmm_machine_desc *desc, uint64_t mem, int nodes, int
 	if (cpus < 1 || cpus > KMM_MAX_CPUS)
 		return kmm_error_set(err, -EINVAL, "--cpus %d: kmm supports 1 to %d", cpus,
 				     KMM_MAX_CPUS);
-	if (mem / (uint64_t)nodes < 8 * KMM_SZ_1M)
+	if (mem / (uint64_t)nodes < 4 * KMM_SZ_1M)
 		return kmm_error_set(err, -EINVAL,
-				     "--mem %s --nodes %d: each node needs at least 8M", sz, nodes);
+				     "--mem %s --nodes %d: each node needs at least 4M", sz, nodes);
 	if (mem > (KMM_MAX_PHYS_ADDR - 4 * KMM_SZ_1G))
 		return kmm_error_set(err, -EINVAL, "--mem %s: kmm simulates at most 64T", sz);
 	if (arch == KMM_ARCH_I386 && mem > 63 * KMM_SZ_1G)

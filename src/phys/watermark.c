@@ -140,8 +140,9 @@ static void __setup_per_zone_wmarks(struct kmm_machine *m)
 		unsigned long managed = zone_managed_pages(zone);
 		/* Zones without memory keep zero watermarks (as Linux 6.1 shows them). */
 		if (!managed || !lowmem_pages) {
-			memset(zone->_watermark, 0, sizeof(zone->_watermark));
-			zone->watermark_boost = 0;
+			for (int w = 0; w < NR_WMARK; w++)
+				WRITE_ONCE(zone->_watermark[w], 0);
+			WRITE_ONCE(zone->watermark_boost, 0);
 			continue;
 		}
 		spin_lock(&zone->lock);
@@ -157,7 +158,7 @@ static void __setup_per_zone_wmarks(struct kmm_machine *m)
 		unsigned long gap =
 		    kmm_max((unsigned long)(tmp >> 2),
 			    mult_frac(managed, (unsigned long)m->watermark_scale_factor, 10000));
-		zone->watermark_boost = 0;
+		WRITE_ONCE(zone->watermark_boost, 0);
 		WRITE_ONCE(zone->_watermark[WMARK_MIN], wmin);
 		WRITE_ONCE(zone->_watermark[WMARK_LOW], wmin + gap);
 		WRITE_ONCE(zone->_watermark[WMARK_HIGH], wmin + 2 * gap);

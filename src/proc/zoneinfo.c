@@ -41,7 +41,7 @@ static void zoneinfo_show_print(struct kmm_machine *m, struct kmm_buf *out, stru
 		       "\n        present  %lu"
 		       "\n        managed  %lu"
 		       "\n        cma      %lu",
-		       zone_page_state(zone, NR_FREE_PAGES), zone->watermark_boost,
+		       zone_page_state(zone, NR_FREE_PAGES), READ_ONCE(zone->watermark_boost),
 		       min_wmark_pages(zone), low_wmark_pages(zone), high_wmark_pages(zone),
 		       zone->spanned_pages, zone->present_pages, zone_managed_pages(zone), 0UL);
 	const char *sep = "\n        protection: (";
