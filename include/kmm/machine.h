@@ -294,7 +294,14 @@ struct kmm_machine {
 	bool page_group_by_mobility_disabled;
 
 	/* Memory model state. */
+	/*
+	 * Where the struct page of pfn 0 would be, for the two models whose
+	 * memmap is one array indexed by pfn (FLATMEM, SPARSEMEM_VMEMMAP):
+	 * the conversions are then one subtraction. 0 for SPARSEMEM.
+	 */
+	uintptr_t memmap_base;
 	struct kmm_page *mem_map; /* FLATMEM: struct page of pfn flat_pfn_offset */
+
 	unsigned long flat_pfn_offset;
 	unsigned long flat_nr_pages;
 	struct mem_section **mem_section; /* SPARSEMEM roots */

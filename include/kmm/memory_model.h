@@ -71,36 +71,26 @@ static inline bool pfn_valid(const struct kmm_machine *m, unsigned long pfn)
 	return false;
 }
 
-/* The struct page of @pfn; @pfn must be valid. */
-static inline struct kmm_page *pfn_to_page(const struct kmm_machine *m, unsigned long pfn)
+/*
+ * The struct page of @pfn; @pfn must be valid. FLATMEM and VMEMMAP share one
+ * subtraction (m->memmap_base); classic SPARSEMEM looks up the section.
+ */
+static __kmm_always_inline struct kmm_page *pfn_to_page(const struct kmm_machine *m,
+							unsigned long pfn)
 {
-	switch (m->model) {
-	case KMM_MODEL_SPARSEMEM_VMEMMAP:
-		return m->vmemmap + pfn;
-	case KMM_MODEL_FLATMEM:
-		return m->mem_map + (pfn - m->flat_pfn_offset);
-	case KMM_MODEL_SPARSEMEM: {
-		const struct mem_section *ms = __nr_to_section(m, pfn_to_section_nr(pfn));
-		return (struct kmm_page *)(__section_mem_map_addr(ms) +
-					   pfn * sizeof(struct kmm_page));
-	}
-	}
-	return NULL;
+	if (likely(m->memmap_base))
+		return (struct kmm_page *)(m->memmap_base + pfn * sizeof(struct kmm_page));
+	const struct mem_section *ms = __nr_to_section(m, pfn_to_section_nr(pfn));
+	return (struct kmm_page *)(__section_mem_map_addr(ms) + pfn * sizeof(struct kmm_page));
 }
 
-static inline unsigned long page_to_pfn(const struct kmm_machine *m, const struct kmm_page *page)
+static __kmm_always_inline unsigned long page_to_pfn(const struct kmm_machine *m,
+						     const struct kmm_page *page)
 {
-	switch (m->model) {
-	case KMM_MODEL_SPARSEMEM_VMEMMAP:
-		return (unsigned long)(page - m->vmemmap);
-	case KMM_MODEL_FLATMEM:
-		return (unsigned long)(page - m->mem_map) + m->flat_pfn_offset;
-	case KMM_MODEL_SPARSEMEM: {
-		const struct mem_section *ms = __nr_to_section(m, page_to_section(page));
-		return ((uintptr_t)page - __section_mem_map_addr(ms)) / sizeof(struct kmm_page);
-	}
-	}
-	return 0;
+	if (likely(m->memmap_base))
+		return ((uintptr_t)page - m->memmap_base) / sizeof(struct kmm_page);
+	const struct mem_section *ms = __nr_to_section(m, page_to_section(page));
+	return ((uintptr_t)page - __section_mem_map_addr(ms)) / sizeof(struct kmm_page);
 }
 
 /* The host address of a page frame's bytes (Linux's direct map). */

@@ -225,6 +225,9 @@ struct lruvec {
 struct kmm_node {
 	struct kmm_zone node_zones[MAX_NR_ZONES];
 	struct zonelist node_zonelists[MAX_ZONELISTS];
+	/* The first zoneref of each zonelist usable at or below each zone type (fast path). */
+	struct zoneref *first_zoneref[MAX_ZONELISTS][MAX_NR_ZONES];
+
 	int nr_zones; /* index of the highest populated zone + 1 */
 	struct kmm_machine *machine;
 	unsigned long node_start_pfn;

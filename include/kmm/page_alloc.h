@@ -69,6 +69,7 @@ int kmm_page_alloc_validate(struct kmm_machine *m, struct kmm_error *err);
 /* Options of the page allocator, settable at any time. */
 struct kmm_page_alloc_options {
 	bool init_on_alloc; /* zero every allocation (Debian's kernels default to on) */
+	bool pcp_disabled;  /* bypass the per-CPU lists: every page through the buddy */
 };
 void kmm_page_alloc_set_options(struct kmm_machine *m, const struct kmm_page_alloc_options *o);
 

@@ -233,9 +233,7 @@ static inline bool vmstat_item_in_bytes(int idx)
 
 /* kmm's own events: the mechanisms' internals that Linux does not count. */
 #define KMM_KMM_EVENT_ITEMS(E)                                                                   \
-	E(KMM_PCP_ALLOC_HIT, "pcp_alloc_hit")		/* order-N alloc served by a pcp list */ \
 	E(KMM_PCP_ALLOC_REFILL, "pcp_alloc_refill")	/* pcp list refilled from the buddy */   \
-	E(KMM_PCP_FREE, "pcp_free")			/* page freed to a pcp list */           \
 	E(KMM_PCP_FREE_BULK, "pcp_free_bulk")		/* pcp list trimmed back to the buddy */ \
 	E(KMM_PCP_DRAIN, "pcp_drain")			/* a CPU's lists drained */              \
 	E(KMM_BUDDY_SPLIT, "buddy_split")		/* a block split in expand() */          \

@@ -161,8 +161,9 @@ static bool buddy_merge_likely(struct kmm_machine *m, struct kmm_zone *zone, uns
 	return buddy_is_free(m, zone, page + (higher_buddy_pfn - pfn), higher_buddy_pfn, order + 1);
 }
 
-void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long pfn,
-		     struct kmm_zone *zone, unsigned int order, int migratetype, int fpi_flags)
+void __free_one_page(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_page *page,
+		     unsigned long pfn, struct kmm_zone *zone, unsigned int order, int migratetype,
+		     int fpi_flags)
 {
 	unsigned long buddy_pfn = 0, combined_pfn;
 	struct kmm_page *buddy;
@@ -186,7 +187,7 @@ void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long
 				break;
 		}
 		del_page_from_free_list(m, buddy, buddy_pfn, zone, order);
-		count_vm_event(m, KMM_BUDDY_MERGE);
+		cpu_count_events(m, cpu, KMM_BUDDY_MERGE, 1);
 		combined_pfn = buddy_pfn & pfn;
 		page = page + (combined_pfn - pfn);
 		pfn = combined_pfn;
@@ -198,13 +199,13 @@ void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long
 	add_to_free_list(m, page, pfn, zone, order, migratetype, to_tail);
 }
 
-void free_one_page(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
-		   unsigned long pfn, unsigned int order, int migratetype)
+void free_one_page(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+		   struct kmm_page *page, unsigned long pfn, unsigned int order, int migratetype)
 {
 	spin_lock(&zone->lock);
 	if (unlikely(is_migrate_isolate(migratetype)))
 		migratetype = get_pfnblock_migratetype(zone, pfn);
-	__free_one_page(m, page, pfn, zone, order, migratetype, FPI_NONE);
+	__free_one_page(m, cpu, page, pfn, zone, order, migratetype, FPI_NONE);
 	spin_unlock(&zone->lock);
 }
 
@@ -214,9 +215,10 @@ void free_one_page(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page
  * Split a block of order @high down to @low: the upper half goes back on the
  * free list at each order on the way, the lower half is kept (Linux expand).
  */
-static __kmm_always_inline void expand(struct kmm_machine *m, struct kmm_zone *zone,
-				       struct kmm_page *page, unsigned long pfn, unsigned int low,
-				       unsigned int high, int migratetype)
+static __kmm_always_inline void expand(struct kmm_machine *m, struct kmm_cpu *cpu,
+				       struct kmm_zone *zone, struct kmm_page *page,
+				       unsigned long pfn, unsigned int low, unsigned int high,
+				       int migratetype)
 {
 	unsigned long size = 1UL << high;
 	while (high > low) {
@@ -224,12 +226,12 @@ static __kmm_always_inline void expand(struct kmm_machine *m, struct kmm_zone *z
 		size >>= 1;
 		VM_BUG_ON_PAGE(!zone_spans_pfn(zone, pfn + size), &page[size]);
 		add_to_free_list(m, &page[size], pfn + size, zone, high, migratetype, false);
-		count_vm_event(m, KMM_BUDDY_SPLIT);
+		cpu_count_events(m, cpu, KMM_BUDDY_SPLIT, 1);
 	}
 }
 
-struct kmm_page *__rmqueue_smallest(struct kmm_machine *m, struct kmm_zone *zone,
-				    unsigned int order, int migratetype)
+struct kmm_page *__rmqueue_smallest(struct kmm_machine *m, struct kmm_cpu *cpu,
+				    struct kmm_zone *zone, unsigned int order, int migratetype)
 {
 	for (unsigned int current_order = order; current_order < NR_PAGE_ORDERS; current_order++) {
 		struct free_area *area = &zone->free_area[current_order];
@@ -239,7 +241,7 @@ struct kmm_page *__rmqueue_smallest(struct kmm_machine *m, struct kmm_zone *zone
 			continue;
 		unsigned long pfn = page_to_pfn(m, page);
 		del_page_from_free_list(m, page, pfn, zone, current_order);
-		expand(m, zone, page, pfn, order, current_order, migratetype);
+		expand(m, cpu, zone, page, pfn, order, current_order, migratetype);
 		set_pcppage_migratetype(page, migratetype);
 		kmm_trace(m, MM_PAGE_ALLOC_ZONE_LOCKED, pfn, order, (uint64_t)migratetype,
 			  pcp_allowed_order(order) && migratetype < MIGRATE_PCPTYPES);
@@ -414,9 +416,10 @@ static bool boost_watermark(struct kmm_machine *m, struct kmm_zone *zone)
  * @start_type: the whole pageblock if enough of it is free or alike,
  * otherwise just this block (Linux steal_suitable_fallback).
  */
-static void steal_suitable_fallback(struct kmm_machine *m, struct kmm_zone *zone,
-				    struct kmm_page *page, unsigned int current_order,
-				    unsigned int alloc_flags, int start_type, bool whole_block)
+static void steal_suitable_fallback(struct kmm_machine *m, struct kmm_cpu *cpu,
+				    struct kmm_zone *zone, struct kmm_page *page,
+				    unsigned int current_order, unsigned int alloc_flags,
+				    int start_type, bool whole_block)
 {
 	unsigned long pfn = page_to_pfn(m, page);
 	int old_block_type = get_pfnblock_migratetype(zone, pfn);
@@ -426,7 +429,7 @@ static void steal_suitable_fallback(struct kmm_machine *m, struct kmm_zone *zone
 		goto single_page;
 	if (current_order >= pageblock_order) {
 		change_pageblock_range(zone, pfn, current_order, start_type);
-		count_vm_event(m, KMM_STEAL_PAGEBLOCK);
+		cpu_count_events(m, cpu, KMM_STEAL_PAGEBLOCK, 1);
 		goto single_page;
 	}
 	if (boost_watermark(m, zone) && (alloc_flags & ALLOC_KSWAPD))
@@ -446,7 +449,7 @@ static void steal_suitable_fallback(struct kmm_machine *m, struct kmm_zone *zone
 	if (free_pages + alike_pages >= (1 << (pageblock_order - 1)) ||
 	    m->page_group_by_mobility_disabled) {
 		set_pfnblock_migratetype(zone, pfn, start_type);
-		count_vm_event(m, KMM_STEAL_PAGEBLOCK);
+		cpu_count_events(m, cpu, KMM_STEAL_PAGEBLOCK, 1);
 	}
 	return;
 single_page:
@@ -459,8 +462,8 @@ single_page:
  * most free pages), unless it cannot be stolen whole and we are movable, in
  * which case the smallest block fragments least (Linux __rmqueue_fallback).
  */
-static bool __rmqueue_fallback(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-			       int start_mt, unsigned int alloc_flags)
+static bool __rmqueue_fallback(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+			       unsigned int order, int start_mt, unsigned int alloc_flags)
 {
 	int current_order, fallback_mt = -1;
 	int min_order = (int)order;
@@ -495,21 +498,21 @@ find_smallest:
 do_steal:;
 	struct kmm_page *page =
 	    list_first_entry(&area->free_list[fallback_mt], struct kmm_page, lru);
-	steal_suitable_fallback(m, zone, page, (unsigned int)current_order, alloc_flags, start_mt,
-				can_steal);
-	count_vm_event(m, KMM_FALLBACK_ALLOC);
+	steal_suitable_fallback(m, cpu, zone, page, (unsigned int)current_order, alloc_flags,
+				start_mt, can_steal);
+	cpu_count_events(m, cpu, KMM_FALLBACK_ALLOC, 1);
 	kmm_trace(m, MM_PAGE_ALLOC_EXTFRAG, page_to_pfn(m, page), order, (uint64_t)current_order,
 		  (uint64_t)start_mt, (uint64_t)fallback_mt);
 	return true;
 }
 
-struct kmm_page *__rmqueue(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-			   int migratetype, unsigned int alloc_flags)
+struct kmm_page *__rmqueue(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+			   unsigned int order, int migratetype, unsigned int alloc_flags)
 {
 	struct kmm_page *page;
 retry:
-	page = __rmqueue_smallest(m, zone, order, migratetype);
-	if (unlikely(!page) && __rmqueue_fallback(m, zone, order, migratetype, alloc_flags))
+	page = __rmqueue_smallest(m, cpu, zone, order, migratetype);
+	if (unlikely(!page) && __rmqueue_fallback(m, cpu, zone, order, migratetype, alloc_flags))
 		goto retry;
 	return page;
 }
@@ -526,8 +529,8 @@ static void populate_list(struct kmm_machine *m, struct list_head *list, unsigne
  * Take @count blocks of @order for a per-CPU list, in one hold of the zone
  * lock; they go to the tail of @list, so it stays in pfn order (rmqueue_bulk).
  */
-int rmqueue_bulk(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-		 unsigned long count, struct list_head *list, int migratetype,
+int rmqueue_bulk(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+		 unsigned int order, unsigned long count, struct list_head *list, int migratetype,
 		 unsigned int alloc_flags)
 {
 	unsigned long i;
@@ -535,7 +538,7 @@ int rmqueue_bulk(struct kmm_machine *m, struct kmm_zone *zone, unsigned int orde
 	INIT_LIST_HEAD(&got);
 	spin_lock(&zone->lock);
 	for (i = 0; i < count; i++) {
-		struct kmm_page *page = __rmqueue(m, zone, order, migratetype, alloc_flags);
+		struct kmm_page *page = __rmqueue(m, cpu, zone, order, migratetype, alloc_flags);
 		if (unlikely(!page))
 			break;
 		list_add_tail(&page->lru, &got);
@@ -547,17 +550,17 @@ int rmqueue_bulk(struct kmm_machine *m, struct kmm_zone *zone, unsigned int orde
 	return (int)i;
 }
 
-struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_zone *preferred_zone,
-			       struct kmm_zone *zone, unsigned int order, unsigned int alloc_flags,
-			       int migratetype)
+struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_cpu *cpu,
+			       struct kmm_zone *preferred_zone, struct kmm_zone *zone,
+			       unsigned int order, unsigned int alloc_flags, int migratetype)
 {
 	struct kmm_page *page = NULL;
 	spin_lock(&zone->lock);
 	/* High-order atomic allocations may use the highatomic reserve. */
 	if (order > 0 && (alloc_flags & ALLOC_HARDER))
-		page = __rmqueue_smallest(m, zone, order, MIGRATE_HIGHATOMIC);
+		page = __rmqueue_smallest(m, cpu, zone, order, MIGRATE_HIGHATOMIC);
 	if (!page) {
-		page = __rmqueue(m, zone, order, migratetype, alloc_flags);
+		page = __rmqueue(m, cpu, zone, order, migratetype, alloc_flags);
 		if (!page) {
 			spin_unlock(&zone->lock);
 			return NULL;
@@ -566,8 +569,8 @@ struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_zone *preferred
 	__mod_zone_freepage_state(zone, -(1L << order), get_pcppage_migratetype(page));
 	spin_unlock(&zone->lock);
 	kmm_ram_populate(m, page_to_pfn(m, page), 1UL << order);
-	__count_zid_vm_events(m, PGALLOC_DMA, zone->type, 1L << order);
-	zone_statistics(m, preferred_zone, zone, 1);
+	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), 1L << order);
+	zone_statistics(cpu, preferred_zone, zone, 1);
 	return page;
 }
 

@@ -16,26 +16,23 @@
  * DMA32), __GFP_HIGHMEM -> HighMem (Normal on 64-bit), and __GFP_MOVABLE
  * combined with __GFP_HIGHMEM -> Movable. Other combinations are bugs.
  */
-enum zone_type gfp_zone(const struct kmm_machine *m, gfp_t flags)
+void gfp_zone_table_init(struct kmm_machine *m)
 {
-	gfp_t bits = flags & GFP_ZONEMASK;
-	switch (bits) {
-	case 0:
-	case __GFP_MOVABLE:
-		return ZONE_NORMAL;
-	case __GFP_DMA:
-	case __GFP_MOVABLE | __GFP_DMA:
-		return ZONE_DMA;
-	case __GFP_DMA32:
-	case __GFP_MOVABLE | __GFP_DMA32:
-		return m->zone_in_arch[ZONE_DMA32] ? ZONE_DMA32 : ZONE_NORMAL;
-	case __GFP_HIGHMEM:
-		return m->zone_in_arch[ZONE_HIGHMEM] ? ZONE_HIGHMEM : ZONE_NORMAL;
-	case __GFP_MOVABLE | __GFP_HIGHMEM:
-		return ZONE_MOVABLE;
-	}
-	KMM_BUG_ON_MSG(1, "gfp_zone: conflicting zone modifiers %#x", bits);
-	return ZONE_NORMAL;
+	unsigned char *t = m->pa->gfp_zone_table;
+	for (unsigned int bits = 0; bits <= GFP_ZONEMASK; bits++)
+		t[bits] = 0xff;
+	t[0] = t[___GFP_MOVABLE] = ZONE_NORMAL;
+	t[___GFP_DMA] = t[___GFP_MOVABLE | ___GFP_DMA] = ZONE_DMA;
+	t[___GFP_DMA32] = t[___GFP_MOVABLE | ___GFP_DMA32] =
+	    m->zone_in_arch[ZONE_DMA32] ? ZONE_DMA32 : ZONE_NORMAL;
+	t[___GFP_HIGHMEM] = m->zone_in_arch[ZONE_HIGHMEM] ? ZONE_HIGHMEM : ZONE_NORMAL;
+	t[___GFP_MOVABLE | ___GFP_HIGHMEM] = ZONE_MOVABLE;
+}
+
+void gfp_zone_bug(gfp_t flags)
+{
+	KMM_BUG_ON_MSG(1, "gfp_zone: conflicting zone modifiers %#x", flags & GFP_ZONEMASK);
+	__builtin_unreachable();
 }
 
 static const struct {

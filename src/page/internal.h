@@ -29,7 +29,9 @@ KMM_BUILD_BUG_ON(ALLOC_HIGH != ___GFP_HIGH || ALLOC_KSWAPD != ___GFP_KSWAPD_RECL
 #define FPI_TO_TAIL 0x2
 
 struct alloc_context {
+	struct kmm_cpu *cpu; /* the caller's CPU, or NULL: no per-CPU lists */
 	struct zonelist *zonelist;
+
 	struct zoneref *preferred_zoneref;
 	int migratetype;
 	enum zone_type highest_zoneidx;
@@ -41,6 +43,10 @@ struct alloc_context {
 
 struct kmm_page_alloc_state {
 	bool init_on_alloc;
+	bool pcp_disabled; /* allocate and free straight through the buddy lists */
+	/* gfp_zone(): the highest zone for each combination of zone modifiers. */
+	unsigned char gfp_zone_table[GFP_ZONEMASK + 1];
+
 	size_t buddy_map_bytes; /* host memory of the 2.4 design's maps */
 	/* Warn once per call site about failed allocations. */
 	spinlock_t warn_lock;
@@ -95,21 +101,63 @@ static inline bool migratetype_is_mergeable(int mt)
 	return mt < MIGRATE_PCPTYPES;
 }
 
+/* Count a VM event on the caller's CPU (known), or atomically without one. */
+static __kmm_always_inline void cpu_count_events(struct kmm_machine *m, struct kmm_cpu *cpu,
+						 enum vm_event_item item, long delta)
+{
+	if (likely(cpu))
+		WRITE_ONCE(cpu->vm_events[item], cpu->vm_events[item] + (unsigned long)delta);
+	else
+		__count_vm_events_slow(m, item, delta);
+}
+
+/*
+ * NUMA hit/miss/local/other accounting for an allocation from @z that
+ * wanted @preferred's node (Linux zone_statistics).
+ */
+static __kmm_always_inline void zone_statistics(struct kmm_cpu *cpu, struct kmm_zone *preferred,
+						struct kmm_zone *z, long nr)
+{
+	int local_nid = cpu ? cpu->node : 0;
+	enum numa_stat_item where = z->node == local_nid ? NUMA_LOCAL : NUMA_OTHER;
+	if (likely(cpu && z->per_cpu_zonestats)) {
+		unsigned long *ev = z->per_cpu_zonestats[cpu->id].vm_numa_event;
+		if (likely(z->node == preferred->node)) {
+			WRITE_ONCE(ev[NUMA_HIT], ev[NUMA_HIT] + (unsigned long)nr);
+		} else {
+			unsigned long *pev = preferred->per_cpu_zonestats[cpu->id].vm_numa_event;
+			WRITE_ONCE(ev[NUMA_MISS], ev[NUMA_MISS] + (unsigned long)nr);
+			WRITE_ONCE(pev[NUMA_FOREIGN], pev[NUMA_FOREIGN] + (unsigned long)nr);
+		}
+		WRITE_ONCE(ev[where], ev[where] + (unsigned long)nr);
+		return;
+	}
+	if (z->node == preferred->node) {
+		__count_numa_events(z, NUMA_HIT, nr);
+	} else {
+		__count_numa_events(z, NUMA_MISS, nr);
+		__count_numa_events(preferred, NUMA_FOREIGN, nr);
+	}
+	__count_numa_events(z, where, nr);
+}
+
 /* buddy.c */
-void __free_one_page(struct kmm_machine *m, struct kmm_page *page, unsigned long pfn,
-		     struct kmm_zone *zone, unsigned int order, int migratetype, int fpi_flags);
-void free_one_page(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
-		   unsigned long pfn, unsigned int order, int migratetype);
-struct kmm_page *__rmqueue_smallest(struct kmm_machine *m, struct kmm_zone *zone,
-				    unsigned int order, int migratetype);
-struct kmm_page *__rmqueue(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-			   int migratetype, unsigned int alloc_flags);
-int rmqueue_bulk(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-		 unsigned long count, struct list_head *list, int migratetype,
+
+void __free_one_page(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_page *page,
+		     unsigned long pfn, struct kmm_zone *zone, unsigned int order, int migratetype,
+		     int fpi_flags);
+void free_one_page(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+		   struct kmm_page *page, unsigned long pfn, unsigned int order, int migratetype);
+struct kmm_page *__rmqueue_smallest(struct kmm_machine *m, struct kmm_cpu *cpu,
+				    struct kmm_zone *zone, unsigned int order, int migratetype);
+struct kmm_page *__rmqueue(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+			   unsigned int order, int migratetype, unsigned int alloc_flags);
+int rmqueue_bulk(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+		 unsigned int order, unsigned long count, struct list_head *list, int migratetype,
 		 unsigned int alloc_flags);
-struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_zone *preferred_zone,
-			       struct kmm_zone *zone, unsigned int order, unsigned int alloc_flags,
-			       int migratetype);
+struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_cpu *cpu,
+			       struct kmm_zone *preferred_zone, struct kmm_zone *zone,
+			       unsigned int order, unsigned int alloc_flags, int migratetype);
 void reserve_highatomic_pageblock(struct kmm_machine *m, struct kmm_page *page,
 				  struct kmm_zone *zone, unsigned int order);
 bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_context *ac,
@@ -121,28 +169,43 @@ int buddy_bitmap_init(struct kmm_machine *m);
 void buddy_bitmap_destroy(struct kmm_machine *m);
 
 /* pcp.c */
-struct kmm_page *rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu,
-				 struct kmm_zone *preferred_zone, struct kmm_zone *zone,
-				 unsigned int order, int migratetype, unsigned int alloc_flags);
-struct kmm_page *__rmqueue_pcplist(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-				   int migratetype, unsigned int alloc_flags,
-				   struct per_cpu_pages *pcp, struct list_head *list);
-void free_unref_page(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
-void free_pcppages_bulk(struct kmm_machine *m, struct kmm_zone *zone, int count,
-			struct per_cpu_pages *pcp, int pindex);
+struct kmm_page *rmqueue_pcplist_refill(struct kmm_machine *m, struct kmm_cpu *cpu,
+					struct kmm_zone *zone, unsigned int order, int migratetype,
+					unsigned int alloc_flags, struct per_cpu_pages *pcp,
+					struct list_head *list);
+struct kmm_page *__rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu,
+				   struct kmm_zone *zone, unsigned int order, int migratetype,
+				   unsigned int alloc_flags, struct per_cpu_pages *pcp,
+				   struct list_head *list);
+void free_pcp_high(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+		   struct per_cpu_pages *pcp, unsigned int order, int pindex);
+void free_pcppages_bulk(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+			int count, struct per_cpu_pages *pcp, int pindex);
 void drain_pages_cpu(struct kmm_machine *m, int cpu);
 void pcp_handle_drain_request(struct kmm_machine *m, struct kmm_cpu *cpu);
 int pcp_init(struct kmm_machine *m);
+
+/* The high mark of a pcp list: lower while reclaim runs, so pages are not hoarded. */
+static __kmm_always_inline int nr_pcp_high(struct per_cpu_pages *pcp, struct kmm_zone *zone,
+					   bool free_high)
+{
+	int high = READ_ONCE(pcp->high);
+	if (unlikely(!high || free_high))
+		return 0;
+	if (likely(!test_bit(ZONE_RECLAIM_ACTIVE, &zone->flags)))
+		return high;
+	return kmm_min(READ_ONCE(pcp->batch) << 2, high);
+}
 
 /* page_alloc.c */
 bool __zone_watermark_ok(struct kmm_zone *z, unsigned int order, unsigned long mark,
 			 int highest_zoneidx, unsigned int alloc_flags, long free_pages);
 struct kmm_page *get_page_from_freelist(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
 					unsigned int alloc_flags, const struct alloc_context *ac);
-bool free_pages_prepare(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
-void zone_statistics(struct kmm_machine *m, struct kmm_zone *preferred_zone, struct kmm_zone *z,
-		     long nr);
-void __free_pages_ok(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
+void __free_pages_ok(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_page *page,
+		     unsigned int order);
+void __free_the_page(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_page *page,
+		     unsigned int order);
 struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order,
 			       int preferred_nid, uintptr_t call_site);
 
@@ -151,10 +214,26 @@ struct kmm_page *__alloc_pages_slowpath(struct kmm_machine *m, gfp_t gfp_mask, u
 					struct alloc_context *ac);
 void warn_alloc(struct kmm_machine *m, gfp_t gfp_mask, uintptr_t call_site, const char *fmt, ...)
     __kmm_printf(4, 5);
-bool should_fail_alloc_page(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order);
+bool __should_fail_alloc_page(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order);
+static __kmm_always_inline bool should_fail_alloc_page(struct kmm_machine *m, gfp_t gfp_mask,
+						       unsigned int order)
+{
+	return unlikely(READ_ONCE(m->fail_page_alloc.enabled)) &&
+	       __should_fail_alloc_page(m, gfp_mask, order);
+}
 
 /* gfp.c */
-enum zone_type gfp_zone(const struct kmm_machine *m, gfp_t flags);
+void gfp_zone_table_init(struct kmm_machine *m);
+__kmm_cold __kmm_noreturn void gfp_zone_bug(gfp_t flags);
+/* The highest zone an allocation with @flags may use (Linux gfp_zone). */
+static __kmm_always_inline enum zone_type gfp_zone(const struct kmm_machine *m, gfp_t flags)
+{
+	unsigned int z = m->pa->gfp_zone_table[flags & GFP_ZONEMASK];
+	if (unlikely(z == 0xff))
+		gfp_zone_bug(flags);
+	return (enum zone_type)z;
+}
+
 static inline int gfp_migratetype(const struct kmm_machine *m, gfp_t gfp)
 {
 	if (unlikely(m->page_group_by_mobility_disabled))

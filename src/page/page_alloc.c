@@ -88,22 +88,6 @@ static __kmm_always_inline bool zone_watermark_fast(struct kmm_zone *z, unsigned
 	return false;
 }
 
-/* --- Statistics ------------------------------------------------------------------------ */
-
-void zone_statistics(struct kmm_machine *m, struct kmm_zone *preferred_zone, struct kmm_zone *z,
-		     long nr)
-{
-	struct kmm_cpu *cpu = this_cpu(m);
-	int local_nid = cpu ? cpu->node : 0;
-	if (z->node == preferred_zone->node) {
-		__count_numa_events(z, NUMA_HIT, nr);
-	} else {
-		__count_numa_events(z, NUMA_MISS, nr);
-		__count_numa_events(preferred_zone, NUMA_FOREIGN, nr);
-	}
-	__count_numa_events(z, z->node == local_nid ? NUMA_LOCAL : NUMA_OTHER, nr);
-}
-
 /* --- Preparing pages ---------------------------------------------------------------------- */
 
 static __kmm_cold void bad_page(struct kmm_machine *m, struct kmm_page *page, const char *reason)
@@ -176,19 +160,40 @@ static __kmm_always_inline void prep_new_page(struct kmm_machine *m, struct kmm_
 
 /* --- Allocating ------------------------------------------------------------------------------ */
 
+/* Take a page from this CPU's list for @zone (Linux rmqueue_pcplist), inline. */
 static __kmm_always_inline struct kmm_page *
-rmqueue(struct kmm_machine *m, struct kmm_zone *preferred_zone, struct kmm_zone *zone,
-	unsigned int order, gfp_t gfp_flags, unsigned int alloc_flags, int migratetype)
+rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *preferred_zone,
+		struct kmm_zone *zone, unsigned int order, int migratetype,
+		unsigned int alloc_flags)
 {
-	struct kmm_page *page = NULL;
-	struct kmm_cpu *cpu = this_cpu(m);
-	if (likely(cpu && pcp_allowed_order(order) && zone->per_cpu_pageset)) {
+	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
+	struct list_head *list = &pcp->lists[order_to_pindex(migratetype, order)];
+	/* An allocation ends a run of frees: batch frees shrink again. */
+	pcp->free_factor >>= 1;
+	struct kmm_page *page =
+	    __rmqueue_pcplist(m, cpu, zone, order, migratetype, alloc_flags, pcp, list);
+	if (likely(page)) {
+		cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type),
+				 1L << order);
+		zone_statistics(cpu, preferred_zone, zone, 1);
+	}
+	return page;
+}
+
+static __kmm_always_inline struct kmm_page *rmqueue(struct kmm_machine *m, struct kmm_cpu *cpu,
+						    struct kmm_zone *preferred_zone,
+						    struct kmm_zone *zone, unsigned int order,
+						    unsigned int alloc_flags, int migratetype)
+{
+	struct kmm_page *page;
+	if (likely(cpu && pcp_allowed_order(order) && zone->per_cpu_pageset &&
+		   !m->pa->pcp_disabled)) {
 		page =
 		    rmqueue_pcplist(m, cpu, preferred_zone, zone, order, migratetype, alloc_flags);
 		if (likely(page))
 			goto out;
 	}
-	page = rmqueue_buddy(m, preferred_zone, zone, order, alloc_flags, migratetype);
+	page = rmqueue_buddy(m, cpu, preferred_zone, zone, order, alloc_flags, migratetype);
 out:
 	if (unlikely(test_bit(ZONE_BOOSTED_WATERMARK, &zone->flags))) {
 		clear_bit(ZONE_BOOSTED_WATERMARK, &zone->flags);
@@ -198,8 +203,9 @@ out:
 	return page;
 }
 
-struct kmm_page *get_page_from_freelist(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
-					unsigned int alloc_flags, const struct alloc_context *ac)
+static __kmm_always_inline struct kmm_page *
+__get_page_from_freelist(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
+			 unsigned int alloc_flags, const struct alloc_context *ac)
 {
 	struct zoneref *z;
 	struct kmm_zone *zone;
@@ -225,7 +231,7 @@ retry:;
 		}
 try_this_zone:;
 		struct kmm_page *page =
-		    rmqueue(m, preferred, zone, order, gfp_mask, alloc_flags, ac->migratetype);
+		    rmqueue(m, ac->cpu, preferred, zone, order, alloc_flags, ac->migratetype);
 		if (likely(page)) {
 			prep_new_page(m, page, order, gfp_mask);
 			if (unlikely(order && (alloc_flags & ALLOC_HARDER)))
@@ -243,6 +249,13 @@ try_this_zone:;
 	return NULL;
 }
 
+/* The slow path's entry to the same loop (the fast path inlines it). */
+struct kmm_page *get_page_from_freelist(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order,
+					unsigned int alloc_flags, const struct alloc_context *ac)
+{
+	return __get_page_from_freelist(m, gfp_mask, order, alloc_flags, ac);
+}
+
 /*
  * Normal allocations first avoid stealing pieces of other pageblocks while
  * a lower zone could serve them (Linux alloc_flags_nofragment).
@@ -258,12 +271,71 @@ static __kmm_always_inline unsigned int alloc_flags_nofragment(struct kmm_machin
 	return alloc_flags | ALLOC_NOFRAGMENT;
 }
 
-struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order,
-			       int preferred_nid, uintptr_t call_site)
+/* Everything the fast path decides before touching a zone (prepare_alloc_pages). */
+static __kmm_always_inline bool prepare_alloc_pages(struct kmm_machine *m, struct kmm_cpu *cpu,
+						    gfp_t gfp, unsigned int order,
+						    int preferred_nid, uintptr_t call_site,
+						    struct alloc_context *ac)
+{
+	ac->cpu = cpu;
+	ac->highest_zoneidx = gfp_zone(m, gfp);
+	ac->zonelist = node_zonelist(m, preferred_nid, gfp & __GFP_THISNODE);
+	ac->migratetype = gfp_migratetype(m, gfp);
+	ac->preferred_nid = preferred_nid;
+	ac->call_site = call_site;
+	if (unlikely(should_fail_alloc_page(m, gfp, order)))
+		return false;
+	ac->preferred_zoneref = first_zones_zonelist(ac->zonelist, (int)ac->highest_zoneidx);
+	return true;
+}
+
+/*
+ * The fast path: the first zone of the zonelist is above its low watermark
+ * and this CPU's list for it holds a page. This is exactly what the general
+ * path does when its first zone succeeds, without the loop, the retry
+ * logic or the alloc_context; anything else returns NULL before changing
+ * anything, and the general path starts over.
+ */
+static __kmm_always_inline struct kmm_page *
+alloc_pages_fast(struct kmm_machine *m, struct kmm_cpu *cpu, gfp_t gfp, unsigned int order, int nid)
+{
+	if (unlikely(!pcp_allowed_order(order) || READ_ONCE(m->fail_page_alloc.enabled) ||
+		     m->pa->pcp_disabled))
+		return NULL;
+	enum zone_type highest = gfp_zone(m, gfp);
+	struct kmm_zone *zone =
+	    m->node_data[nid]->first_zoneref[!!(gfp & __GFP_THISNODE)][highest]->zone;
+	if (unlikely(!zone || !zone->per_cpu_pageset))
+		return NULL;
+	/* ALLOC_NOFRAGMENT and ALLOC_KSWAPD only matter past a pcp hit: not needed here. */
+	if (unlikely(!zone_watermark_fast(zone, order, wmark_pages(zone, WMARK_LOW), (int)highest,
+					  ALLOC_WMARK_LOW, gfp)))
+
+		return NULL;
+	int migratetype = gfp_migratetype(m, gfp);
+	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
+	struct list_head *list = &pcp->lists[order_to_pindex(migratetype, order)];
+	if (unlikely(list_empty(list) || test_bit(ZONE_BOOSTED_WATERMARK, &zone->flags)))
+		return NULL;
+	pcp->free_factor >>= 1;
+	struct kmm_page *page = list_first_entry(list, struct kmm_page, lru);
+	list_del(&page->lru);
+	WRITE_ONCE(pcp->count, pcp->count - (1 << order));
+	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), 1L << order);
+	zone_statistics(cpu, zone, zone, 1);
+	prep_new_page(m, page, order, gfp);
+	kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), order, gfp, (uint64_t)migratetype);
+	return page;
+}
+
+static __kmm_always_inline struct kmm_page *alloc_pages_cpu(struct kmm_machine *m,
+							    struct kmm_cpu *cpu, gfp_t gfp,
+							    unsigned int order, int preferred_nid,
+							    uintptr_t call_site)
 {
 	struct alloc_context ac;
 	unsigned int alloc_flags = ALLOC_WMARK_LOW;
-	struct kmm_page *page;
+	struct kmm_page *page = NULL;
 
 	if (unlikely(order > MAX_PAGE_ORDER)) {
 		if (!(gfp & __GFP_NOWARN))
@@ -273,53 +345,65 @@ struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int or
 		return NULL;
 	}
 	gfp &= __GFP_BITS_MASK;
-	ac.highest_zoneidx = gfp_zone(m, gfp);
-	ac.zonelist = node_zonelist(m, preferred_nid, gfp & __GFP_THISNODE);
-	ac.migratetype = gfp_migratetype(m, gfp);
-	ac.preferred_nid = preferred_nid;
-	ac.call_site = call_site;
-	if (unlikely(should_fail_alloc_page(m, gfp, order))) {
-		count_vm_event(m, KMM_ALLOC_FAIL);
+	if (unlikely(!prepare_alloc_pages(m, cpu, gfp, order, preferred_nid, call_site, &ac))) {
+		cpu_count_events(m, cpu, KMM_ALLOC_FAIL, 1);
 		return NULL;
 	}
-	ac.preferred_zoneref = first_zones_zonelist(ac.zonelist, (int)ac.highest_zoneidx);
 	alloc_flags |= alloc_flags_nofragment(m, ac.preferred_zoneref->zone, gfp);
-
-	page = NULL;
 	if (likely(ac.preferred_zoneref->zone))
-		page = get_page_from_freelist(m, gfp, order, alloc_flags, &ac);
-	if (unlikely(!page))
+		page = __get_page_from_freelist(m, gfp, order, alloc_flags, &ac);
+	if (unlikely(!page)) {
 		page = __alloc_pages_slowpath(m, gfp, order, &ac);
-	if (page)
-		kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), order, gfp,
-			  (uint64_t)ac.migratetype);
-	else
-		count_vm_event(m, KMM_ALLOC_FAIL);
+		if (!page) {
+			cpu_count_events(m, cpu, KMM_ALLOC_FAIL, 1);
+			return NULL;
+		}
+	}
+	kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), order, gfp, (uint64_t)ac.migratetype);
 	return page;
 }
 
-static __kmm_always_inline int numa_node_id(struct kmm_machine *m)
+struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order,
+			       int preferred_nid, uintptr_t call_site)
 {
-	struct kmm_cpu *cpu = this_cpu(m);
-	return cpu ? cpu->node : 0;
+	return alloc_pages_cpu(m, this_cpu(m), gfp, order, preferred_nid, call_site);
+}
+
+static __kmm_noinline struct kmm_page *alloc_pages_general(struct kmm_machine *m,
+							   struct kmm_cpu *cpu, gfp_t gfp,
+							   unsigned int order, int nid,
+							   uintptr_t call_site)
+{
+	return alloc_pages_cpu(m, cpu, gfp, order, nid, call_site);
 }
 
 struct kmm_page *kmm_alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order)
 {
-	return __alloc_pages(m, gfp, order, numa_node_id(m),
-			     (uintptr_t)__builtin_return_address(0));
+	struct kmm_cpu *cpu = this_cpu(m);
+	if (likely(cpu)) {
+		gfp &= __GFP_BITS_MASK;
+		struct kmm_page *page = alloc_pages_fast(m, cpu, gfp, order, cpu->node);
+		if (likely(page))
+			return page;
+	}
+	return alloc_pages_general(m, cpu, gfp, order, cpu ? cpu->node : 0,
+				   (uintptr_t)__builtin_return_address(0));
 }
 
 struct kmm_page *kmm_alloc_pages_node(struct kmm_machine *m, int nid, gfp_t gfp, unsigned int order)
 {
+	struct kmm_cpu *cpu = this_cpu(m);
 	if (unlikely(nid < 0 || nid >= m->nr_node_ids))
-		nid = numa_node_id(m);
-	return __alloc_pages(m, gfp, order, nid, (uintptr_t)__builtin_return_address(0));
+		nid = cpu ? cpu->node : 0;
+	return alloc_pages_cpu(m, cpu, gfp, order, nid, (uintptr_t)__builtin_return_address(0));
 }
 
 void *kmm_get_free_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order)
 {
-	struct kmm_page *page = kmm_alloc_pages(m, gfp & ~__GFP_HIGHMEM, order);
+	struct kmm_cpu *cpu = this_cpu(m);
+	struct kmm_page *page =
+	    alloc_pages_cpu(m, cpu, gfp & ~__GFP_HIGHMEM, order, cpu ? cpu->node : 0,
+			    (uintptr_t)__builtin_return_address(0));
 	return page ? page_address(m, page) : NULL;
 }
 
@@ -330,52 +414,100 @@ void *kmm_get_zeroed_page(struct kmm_machine *m, gfp_t gfp)
 
 /* --- Freeing ------------------------------------------------------------------------------------ */
 
+static __kmm_cold void free_compound_tails(struct kmm_machine *m, struct kmm_page *page,
+					   unsigned int order)
+{
+	for (unsigned long i = 1; i < (1UL << order); i++) {
+		struct kmm_page *p = page + i;
+		if (unlikely(compound_head(p) != page))
+			bad_page(m, p, "corrupted compound tail");
+		p->compound_head = 0;
+		p->mapping = NULL;
+	}
+	atomic_set(&page[1].compound_mapcount, -1);
+	page[1].compound_order = 0;
+	page[1].compound_nr = 0;
+	__ClearPageHead(page);
+}
+
 /*
  * Checks and clean-up before a block returns to the allocator: the page
  * must be unused and unmapped; compound tails are unlinked; the page flags
  * are cleared (Linux free_pages_prepare).
  */
-bool free_pages_prepare(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct kmm_page *page,
+						   unsigned int order)
 {
-	if (unlikely(PageHead(page))) {
-		for (unsigned long i = 1; i < (1UL << order); i++) {
-			struct kmm_page *p = page + i;
-			if (unlikely(compound_head(p) != page))
-				bad_page(m, p, "corrupted compound tail");
-			p->compound_head = 0;
-			p->mapping = NULL;
-		}
-		atomic_set(&page[1].compound_mapcount, -1);
-		page[1].compound_order = 0;
-		page[1].compound_nr = 0;
-		__ClearPageHead(page);
-	}
+	if (unlikely(PageHead(page)))
+		free_compound_tails(m, page, order);
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_free_page(m, page + i);
 	/* Scanners of a pageblock (move_freepages) read the flags of pages they do not own. */
 	WRITE_ONCE(page->flags, page->flags & ~PAGE_FLAGS_MASK);
-	return true;
 }
 
 /* Free a block bypassing the per-CPU lists (Linux __free_pages_ok). */
-void __free_pages_ok(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+void __free_pages_ok(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_page *page,
+		     unsigned int order)
 {
-	if (!free_pages_prepare(m, page, order))
-		return;
+	free_pages_prepare(m, page, order);
 	struct kmm_zone *zone = page_zone(m, page);
 	unsigned long pfn = page_to_pfn(m, page);
 	kmm_trace(m, MM_PAGE_FREE, pfn, order);
-	free_one_page(m, zone, page, pfn, order, get_pfnblock_migratetype(zone, pfn));
-	count_vm_events(m, PGFREE, 1L << order);
+	free_one_page(m, cpu, zone, page, pfn, order, get_pfnblock_migratetype(zone, pfn));
+	cpu_count_events(m, cpu, PGFREE, 1L << order);
+}
+
+/*
+ * Free a block of a pcp order with refcount zero onto this CPU's list
+ * (Linux free_unref_page and free_unref_page_commit), inline; trimming the
+ * list when it passes its high mark is out of line.
+ */
+static __kmm_always_inline void free_unref_page(struct kmm_machine *m, struct kmm_cpu *cpu,
+						struct kmm_page *page, unsigned int order)
+{
+	free_pages_prepare(m, page, order);
+	struct kmm_zone *zone = page_zone(m, page);
+	unsigned long pfn = page_to_pfn(m, page);
+	int migratetype = get_pfnblock_migratetype(zone, pfn);
+	set_pcppage_migratetype(page, migratetype);
+	kmm_trace(m, MM_PAGE_FREE, pfn, order);
+	/* Only the pcp migratetypes have lists; highatomic goes on the movable one. */
+	if (unlikely(migratetype >= MIGRATE_PCPTYPES)) {
+		if (unlikely(is_migrate_isolate(migratetype)))
+			goto buddy;
+		migratetype = MIGRATE_MOVABLE;
+	}
+	if (unlikely(!cpu || !zone->per_cpu_pageset || m->pa->pcp_disabled))
+		goto buddy;
+	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
+	int pindex = order_to_pindex(migratetype, order);
+	cpu_count_events(m, cpu, PGFREE, 1L << order);
+	list_add(&page->lru, &pcp->lists[pindex]);
+	WRITE_ONCE(pcp->count, pcp->count + (1 << order));
+	/* High orders other than THP fragment memory: trim them at once when freeing runs. */
+	bool free_high = pcp->free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
+	if (unlikely(pcp->count >= nr_pcp_high(pcp, zone, free_high)))
+		free_pcp_high(m, cpu, zone, pcp, order, pindex);
+	return;
+buddy:
+	free_one_page(m, cpu, zone, page, pfn, order, migratetype);
+	cpu_count_events(m, cpu, PGFREE, 1L << order);
+}
+
+void __free_the_page(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_page *page,
+		     unsigned int order)
+{
+	if (likely(pcp_allowed_order(order)))
+		free_unref_page(m, cpu, page, order);
+	else
+		__free_pages_ok(m, cpu, page, order);
 }
 
 void free_the_page(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
 {
-	if (pcp_allowed_order(order))
-		free_unref_page(m, page, order);
-	else
-		__free_pages_ok(m, page, order);
+	__free_the_page(m, this_cpu(m), page, order);
 }
 
 static __kmm_cold void bad_free(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
@@ -396,12 +528,16 @@ void kmm_free_pages(struct kmm_machine *m, struct kmm_page *page, unsigned int o
 	if (unlikely(page_ref_count(page) <= 0))
 		bad_free(m, page, order);
 	bool head = PageHead(page);
-	if (put_page_testzero(page)) {
-		free_the_page(m, page, order);
+	struct kmm_cpu *cpu = this_cpu(m);
+	if (likely(put_page_testzero(page))) {
+		if (likely(pcp_allowed_order(order)))
+			free_unref_page(m, cpu, page, order);
+		else
+			__free_pages_ok(m, cpu, page, order);
 	} else if (!head) {
 		/* Someone else holds the first page: free the rest of the block. */
 		while (order-- > 0)
-			free_the_page(m, page + (1UL << order), order);
+			__free_the_page(m, cpu, page + (1UL << order), order);
 	}
 }
 
@@ -434,21 +570,17 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 	struct kmm_zone *zone = NULL;
 	struct zoneref *z;
 	struct kmm_cpu *cpu = this_cpu(m);
+	uintptr_t call_site = (uintptr_t)__builtin_return_address(0);
 
 	while (populated < nr && pages[populated])
 		populated++;
 	if (populated == nr)
 		return populated;
-	if (nr - populated == 1 || !cpu)
+	if (nr - populated == 1 || !cpu || m->pa->pcp_disabled)
 		goto failed;
 	gfp &= __GFP_BITS_MASK;
-	ac.highest_zoneidx = gfp_zone(m, gfp);
-	ac.zonelist = node_zonelist(m, cpu->node, gfp & __GFP_THISNODE);
-	ac.migratetype = gfp_migratetype(m, gfp);
-	ac.call_site = (uintptr_t)__builtin_return_address(0);
-	if (should_fail_alloc_page(m, gfp, 0))
+	if (!prepare_alloc_pages(m, cpu, gfp, 0, cpu->node, call_site, &ac))
 		return populated;
-	ac.preferred_zoneref = first_zones_zonelist(ac.zonelist, (int)ac.highest_zoneidx);
 	if (!ac.preferred_zoneref->zone)
 		goto failed;
 	alloc_flags |= alloc_flags_nofragment(m, ac.preferred_zoneref->zone, gfp);
@@ -476,8 +608,15 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 			populated++;
 			continue;
 		}
-		struct kmm_page *page =
-		    __rmqueue_pcplist(m, zone, 0, ac.migratetype, alloc_flags, pcp, list);
+		struct kmm_page *page;
+		if (likely(!list_empty(list))) {
+			page = list_first_entry(list, struct kmm_page, lru);
+			list_del(&page->lru);
+			WRITE_ONCE(pcp->count, pcp->count - 1);
+		} else {
+			page = rmqueue_pcplist_refill(m, cpu, zone, 0, ac.migratetype, alloc_flags,
+						      pcp, list);
+		}
 		if (unlikely(!page)) {
 			if (!accounted)
 				goto failed;
@@ -488,13 +627,12 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 		kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), 0, gfp, (uint64_t)ac.migratetype);
 		pages[populated++] = page;
 	}
-	__count_zid_vm_events(m, PGALLOC_DMA, zone->type, (long)accounted);
-	zone_statistics(m, ac.preferred_zoneref->zone, zone, (long)accounted);
+	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), (long)accounted);
+	zone_statistics(cpu, ac.preferred_zoneref->zone, zone, (long)accounted);
 	return populated;
 
 failed:;
-	struct kmm_page *page =
-	    __alloc_pages(m, gfp, 0, numa_node_id(m), (uintptr_t)__builtin_return_address(0));
+	struct kmm_page *page = alloc_pages_cpu(m, cpu, gfp, 0, cpu ? cpu->node : 0, call_site);
 	if (page)
 		pages[populated++] = page;
 	return populated;
@@ -502,9 +640,16 @@ failed:;
 
 void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigned long nr)
 {
-	for (unsigned long i = 0; i < nr; i++)
-		if (pages[i])
-			kmm_free_pages(m, pages[i], 0);
+	struct kmm_cpu *cpu = this_cpu(m);
+	for (unsigned long i = 0; i < nr; i++) {
+		struct kmm_page *page = pages[i];
+		if (!page)
+			continue;
+		if (unlikely(page_ref_count(page) <= 0))
+			bad_free(m, page, 0);
+		if (put_page_testzero(page))
+			free_unref_page(m, cpu, page, 0);
+	}
 }
 
 unsigned long kmm_nr_free_pages(struct kmm_machine *m)
@@ -515,6 +660,9 @@ unsigned long kmm_nr_free_pages(struct kmm_machine *m)
 void kmm_page_alloc_set_options(struct kmm_machine *m, const struct kmm_page_alloc_options *o)
 {
 	m->pa->init_on_alloc = o->init_on_alloc;
+	if (o->pcp_disabled && !m->pa->pcp_disabled)
+		kmm_drain_all_pages(m);
+	m->pa->pcp_disabled = o->pcp_disabled;
 }
 
 /* --- Boot ---------------------------------------------------------------------------------------- */
@@ -525,10 +673,10 @@ static void free_boot_pages(struct kmm_machine *m, struct kmm_page *page, unsign
 	struct kmm_zone *zone = page_zone(m, page);
 	unsigned long pfn = page_to_pfn(m, page);
 	spin_lock(&zone->lock);
-	__free_one_page(m, page, pfn, zone, order, get_pfnblock_migratetype(zone, pfn),
+	__free_one_page(m, NULL, page, pfn, zone, order, get_pfnblock_migratetype(zone, pfn),
 			FPI_TO_TAIL);
 	spin_unlock(&zone->lock);
-	count_vm_events(m, PGFREE, 1L << order);
+	cpu_count_events(m, NULL, PGFREE, 1L << order);
 }
 
 int page_alloc_init(struct kmm_machine *m, struct kmm_error *err)
@@ -538,6 +686,7 @@ int page_alloc_init(struct kmm_machine *m, struct kmm_error *err)
 	if (!m->pa || pcp_init(m) || buddy_bitmap_init(m))
 		return kmm_error_set(err, -ENOMEM, "no boot memory for the page allocator");
 	spin_lock_init(&m->pa->warn_lock);
+	gfp_zone_table_init(m);
 	m->hooks.free_boot_pages = free_boot_pages;
 	return 0;
 }

@@ -20,63 +20,47 @@
 #include "internal.h"
 #include <errno.h>
 
-static __kmm_always_inline struct per_cpu_pages *this_pcp(struct kmm_zone *zone,
-							  struct kmm_cpu *cpu)
+/*
+ * The list is empty: refill it from the buddy in one batch and take the
+ * first page (the slow part of Linux's __rmqueue_pcplist). A pending drain
+ * request is honoured first.
+ */
+struct kmm_page *rmqueue_pcplist_refill(struct kmm_machine *m, struct kmm_cpu *cpu,
+					struct kmm_zone *zone, unsigned int order, int migratetype,
+					unsigned int alloc_flags, struct per_cpu_pages *pcp,
+					struct list_head *list)
 {
-	return &zone->per_cpu_pageset[cpu->id];
-}
-
-struct kmm_page *__rmqueue_pcplist(struct kmm_machine *m, struct kmm_zone *zone, unsigned int order,
-				   int migratetype, unsigned int alloc_flags,
-				   struct per_cpu_pages *pcp, struct list_head *list)
-{
-	if (unlikely(list_empty(list))) {
-		int batch = READ_ONCE(pcp->batch);
-		/* Batches shrink with order; batch 1 means "do not cache" (boot pagesets). */
-		if (batch > 1)
-			batch = kmm_max(batch >> order, 2);
-		int got = rmqueue_bulk(m, zone, order, (unsigned long)batch, list, migratetype,
-				       alloc_flags);
-		WRITE_ONCE(pcp->count, pcp->count + (got << order));
-		count_vm_event(m, KMM_PCP_ALLOC_REFILL);
-		if (unlikely(list_empty(list)))
-			return NULL;
-	}
+	if (unlikely(atomic_read(&cpu->drain_request)))
+		pcp_handle_drain_request(m, cpu);
+	int batch = READ_ONCE(pcp->batch);
+	/* Batches shrink with order; batch 1 means "do not cache" (boot pagesets). */
+	if (batch > 1)
+		batch = kmm_max(batch >> order, 2);
+	int got =
+	    rmqueue_bulk(m, cpu, zone, order, (unsigned long)batch, list, migratetype, alloc_flags);
+	WRITE_ONCE(pcp->count, pcp->count + (got << order));
+	cpu_count_events(m, cpu, KMM_PCP_ALLOC_REFILL, 1);
+	if (unlikely(list_empty(list)))
+		return NULL;
 	struct kmm_page *page = list_first_entry(list, struct kmm_page, lru);
 	list_del(&page->lru);
 	WRITE_ONCE(pcp->count, pcp->count - (1 << order));
 	return page;
 }
 
-struct kmm_page *rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu,
-				 struct kmm_zone *preferred_zone, struct kmm_zone *zone,
-				 unsigned int order, int migratetype, unsigned int alloc_flags)
+/* Take a page from a pcp list, refilling it when empty (Linux __rmqueue_pcplist). */
+struct kmm_page *__rmqueue_pcplist(struct kmm_machine *m, struct kmm_cpu *cpu,
+				   struct kmm_zone *zone, unsigned int order, int migratetype,
+				   unsigned int alloc_flags, struct per_cpu_pages *pcp,
+				   struct list_head *list)
 {
-	struct per_cpu_pages *pcp = this_pcp(zone, cpu);
-	struct list_head *list = &pcp->lists[order_to_pindex(migratetype, order)];
-	/* An allocation ends a run of frees: batch frees shrink again. */
-	pcp->free_factor >>= 1;
-	if (unlikely(list_empty(list)) && unlikely(atomic_read(&cpu->drain_request)))
-		pcp_handle_drain_request(m, cpu);
-	struct kmm_page *page =
-	    __rmqueue_pcplist(m, zone, order, migratetype, alloc_flags, pcp, list);
-	if (likely(page)) {
-		__count_zid_vm_events(m, PGALLOC_DMA, zone->type, 1L << order);
-		zone_statistics(m, preferred_zone, zone, 1);
-	}
+	if (unlikely(list_empty(list)))
+		return rmqueue_pcplist_refill(m, cpu, zone, order, migratetype, alloc_flags, pcp,
+					      list);
+	struct kmm_page *page = list_first_entry(list, struct kmm_page, lru);
+	list_del(&page->lru);
+	WRITE_ONCE(pcp->count, pcp->count - (1 << order));
 	return page;
-}
-
-/* The high mark: lower while reclaim is active so pages are not hoarded. */
-static __kmm_always_inline int nr_pcp_high(struct per_cpu_pages *pcp, struct kmm_zone *zone,
-					   bool free_high)
-{
-	int high = READ_ONCE(pcp->high);
-	if (unlikely(!high || free_high))
-		return 0;
-	if (!test_bit(ZONE_RECLAIM_ACTIVE, &zone->flags))
-		return high;
-	return kmm_min(READ_ONCE(pcp->batch) << 2, high);
 }
 
 static int nr_pcp_free(struct per_cpu_pages *pcp, int high, int batch, bool free_high)
@@ -99,8 +83,8 @@ static int nr_pcp_free(struct per_cpu_pages *pcp, int high, int batch, bool free
  * starting after @pindex so the list just freed to goes first
  * (free_pcppages_bulk).
  */
-void free_pcppages_bulk(struct kmm_machine *m, struct kmm_zone *zone, int count,
-			struct per_cpu_pages *pcp, int pindex)
+void free_pcppages_bulk(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+			int count, struct per_cpu_pages *pcp, int pindex)
 {
 	int min_pindex = 0, max_pindex = NR_PCP_LISTS - 1;
 	count = kmm_min(pcp->count, count);
@@ -128,61 +112,24 @@ void free_pcppages_bulk(struct kmm_machine *m, struct kmm_zone *zone, int count,
 			count -= nr_pages;
 			WRITE_ONCE(pcp->count, pcp->count - nr_pages);
 			unsigned long pfn = page_to_pfn(m, page);
-			__free_one_page(m, page, pfn, zone, order, mt, FPI_NONE);
+			__free_one_page(m, cpu, page, pfn, zone, order, mt, FPI_NONE);
 			kmm_trace(m, MM_PAGE_PCPU_DRAIN, pfn, order, (uint64_t)mt);
 		} while (count > 0 && !list_empty(list));
 	}
 	spin_unlock(&zone->lock);
-	count_vm_event(m, KMM_PCP_FREE_BULK);
+	cpu_count_events(m, cpu, KMM_PCP_FREE_BULK, 1);
 }
 
-static __kmm_always_inline void free_unref_page_commit(struct kmm_machine *m, struct kmm_zone *zone,
-						       struct per_cpu_pages *pcp,
-						       struct kmm_page *page, int migratetype,
-						       unsigned int order)
+/* A pcp list passed its high mark: trim it (the slow part of free_unref_page_commit). */
+void free_pcp_high(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
+		   struct per_cpu_pages *pcp, unsigned int order, int pindex)
 {
-	int pindex = order_to_pindex(migratetype, order);
-	count_vm_events(m, PGFREE, 1L << order);
-	list_add(&page->lru, &pcp->lists[pindex]);
-	WRITE_ONCE(pcp->count, pcp->count + (1 << order));
-	/* High orders other than THP fragment memory: trim them at once when freeing runs. */
 	bool free_high = pcp->free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
 	int high = nr_pcp_high(pcp, zone, free_high);
-	if (unlikely(pcp->count >= high)) {
-		int batch = READ_ONCE(pcp->batch);
-		free_pcppages_bulk(m, zone, nr_pcp_free(pcp, high, batch, free_high), pcp, pindex);
-	}
-}
-
-/* Free a block of a pcp order; refcount already zero (free_unref_page). */
-void free_unref_page(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
-{
-	if (unlikely(!free_pages_prepare(m, page, order)))
-		return;
-	struct kmm_zone *zone = page_zone(m, page);
-	unsigned long pfn = page_to_pfn(m, page);
-	int migratetype = get_pfnblock_migratetype(zone, pfn);
-	set_pcppage_migratetype(page, migratetype);
-	kmm_trace(m, MM_PAGE_FREE, pfn, order);
-	/* Only the pcp migratetypes have lists; highatomic goes on the movable one. */
-	if (unlikely(migratetype >= MIGRATE_PCPTYPES)) {
-		if (unlikely(is_migrate_isolate(migratetype))) {
-			free_one_page(m, zone, page, pfn, order, migratetype);
-			count_vm_events(m, PGFREE, 1L << order);
-			return;
-		}
-		migratetype = MIGRATE_MOVABLE;
-	}
-	struct kmm_cpu *cpu = this_cpu(m);
-	if (likely(cpu && zone->per_cpu_pageset)) {
-		free_unref_page_commit(m, zone, this_pcp(zone, cpu), page, migratetype, order);
-		count_vm_event(m, KMM_PCP_FREE);
-		if (unlikely(atomic_read(&cpu->drain_request)))
-			pcp_handle_drain_request(m, cpu);
-	} else {
-		free_one_page(m, zone, page, pfn, order, migratetype);
-		count_vm_events(m, PGFREE, 1L << order);
-	}
+	int batch = READ_ONCE(pcp->batch);
+	free_pcppages_bulk(m, cpu, zone, nr_pcp_free(pcp, high, batch, free_high), pcp, pindex);
+	if (unlikely(atomic_read(&cpu->drain_request)))
+		pcp_handle_drain_request(m, cpu);
 }
 
 /* Empty one CPU's lists in every zone; the caller is on that CPU (drain_pages). */
@@ -195,9 +142,9 @@ static void drain_pages_own(struct kmm_machine *m, int cpu)
 			continue;
 		struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu];
 		if (pcp->count)
-			free_pcppages_bulk(m, zone, pcp->count, pcp, 0);
+			free_pcppages_bulk(m, m->cpus[cpu], zone, pcp->count, pcp, 0);
 	}
-	count_vm_event(m, KMM_PCP_DRAIN);
+	cpu_count_events(m, m->cpus[cpu], KMM_PCP_DRAIN, 1);
 }
 
 void pcp_handle_drain_request(struct kmm_machine *m, struct kmm_cpu *cpu)

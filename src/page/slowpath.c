@@ -18,11 +18,9 @@
 
 #define MAX_RECLAIM_RETRIES 16
 
-bool should_fail_alloc_page(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order)
+bool __should_fail_alloc_page(struct kmm_machine *m, gfp_t gfp_mask, unsigned int order)
 {
 	struct kmm_fault_attr *attr = &m->fail_page_alloc;
-	if (likely(!READ_ONCE(attr->enabled)))
-		return false;
 	if (order < attr->min_order || (gfp_mask & __GFP_NOFAIL))
 		return false;
 	if (attr->ignore_gfp_highmem && (gfp_mask & __GFP_HIGHMEM))

@@ -174,8 +174,13 @@ static int check_pcp(struct kmm_machine *m, struct kmm_zone *zone, struct zone_s
 					    "(order %u) is also free in the buddy or "
 					    "on another pcp list",
 					    c, zone->name, pfn, order);
+				/* Highatomic pages are freed onto the movable list (as Linux does). */
+				int mt = get_pcppage_migratetype(page);
 				if (order <= PAGE_ALLOC_COSTLY_ORDER &&
-				    get_pcppage_migratetype(page) != i % MIGRATE_PCPTYPES)
+				    mt != i % MIGRATE_PCPTYPES &&
+				    !(mt == MIGRATE_HIGHATOMIC &&
+				      i % MIGRATE_PCPTYPES == MIGRATE_MOVABLE))
+
 					return kmm_error_set(
 					    err, -EINVAL,
 					    "cpu %d zone %s: pcp page pfn %#lx has "

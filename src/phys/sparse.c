@@ -74,6 +74,7 @@ static int sparse_init(struct kmm_machine *m, struct kmm_error *err)
 					     "vmemmap",
 					     m->vmemmap_size >> 20);
 		kmm_port_hugepage_hint(m->vmemmap, m->vmemmap_size);
+		m->memmap_base = (uintptr_t)m->vmemmap;
 	}
 
 	/* sparse_init_nid(): each node's present sections share one memmap buffer. */
@@ -127,6 +128,7 @@ static int flatmem_init(struct kmm_machine *m, struct kmm_error *err)
 	m->mem_map = phys_to_virt(m, pa);
 	m->flat_pfn_offset = start;
 	m->flat_nr_pages = end - start;
+	m->memmap_base = (uintptr_t)m->mem_map - start * sizeof(struct kmm_page);
 	m->memmap_bytes = size;
 	return 0;
 }

@@ -40,7 +40,7 @@ static const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
 	name "_dma", name "_dma32", name "_normal", name "_high", name "_movable", name "_device",
     KMM_VM_EVENT_ITEMS(E, Z)
 #undef Z
-	[KMM_PCP_ALLOC_HIT] = KMM_KMM_EVENT_ITEMS(E)
+	[KMM_PCP_ALLOC_REFILL] = KMM_KMM_EVENT_ITEMS(E)
 #undef E
 };
 

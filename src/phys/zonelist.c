@@ -94,6 +94,10 @@ void build_all_zonelists(struct kmm_machine *m)
 		self[nr].zone_idx = 0;
 		if (m->nr_node_ids > 1)
 			pr_info(m, "%s", line);
+		for (int list = 0; list < MAX_ZONELISTS; list++)
+			for (int z = 0; z < MAX_NR_ZONES; z++)
+				pgdat->first_zoneref[list][z] =
+				    first_zones_zonelist(&pgdat->node_zonelists[list], z);
 	}
 
 	/* vm_total_pages: the managed estimate over the zones a user page may use. */
