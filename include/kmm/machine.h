@@ -204,7 +204,13 @@ struct mem_section {
 	 * pfn gives its struct page), with flags in the low bits.
 	 */
 	unsigned long section_mem_map;
-	unsigned long pad; /* Linux keeps the usage map here; kmm keeps it per zone */
+	/*
+	 * Pages of the section that have struct pages: the whole section,
+	 * except a section at the end of RAM, whose memmap stops at the last
+	 * RAM pfn rounded up to a max-order block (so a 4 MiB machine does not
+	 * spend 2 MiB on a full section's memmap). Linux's subsections.
+	 */
+	unsigned long nr_pages;
 };
 #define SECTIONS_PER_ROOT      (PAGE_SIZE / sizeof(struct mem_section))
 #define SECTION_MARKED_PRESENT (1UL << 0)

@@ -66,7 +66,8 @@ static inline bool pfn_valid(const struct kmm_machine *m, unsigned long pfn)
 	case KMM_MODEL_SPARSEMEM_VMEMMAP:
 		if (pfn_to_section_nr(pfn) >= m->nr_mem_sections)
 			return false;
-		return valid_section(__nr_to_section(m, pfn_to_section_nr(pfn)));
+		const struct mem_section *ms = __nr_to_section(m, pfn_to_section_nr(pfn));
+		return valid_section(ms) && (pfn & ~PAGE_SECTION_MASK) < ms->nr_pages;
 	}
 	return false;
 }

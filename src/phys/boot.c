@@ -74,7 +74,9 @@ int setup_arch(struct kmm_machine *m, struct kmm_error *err)
 	ret = memory_model_init(m, err);
 	if (ret)
 		return ret;
-	free_area_init(m);
+	ret = free_area_init(m, err);
+	if (ret)
+		return ret;
 	memmap_init(m);
 	return cpus_init(m, err);
 }

@@ -273,12 +273,13 @@ int kmm_desc_validate(struct kmm_machine_desc *desc, struct kmm_error *err)
 	}
 	if (!ram)
 		return kmm_error_set(err, -EINVAL, "%s: no usable RAM", src);
-	if (ram < 4 * KMM_SZ_1M) {
+	if (ram < 2 * KMM_SZ_1M) {
 		kmm_format_size(a, sizeof(a), ram);
 		return kmm_error_set(err, -EINVAL,
-				     "%s: %s of usable RAM is too little; kmm needs at least 4M",
+				     "%s: %s of usable RAM is too little; kmm needs at least 2M",
 				     src, a);
 	}
+
 	if (desc->nr_nodes > 1 || desc->nr_numa) {
 		for (int n = 0; n < desc->nr_nodes; n++)
 			if (!node_ram[n])
@@ -308,7 +309,21 @@ int kmm_desc_validate(struct kmm_machine_desc *desc, struct kmm_error *err)
 						     "%s: i386 (PAE) addresses at most 64 GiB; "
 						     "RAM ends at %#llx",
 						     src, (unsigned long long)desc->ranges[i].end);
+		/* The kernel's own data must sit in the direct map, below 896 MiB. */
+		uint64_t low = 0;
+		for (int i = 0; i < desc->nr_ranges; i++)
+			if (desc->ranges[i].type == KMM_E820_RAM &&
+			    desc->ranges[i].start < 896 * KMM_SZ_1M)
+				low += kmm_min(desc->ranges[i].end, 896 * KMM_SZ_1M) -
+				       desc->ranges[i].start;
+		if (low < 4 * KMM_SZ_1M)
+			return kmm_error_set(err, -EINVAL,
+					     "%s: i386 needs at least 4M of RAM below 896M (its "
+					     "direct map) for the kernel's own data; this map has "
+					     "%lluK there",
+					     src, (unsigned long long)(low >> 10));
 	}
+
 	if (desc->movablecore_percent > 100 || desc->kernelcore_percent > 100)
 		return kmm_error_set(err, -EINVAL, "%s: kernelcore/movablecore above 100%%", src);
 	return 0;
@@ -364,8 +379,13 @@ int kmm_desc_qemu_pc(struct kmm_machine_desc *desc, uint64_t mem, int nodes, int
 		kmm_desc_add_range(desc, 0x100000000ULL, 0x100000000ULL + highmem, KMM_E820_RAM,
 				   -1);
 
-	/* Node i owns RAM offsets [i*share, (i+1)*share); the last node the rest. */
-	uint64_t share = (mem / (uint64_t)nodes) & ~(8 * KMM_SZ_1M - 1);
+	/*
+	 * Node i owns RAM offsets [i*share, (i+1)*share); the last node the rest.
+	 * QEMU splits in 8 MiB units; small nodes fall back to 1 MiB units.
+	 */
+	uint64_t granule = mem / (uint64_t)nodes >= 8 * KMM_SZ_1M ? 8 * KMM_SZ_1M : KMM_SZ_1M;
+	uint64_t share = (mem / (uint64_t)nodes) & ~(granule - 1);
+
 	for (int n = 0; n < nodes && nodes > 1; n++) {
 		uint64_t off0 = (uint64_t)n * share;
 		uint64_t off1 = n == nodes - 1 ? mem : off0 + share;

@@ -48,7 +48,7 @@ void kmm_ram_release(struct kmm_machine *m);
 
 /* numa.c */
 int numa_init(struct kmm_machine *m, struct kmm_error *err);
-void alloc_node_data(struct kmm_machine *m, int nid);
+int alloc_node_data(struct kmm_machine *m, int nid, struct kmm_error *err);
 
 /* sparse.c: memory models */
 int memory_model_init(struct kmm_machine *m, struct kmm_error *err);
@@ -58,7 +58,7 @@ void memmap_populate(struct kmm_machine *m, unsigned long start_pfn, unsigned lo
 
 /* zone_sizes.c: free_area_init */
 void zone_sizes_init(struct kmm_machine *m);
-void free_area_init(struct kmm_machine *m);
+int free_area_init(struct kmm_machine *m, struct kmm_error *err);
 void memblock_find_dma_reserve(struct kmm_machine *m);
 unsigned long absent_pages_in_range(struct kmm_machine *m, int nid, unsigned long start,
 				    unsigned long end);

@@ -268,8 +268,9 @@ phys_addr_t memblock_phys_alloc_try_nid(struct kmm_machine *m, phys_addr_t size,
 	phys_addr_t pa;
 	if (!align)
 		align = KMM_CACHELINE;
-	size = KMM_ALIGN(size, align);
+	/* The base is aligned, the size is not rounded (as Linux's memblock). */
 	pa = find_in_range_node(m, size, align, nid);
+
 	if (!pa && nid != NUMA_NO_NODE)
 		pa = find_in_range_node(m, size, align, NUMA_NO_NODE);
 	if (!pa || memblock_reserve(m, pa, size))

@@ -11,11 +11,16 @@
 #include <errno.h>
 #include <string.h>
 
-void alloc_node_data(struct kmm_machine *m, int nid)
+int alloc_node_data(struct kmm_machine *m, int nid, struct kmm_error *err)
 {
 	size_t size = KMM_ALIGN(sizeof(struct kmm_node), PAGE_SIZE);
 	phys_addr_t pa = memblock_phys_alloc_try_nid(m, size, PAGE_SIZE, nid);
-	KMM_BUG_ON_MSG(!pa, "cannot allocate %zu bytes of node data for node %d", size, nid);
+	if (!pa)
+		return kmm_error_set(err, -ENOMEM,
+				     "%s: no room for node %d's data (%zu bytes) in memory the "
+				     "kernel can address early",
+				     m->cfg.desc.source, nid, size);
+
 	kmm_ram_populate(m, PFN_DOWN(pa), PFN_UP(size));
 	struct kmm_node *pgdat = phys_to_virt(m, pa);
 	memset(pgdat, 0, sizeof(*pgdat));
@@ -24,6 +29,7 @@ void alloc_node_data(struct kmm_machine *m, int nid)
 	m->node_data[nid] = pgdat;
 	pr_info(m, "NODE_DATA(%d) allocated [mem 0x%08llx-0x%08llx]", nid, (unsigned long long)pa,
 		(unsigned long long)(pa + size - 1));
+	return 0;
 }
 
 int numa_init(struct kmm_machine *m, struct kmm_error *err)
@@ -102,7 +108,10 @@ int numa_init(struct kmm_machine *m, struct kmm_error *err)
 					     "fix-ups",
 					     d->source, n);
 	}
-	for (int n = 0; n < nr_nodes; n++)
-		alloc_node_data(m, n);
+	for (int n = 0; n < nr_nodes; n++) {
+		int ret = alloc_node_data(m, n, err);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }

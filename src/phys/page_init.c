@@ -66,9 +66,25 @@ static void init_pages(struct kmm_machine *m, unsigned long start, unsigned long
 /* The next valid pfn at or above @pfn, or @end. */
 static unsigned long next_valid_pfn(struct kmm_machine *m, unsigned long pfn, unsigned long end)
 {
-	while (pfn < end && !pfn_valid(m, pfn))
-		pfn = m->model == KMM_MODEL_FLATMEM ? end : KMM_ALIGN(pfn + 1, PAGES_PER_SECTION);
+	while (pfn < end && !pfn_valid(m, pfn)) {
+		if (m->model != KMM_MODEL_FLATMEM)
+			pfn = KMM_ALIGN(pfn + 1, PAGES_PER_SECTION);
+		else if (pfn < m->flat_pfn_offset)
+			pfn = m->flat_pfn_offset; /* below mem_map: valid again where it starts */
+		else
+			pfn = end; /* above mem_map: nothing valid */
+	}
+
 	return kmm_min(pfn, end);
+}
+
+/* The end of the run of valid pfns that @pfn (valid) starts. */
+static unsigned long valid_run_end(struct kmm_machine *m, unsigned long pfn)
+{
+	if (m->model == KMM_MODEL_FLATMEM)
+		return m->flat_pfn_offset + m->flat_nr_pages;
+	const struct mem_section *ms = __nr_to_section(m, pfn_to_section_nr(pfn));
+	return KMM_ALIGN_DOWN(pfn, PAGES_PER_SECTION) + ms->nr_pages;
 }
 
 static void init_unavailable_range(struct kmm_machine *m, unsigned long spfn, unsigned long epfn,
@@ -76,7 +92,8 @@ static void init_unavailable_range(struct kmm_machine *m, unsigned long spfn, un
 {
 	unsigned long count = 0;
 	for (unsigned long pfn = next_valid_pfn(m, spfn, epfn); pfn < epfn;) {
-		unsigned long next = kmm_min(epfn, KMM_ALIGN(pfn + 1, PAGES_PER_SECTION));
+		unsigned long next = kmm_min(epfn, valid_run_end(m, pfn));
+
 		memmap_populate(m, pfn, next);
 		for (unsigned long p = pfn; p < next; p++) {
 			struct kmm_page *page = pfn_to_page(m, p);

@@ -30,18 +30,34 @@
 
 #define SECTION_MAP_BYTES (PAGES_PER_SECTION * sizeof(struct kmm_page)) /* 2 MiB */
 
-static bool section_has_memory(struct kmm_machine *m, unsigned long sec, int *nid)
+/*
+ * Does section @sec hold RAM? Sets the node of its first range and how many
+ * of its pages need struct pages: up to the last RAM pfn, rounded up to a
+ * max-order block (a whole section unless RAM ends inside it).
+ */
+static bool section_has_memory(struct kmm_machine *m, unsigned long sec, int *nid,
+			       unsigned long *nr_pages)
 {
 	int idx = 0, n;
-	unsigned long s, e;
+	unsigned long s, e, last = 0;
 	unsigned long lo = section_nr_to_pfn(sec), hi = lo + PAGES_PER_SECTION;
+	bool found = false;
 	while (memblock_next_pfn_range(m, &idx, NUMA_NO_NODE, &s, &e, &n)) {
-		if (s < hi && e > lo) {
+		if (s >= hi || e <= lo)
+			continue;
+		if (!found)
 			*nid = n;
-			return true;
-		}
+		found = true;
+		last = kmm_max(last, kmm_min(e, hi));
 	}
-	return false;
+	if (found)
+		*nr_pages = kmm_min(KMM_ALIGN(last - lo, MAX_ORDER_NR_PAGES), PAGES_PER_SECTION);
+	return found;
+}
+
+static size_t section_map_bytes(unsigned long nr_pages)
+{
+	return KMM_ALIGN(nr_pages * sizeof(struct kmm_page), PAGE_SIZE);
 }
 
 static struct mem_section *section_slot(struct kmm_machine *m, unsigned long sec, int nid)
@@ -50,8 +66,10 @@ static struct mem_section *section_slot(struct kmm_machine *m, unsigned long sec
 	if (!m->mem_section[root]) {
 		/* sparse_index_init(): one page of mem_section entries, on the node. */
 		m->mem_section[root] = memblock_alloc_try_nid(m, PAGE_SIZE, PAGE_SIZE, nid);
-		KMM_BUG_ON_MSG(!m->mem_section[root], "no memory for mem_section root %lu", root);
+		if (!m->mem_section[root])
+			return NULL;
 	}
+
 	return &m->mem_section[root][sec % SECTIONS_PER_ROOT];
 }
 
@@ -79,35 +97,45 @@ static int sparse_init(struct kmm_machine *m, struct kmm_error *err)
 
 	/* sparse_init_nid(): each node's present sections share one memmap buffer. */
 	for (int nid = 0; nid < m->nr_node_ids; nid++) {
-		unsigned long count = 0;
+		size_t bytes = 0;
+		unsigned long count = 0, nr_pages;
 		int n;
 		for (unsigned long sec = 0; sec < nr; sec++)
-			if (section_has_memory(m, sec, &n) && n == nid)
+			if (section_has_memory(m, sec, &n, &nr_pages) && n == nid) {
+				bytes += section_map_bytes(nr_pages);
 				count++;
+			}
 		if (!count)
 			continue;
-		phys_addr_t buf = memblock_phys_alloc_try_nid(m, count * SECTION_MAP_BYTES,
-							      SECTION_MAP_BYTES, nid);
+		/* Whole sections' maps are 2 MiB each, aligned so huge pages can back them. */
+		phys_addr_t align = bytes >= SECTION_MAP_BYTES ? SECTION_MAP_BYTES : PAGE_SIZE;
+		phys_addr_t buf = memblock_phys_alloc_try_nid(m, bytes, align, nid);
 		if (!buf)
 			return kmm_error_set(err, -ENOMEM,
-					     "node %d: no %lu MiB for the memmap of %lu sections",
-					     nid, count * SECTION_MAP_BYTES >> 20, count);
-		m->memmap_bytes += count * SECTION_MAP_BYTES;
+					     "node %d: no %zu KiB for the memmap of %lu sections",
+					     nid, bytes >> 10, count);
+		m->memmap_bytes += bytes;
 		for (unsigned long sec = 0; sec < nr; sec++) {
-			if (!section_has_memory(m, sec, &n) || n != nid)
+			if (!section_has_memory(m, sec, &n, &nr_pages) || n != nid)
 				continue;
 			struct mem_section *ms = section_slot(m, sec, nid);
+			if (!ms)
+				return kmm_error_set(err, -ENOMEM,
+						     "no memory for the mem_section root of "
+						     "section %lu",
+						     sec);
 			uintptr_t map;
 			if (m->model == KMM_MODEL_SPARSEMEM_VMEMMAP)
 				map = (uintptr_t)(m->vmemmap + section_nr_to_pfn(sec));
 			else
 				map = (uintptr_t)phys_to_virt(m, buf);
-			buf += SECTION_MAP_BYTES;
+			buf += section_map_bytes(nr_pages);
 			/* Store the map offset so that map + pfn is the page (Linux's encoding). */
 			ms->section_mem_map =
 			    (map - section_nr_to_pfn(sec) * sizeof(struct kmm_page)) |
 			    SECTION_MARKED_PRESENT | SECTION_HAS_MEM_MAP | SECTION_IS_ONLINE |
 			    SECTION_IS_EARLY;
+			ms->nr_pages = nr_pages;
 		}
 	}
 	return 0;
@@ -166,7 +194,9 @@ void memmap_populate(struct kmm_machine *m, unsigned long start_pfn, unsigned lo
 		     sec <= pfn_to_section_nr(end_pfn - 1); sec++) {
 			if (test_bit(sec, m->vmemmap_populated))
 				continue;
-			kmm_port_populate(m->vmemmap + section_nr_to_pfn(sec), SECTION_MAP_BYTES);
+			const struct mem_section *ms = __nr_to_section(m, sec);
+			kmm_port_populate(m->vmemmap + section_nr_to_pfn(sec),
+					  section_map_bytes(ms->nr_pages));
 			set_bit(sec, m->vmemmap_populated);
 		}
 		return;

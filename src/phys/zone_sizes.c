@@ -11,6 +11,7 @@
  * spread so that kernel memory is even across nodes.
  */
 #include "internal.h"
+#include <errno.h>
 #include <string.h>
 
 /* The arch's zone types and limits (x86 zone_sizes_init). */
@@ -264,7 +265,7 @@ static void zone_init_internals(struct kmm_machine *m, struct kmm_zone *zone, en
 }
 
 /* Pageblock flags for the zone (setup_usemap): 4 bits per 2 MiB pageblock. */
-static void setup_usemap(struct kmm_machine *m, struct kmm_zone *zone)
+static int setup_usemap(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_error *err)
 {
 	unsigned long base = KMM_ALIGN_DOWN(zone->zone_start_pfn, pageblock_nr_pages);
 	unsigned long end = KMM_ALIGN(zone_end_pfn(zone), pageblock_nr_pages);
@@ -272,11 +273,13 @@ static void setup_usemap(struct kmm_machine *m, struct kmm_zone *zone)
 	size_t bytes = KMM_ALIGN(bits, BITS_PER_LONG) / 8;
 	zone->pageblock_base_pfn = base;
 	zone->pageblock_flags = memblock_alloc_try_nid(m, bytes, KMM_CACHELINE, zone->node);
-	KMM_BUG_ON_MSG(!zone->pageblock_flags, "no memory for the pageblock flags of zone %s",
-		       zone->name);
+	if (!zone->pageblock_flags)
+		return kmm_error_set(err, -ENOMEM, "no memory for the pageblock flags of zone %s",
+				     zone->name);
+	return 0;
 }
 
-static void free_area_init_core(struct kmm_machine *m, struct kmm_node *pgdat)
+static int free_area_init_core(struct kmm_machine *m, struct kmm_node *pgdat, struct kmm_error *err)
 {
 	int nid = pgdat->node_id;
 	bool sparse = m->model != KMM_MODEL_FLATMEM;
@@ -298,14 +301,16 @@ static void free_area_init_core(struct kmm_machine *m, struct kmm_node *pgdat)
 		zone_init_internals(m, zone, (enum zone_type)z, nid, freesize);
 		if (!size)
 			continue;
-		setup_usemap(m, zone);
+		if (setup_usemap(m, zone, err))
+			return err->code;
 		if (z + 1 > pgdat->nr_zones)
 			pgdat->nr_zones = z + 1;
 		zone->initialized = true;
 	}
+	return 0;
 }
 
-void free_area_init(struct kmm_machine *m)
+int free_area_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	unsigned long start_pfn = PFN_DOWN(memblock_start_of_DRAM(m)), end_pfn;
 	int nid;
@@ -359,6 +364,8 @@ void free_area_init(struct kmm_machine *m)
 			(unsigned long long)PFN_PHYS(s),
 			e ? (unsigned long long)PFN_PHYS(e) - 1 : 0);
 		calculate_node_totalpages(m, pgdat, s, e);
-		free_area_init_core(m, pgdat);
+		if (free_area_init_core(m, pgdat, err))
+			return err->code;
 	}
+	return 0;
 }

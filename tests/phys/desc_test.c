@@ -514,8 +514,9 @@ static const struct bad_input bad_dmesg[] = {
     {E820_LOW "ACPI: SRAT: Node 0 PXM 0 [mem 0x00000000-0x3fffffff]\n"
 	      "ACPI: SRAT: Node 1 PXM 1 [mem 0x100000000-0x13fffffff] hotplug\n",
      "t.log: node 1 has no memory"},
-    {"BIOS-e820: [mem 0x0000000000000000-0x00000000001fffff] usable\n",
-     "t.log: 2M of usable RAM is too little"},
+    {"BIOS-e820: [mem 0x0000000000000000-0x00000000000fffff] usable\n",
+     "t.log: 1M of usable RAM is too little; kmm needs at least 2M"},
+
 };
 
 /* 257 ranges, one too many. */

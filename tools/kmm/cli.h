@@ -20,6 +20,7 @@ struct kmm_cmd {
 };
 
 int cmd_boot(int argc, char **argv);
+int cmd_pages(int argc, char **argv);
 
 /* Print "kmm: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
