@@ -70,7 +70,7 @@ enum kmm_thp_mode {
 
 /* Which kernel image kmm reserves at 16 MiB, to look like a booted Linux. */
 enum kmm_kernel_image {
-	KMM_KERNEL_AUTO, /* Debian 6.1's when the machine has >= 256 MiB, else none */
+	KMM_KERNEL_AUTO, /* Debian 6.1's when the machine has >= 128 MiB, else none */
 	KMM_KERNEL_NONE,
 	KMM_KERNEL_DEBIAN61,
 	KMM_KERNEL_FROM_LOG, /* sizes read from a boot log */
@@ -79,6 +79,12 @@ enum kmm_kernel_image {
 struct kmm_kernel_sizes {
 	uint64_t code, rwdata, rodata, init, bss;	      /* bytes, as "Memory:" reports them */
 	uint64_t text_rodata_gap, rodata_data_gap, decrypted; /* freed late */
+	uint64_t smp_alternatives; /* freed before the watermarks are computed */
+	/*
+	 * What the image holds besides the listed sections, up to _end (percpu
+	 * data, alignment): 2 MiB in Debian's 6.1 image (its /proc/iomem).
+	 */
+	uint64_t image_tail;
 };
 
 struct kmm_port_thread;
@@ -287,10 +293,10 @@ struct kmm_machine {
 	unsigned long arch_zone_lowest_possible_pfn[MAX_NR_ZONES];
 	unsigned long arch_zone_highest_possible_pfn[MAX_NR_ZONES];
 	unsigned long dma_reserve; /* pages reserved below 16 MiB early in boot */
-	/* Parts of the kernel image freed after boot: gaps, init, decrypted. */
+	/* Where reserve.c placed the kernel image's sections (enum kmm_kernel_piece). */
 	struct {
-		uint64_t start, end;
-	} kernel_freed[4];
+		uint64_t start, size;
+	} kernel_pieces[10];
 	unsigned long zone_movable_pfn[KMM_MAX_NUMNODES];
 	/* Zone types this arch has, in index order. */
 	bool zone_in_arch[MAX_NR_ZONES];

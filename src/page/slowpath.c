@@ -283,7 +283,7 @@ void warn_alloc(struct kmm_machine *m, gfp_t gfp_mask, uintptr_t call_site, cons
 	va_start(ap, fmt);
 	kmm_port_vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	pr_warn(m, "kmm: %s, mode:%#x(%s), nodemask=(null), caller=%#lx", what, gfp_mask,
-		kmm_gfp_decode(gfp_mask, flags, sizeof(flags)), (unsigned long)call_site);
+	pr_warn(m, "kmm: %s, mode:%#x(%s), nodemask=(null)", what, gfp_mask,
+		kmm_gfp_decode(gfp_mask, flags, sizeof(flags)));
 	show_free_areas(m, gfp_zone(m, gfp_mask));
 }

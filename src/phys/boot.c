@@ -91,12 +91,18 @@ void mem_init(struct kmm_machine *m)
 /* The initcalls that need every page counted: watermarks, then THP's minimum. */
 void phys_late_init(struct kmm_machine *m)
 {
+	free_smp_alternatives(m);
 	init_per_zone_wmark_min(m);
 	/* hugepage_init(): THP is switched off on machines below 512 MiB. */
 	if ((unsigned long)atomic_long_read(&m->totalram_pages) < (512UL << (20 - PAGE_SHIFT)))
 		m->thp = KMM_THP_NEVER;
 	else
 		set_recommended_min_free_kbytes(m);
+	/* --min-free-kbytes: as if written to /proc/sys/vm/min_free_kbytes now. */
+	if (m->cfg.min_free_kbytes >= 0) {
+		m->min_free_kbytes = m->user_min_free_kbytes = m->cfg.min_free_kbytes;
+		setup_per_zone_wmarks(m);
+	}
 	free_late_reserves(m);
 }
 

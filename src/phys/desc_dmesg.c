@@ -591,8 +591,12 @@ static int parse_memory(struct dmesg_parser *p, const char *s, const char *end)
 	}
 	if (found != (1u << KMM_ARRAY_SIZE(items)) - 1)
 		return dmesg_bad(p, what);
+	/* The log does not size what follows bss (brk, page-table pool); 6.1 keeps 2 MiB. */
+	if (!k.image_tail)
+		k.image_tail = 2048 * 1024;
 	d->kernel = k;
 	d->kernel_image = KMM_KERNEL_FROM_LOG;
+
 	d->log_reserved_kb = reserved;
 	d->log_physpages_kb = total;
 	return 0;
@@ -731,6 +735,8 @@ static int parse_line(struct dmesg_parser *p, const char *s, const char *end)
 		return parse_freed_kb(p, s, end, &d->kernel.rodata_data_gap);
 	if (eat(&s, end, "Freeing unused decrypted memory: "))
 		return parse_freed_kb(p, s, end, &d->kernel.decrypted);
+	if (eat(&s, end, "Freeing SMP alternatives memory: "))
+		return parse_freed_kb(p, s, end, &d->kernel.smp_alternatives);
 	if (eat(&s, end, "RAMDISK: "))
 		return parse_ramdisk(p, s, end);
 	if (eat(&s, end, "software IO TLB: mapped "))

@@ -75,6 +75,7 @@ void mem_init_print_info(struct kmm_machine *m);
 int early_reserve_memory(struct kmm_machine *m, struct kmm_error *err);
 void reserve_late(struct kmm_machine *m);
 void free_late_reserves(struct kmm_machine *m);
+void free_smp_alternatives(struct kmm_machine *m);
 
 /* cpu.c */
 int cpus_init(struct kmm_machine *m, struct kmm_error *err);

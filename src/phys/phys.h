@@ -21,6 +21,24 @@ static __kmm_always_inline struct kmm_cpu *this_cpu(const struct kmm_machine *m)
 	return likely(cpu && cpu->machine == m) ? cpu : NULL;
 }
 
+/* --- The kernel image (reserve.c) ------------------------------------------------ */
+
+/* The sections of the simulated kernel image, in load order from 16 MiB. */
+enum kmm_kernel_piece {
+	KP_CODE,
+	KP_TEXT_RODATA_GAP, /* freed late */
+	KP_RODATA,
+	KP_RODATA_DATA_GAP, /* freed late */
+	KP_DATA,
+	KP_INIT,      /* freed late */
+	KP_DECRYPTED, /* freed late */
+	KP_BSS,
+	KP_SMP_ALT, /* freed before the watermarks */
+	KP_TAIL,    /* the rest of the image up to _end, which the log does not itemise */
+	KP_NR
+};
+#define KERNEL_LOAD_ADDR (16 * KMM_SZ_1M)
+
 /* --- Trace points ----------------------------------------------------------------- */
 
 static __kmm_always_inline bool trace_enabled(const struct kmm_machine *m, enum kmm_trace_event ev)

@@ -26,9 +26,9 @@ static const struct kmm_kernel_sizes debian61 = {
     .text_rodata_gap = 2040 * KMM_SZ_1K,
     .rodata_data_gap = 1108 * KMM_SZ_1K,
     .decrypted = 2036 * KMM_SZ_1K,
+    .smp_alternatives = 36 * KMM_SZ_1K,
+    .image_tail = 2048 * KMM_SZ_1K,
 };
-
-#define KERNEL_LOAD_ADDR (16 * KMM_SZ_1M)
 
 static uint64_t page_up(uint64_t x)
 {
@@ -48,12 +48,22 @@ static int reserve_kernel_image(struct kmm_machine *m, struct kmm_error *err)
 	if (d->kernel_image == KMM_KERNEL_DEBIAN61)
 		d->kernel = debian61;
 	const struct kmm_kernel_sizes *k = &d->kernel;
-	/* _text, text/rodata gap, rodata, rodata/data gap, data, init, decrypted, bss. */
-	uint64_t sizes[8] = {k->code, k->text_rodata_gap, k->rodata, k->rodata_data_gap, k->rwdata,
-			     k->init, k->decrypted,	  k->bss};
-	uint64_t at = KERNEL_LOAD_ADDR, starts[8];
-	for (int i = 0; i < 8; i++) {
-		starts[i] = at;
+	const uint64_t sizes[KP_NR] = {
+	    [KP_CODE] = k->code,
+	    [KP_TEXT_RODATA_GAP] = k->text_rodata_gap,
+	    [KP_RODATA] = k->rodata,
+	    [KP_RODATA_DATA_GAP] = k->rodata_data_gap,
+	    [KP_DATA] = k->rwdata,
+	    [KP_INIT] = k->init,
+	    [KP_DECRYPTED] = k->decrypted,
+	    [KP_BSS] = k->bss,
+	    [KP_SMP_ALT] = k->smp_alternatives,
+	    [KP_TAIL] = k->image_tail,
+	};
+	uint64_t at = KERNEL_LOAD_ADDR;
+	for (int i = 0; i < KP_NR; i++) {
+		m->kernel_pieces[i].start = at;
+		m->kernel_pieces[i].size = sizes[i];
 		at += page_up(sizes[i]);
 	}
 	uint64_t end = at;
@@ -66,13 +76,21 @@ static int reserve_kernel_image(struct kmm_machine *m, struct kmm_error *err)
 					     d->source, (unsigned long long)KERNEL_LOAD_ADDR,
 					     (unsigned long long)end - 1);
 	memblock_reserve(m, KERNEL_LOAD_ADDR, end - KERNEL_LOAD_ADDR);
-	/* Freed after boot: [0] text/rodata gap, [1] rodata/data gap, [2] init, [3] decrypted. */
-	const int freed[4] = {1, 3, 5, 6};
-	for (int i = 0; i < 4; i++) {
-		m->kernel_freed[i].start = starts[freed[i]];
-		m->kernel_freed[i].end = starts[freed[i]] + page_up(sizes[freed[i]]);
-	}
 	return 0;
+}
+
+static void free_kernel_piece(struct kmm_machine *m, enum kmm_kernel_piece piece, const char *what)
+{
+	uint64_t start = m->kernel_pieces[piece].start;
+	if (m->kernel_pieces[piece].size)
+		free_reserved_area(m, start, start + page_up(m->kernel_pieces[piece].size), what);
+}
+
+/* Before the initcalls: the alternatives that patched the kernel's code at boot. */
+void free_smp_alternatives(struct kmm_machine *m)
+{
+	if (m->cfg.desc.kernel_image != KMM_KERNEL_NONE)
+		free_kernel_piece(m, KP_SMP_ALT, "SMP alternatives");
 }
 
 int early_reserve_memory(struct kmm_machine *m, struct kmm_error *err)
@@ -163,15 +181,9 @@ void free_late_reserves(struct kmm_machine *m)
 	}
 	if (d->kernel_image == KMM_KERNEL_NONE)
 		return;
-	static const char *const what[4] = {"unused kernel image (text/rodata gap)",
-					    "unused kernel image (rodata/data gap)",
-					    "unused kernel image (initmem)", "unused decrypted"};
-	/* In Linux's order: decrypted, initmem, then the two gaps. */
-	static const int order[4] = {3, 2, 0, 1};
-	for (int i = 0; i < 4; i++) {
-		int k = order[i];
-		if (m->kernel_freed[k].end > m->kernel_freed[k].start)
-			free_reserved_area(m, m->kernel_freed[k].start, m->kernel_freed[k].end,
-					   what[k]);
-	}
+	/* In Linux's order. */
+	free_kernel_piece(m, KP_DECRYPTED, "unused decrypted");
+	free_kernel_piece(m, KP_INIT, "unused kernel image (initmem)");
+	free_kernel_piece(m, KP_TEXT_RODATA_GAP, "unused kernel image (text/rodata gap)");
+	free_kernel_piece(m, KP_RODATA_DATA_GAP, "unused kernel image (rodata/data gap)");
 }

@@ -7,9 +7,10 @@
  * own log, and then:
  *
  *  1. Geometry. Zone start, spanned and present pages of every zone of every
- *     node equal zones.tsv exactly; managed pages are within 2% (kmm does
- *     not reserve what Linux reserves page for page; the log's "reserved"
- *     figure brings it close). The log prints every zone's managed pages
+ *     node equal zones.tsv exactly; managed pages are within 0.1% per zone
+ *     and exact in total (kmm does not reserve what Linux reserves page for
+ *     page; the log's "reserved" figure makes up the sum). The log prints every zone's managed pages
+
  *     next to Linux's and the difference in percent.
  *  2. Formulas on kmm's own managed pages. min_free_kbytes, watermarks,
  *     lowmem_reserve (zoneinfo's "protection"), pcp high/batch and the vm
@@ -20,7 +21,7 @@
  *     sections were freed. The test finds those frees in kmm's own log
  *     ("Freeing initrd memory: 1008K", ...), finds the zone each freed range
  *     lies in (the initrd from kmm's "RAMDISK:" line, the kernel pieces from
- *     m->kernel_freed[]), and subtracts. Then the experiments x1..x7 of
+ *     m->kernel_pieces[]), and subtracts. Then the experiments x1..x7 of
  *     the oracle's /init are replayed through kmm_sysctl_set() in the same
  *     order, and after each one kmm must equal the formulas again (the stat
  *     threshold is not recomputed by any of them, in Linux or kmm).
@@ -640,12 +641,12 @@ static bool kmm_boot_managed(struct kmm_machine *m, struct fstate *st)
 {
 	static const struct {
 		const char *what;
-		int idx; /* m->kernel_freed[] */
+		int idx; /* m->kernel_pieces[] */
 	} kernel_pieces[] = {
-	    {"unused kernel image (text/rodata gap)", 0},
-	    {"unused kernel image (rodata/data gap)", 1},
-	    {"unused kernel image (initmem)", 2},
-	    {"unused decrypted", 3},
+	    {"unused kernel image (text/rodata gap)", KP_TEXT_RODATA_GAP},
+	    {"unused kernel image (rodata/data gap)", KP_RODATA_DATA_GAP},
+	    {"unused kernel image (initmem)", KP_INIT},
+	    {"unused decrypted", KP_DECRYPTED},
 	};
 	int nr;
 	char **lines = log_lines(m->log.data, &nr);
@@ -673,6 +674,9 @@ static bool kmm_boot_managed(struct kmm_machine *m, struct fstate *st)
 		}
 		memcpy(what, l + 8, wl);
 		what[wl] = '\0';
+		/* Freed before the initcalls: already counted when the watermarks were made. */
+		if (!strcmp(what, "SMP alternatives"))
+			continue;
 		uint64_t start = 0, end = 0;
 		if (!strcmp(what, "initrd")) {
 			start = initrd_start;
@@ -680,8 +684,9 @@ static bool kmm_boot_managed(struct kmm_machine *m, struct fstate *st)
 		}
 		for (size_t k = 0; k < sizeof(kernel_pieces) / sizeof(kernel_pieces[0]); k++) {
 			if (!strcmp(what, kernel_pieces[k].what)) {
-				start = m->kernel_freed[kernel_pieces[k].idx].start;
-				end = m->kernel_freed[kernel_pieces[k].idx].end;
+				start = m->kernel_pieces[kernel_pieces[k].idx].start;
+				end = start + KMM_ALIGN(m->kernel_pieces[kernel_pieces[k].idx].size,
+							PAGE_SIZE);
 			}
 		}
 		for (int r = 0; r < m->cfg.desc.nr_reserves && !end; r++) {
@@ -908,7 +913,12 @@ static void check_geometry(const char *config, struct kmm_machine *m, const stru
 		if (got.node_cpus[n] != lin->node_cpus[n])
 			KMM_EXPECT_FAIL_("%s: node %d has %d CPUs, Linux's had %d", config, n,
 					 got.node_cpus[n], lin->node_cpus[n]);
-	/* Managed pages: within 2% of the kernel's final count. */
+	/*
+	 * Managed pages: the issue asks for 2% of the kernel's final count per
+	 * zone; kmm reaches 0.1%, and the total is exact because the twin
+	 * reserves the log's "reserved" figure. Guard what is reached.
+	 */
+	long total_got = 0, total_want = 0;
 	for (int n = 0; n < lin->nr_nodes; n++) {
 		for (int lz = 0; lz < L_NR; lz++) {
 			const struct fz *g = &got.z[n][lz], *w = &lin->z[n][lz];
@@ -917,12 +927,17 @@ static void check_geometry(const char *config, struct kmm_machine *m, const stru
 			double pct = 100.0 * (double)(g->managed - w->managed) / (double)w->managed;
 			printf("  %-20s node %d %-6s managed kmm %7ld linux %7ld  %+.3f%%\n",
 			       config, n, lzone_names[lz], g->managed, w->managed, pct);
-			if (pct > 2.0 || pct < -2.0)
+			total_got += g->managed;
+			total_want += w->managed;
+			if (pct > 0.1 || pct < -0.1)
 				KMM_EXPECT_FAIL_(
 				    "%s: node %d %s managed %ld is %.2f%% from Linux's %ld", config,
 				    n, lzone_names[lz], g->managed, pct, w->managed);
 		}
 	}
+	if (total_got != total_want)
+		KMM_EXPECT_FAIL_("%s: total managed %ld, Linux %ld", config, total_got, total_want);
+
 	/* kmm's HIGHMEM slot is not a zone on x86_64. */
 	for (int n = 0; n < m->nr_node_ids; n++)
 		if (m->node_data[n]->node_zones[ZONE_HIGHMEM].spanned_pages)

@@ -61,27 +61,12 @@ int cmd_boot(int argc, char **argv)
 			validate = true;
 			continue;
 		}
-		char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		char opt[64];
-		const char *eq = strchr(argv[i], '=');
-		if (eq && (size_t)(eq - argv[i]) < sizeof(opt)) {
-			memcpy(opt, argv[i], (size_t)(eq - argv[i]));
-			opt[eq - argv[i]] = '\0';
-			val = (char *)eq + 1;
-		} else {
-			snprintf(opt, sizeof(opt), "%s", argv[i]);
+		int r = cli_machine_option(&cfg, argc, argv, &i);
+		if (r != CLI_OPT_TAKEN) {
+			if (r == CLI_OPT_NOT_MINE)
+				cli_error("unknown option '%s' (try 'kmm boot --help')", argv[i]);
+			return r == CLI_OPT_BAD_FILE ? KMM_EXIT_WORKLOAD : KMM_EXIT_USAGE;
 		}
-		int r = kmm_config_option(&cfg, opt, val, &err);
-		if (r < 0) {
-			cli_error("%s", err.msg);
-			return KMM_EXIT_USAGE;
-		}
-		if (r == 0) {
-			cli_error("unknown option '%s' (try 'kmm boot --help')", argv[i]);
-			return KMM_EXIT_USAGE;
-		}
-		if (r == 2 && !eq)
-			i++;
 	}
 	if (kmm_config_finish(&cfg, &err)) {
 		cli_error("%s", err.msg);

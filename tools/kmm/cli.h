@@ -22,6 +22,20 @@ struct kmm_cmd {
 int cmd_boot(int argc, char **argv);
 int cmd_pages(int argc, char **argv);
 
+/*
+ * Parse the machine option at argv[*i] (advancing *i past its value):
+ * CLI_OPT_TAKEN, CLI_OPT_NOT_MINE, or an error already printed:
+ * CLI_OPT_BAD (exit KMM_EXIT_USAGE) or CLI_OPT_BAD_FILE (a bad --map or
+ * --from-dmesg file: exit KMM_EXIT_WORKLOAD).
+ */
+enum {
+	CLI_OPT_BAD_FILE = -2,
+	CLI_OPT_BAD = -1,
+	CLI_OPT_NOT_MINE = 0,
+	CLI_OPT_TAKEN = 1
+};
+int cli_machine_option(struct kmm_config *cfg, int argc, char **argv, int *i);
+
 /* Print "kmm: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True if argv[i] is --help or -h. */

@@ -115,40 +115,8 @@ static void *grow(void *p, size_t *cap, size_t want, size_t size)
 	return q;
 }
 
-/* --- Machine options -------------------------------------------------------------- */
-
-/*
- * Apply argv[*i] as a machine option, with its value from "--opt=value" or
- * from the next argument (then *i moves past it). Returns 1 if it was a
- * machine option, 0 if it is not one, or -1 after printing why it is
- * invalid. The same loop body as tools/kmm/boot.c's; it belongs in a file
- * both commands share.
- */
-static int cli_machine_option(struct kmm_config *cfg, int argc, char **argv, int *i)
-{
-	struct kmm_error err = {0};
-	const char *arg = argv[*i];
-	const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
-	const char *eq = strchr(arg, '=');
-	char opt[64];
-	if (eq && (size_t)(eq - arg) < sizeof(opt)) {
-		memcpy(opt, arg, (size_t)(eq - arg));
-		opt[eq - arg] = '\0';
-		val = eq + 1;
-	} else {
-		snprintf(opt, sizeof(opt), "%s", arg);
-	}
-	int r = kmm_config_option(cfg, opt, val, &err);
-	if (r < 0) {
-		cli_error("%s", err.msg);
-		return -1;
-	}
-	if (r == 2 && !eq)
-		(*i)++;
-	return r > 0;
-}
-
-/* --- Lexing ----------------------------------------------------------------------- */
+/* --- Lexing
+ ----------------------------------------------------------------------- */
 
 struct lexer {
 	const char *line;
@@ -1273,11 +1241,11 @@ int cmd_pages(int argc, char **argv)
 			continue;
 		}
 		int r = cli_machine_option(&cfg, argc, argv, &i);
-		if (r <= 0) {
-			if (r == 0)
+		if (r != CLI_OPT_TAKEN) {
+			if (r == CLI_OPT_NOT_MINE)
 				cli_error("unknown option '%s' (try 'kmm pages --help')", argv[i]);
 			kmm_buf_free(&text);
-			return KMM_EXIT_USAGE;
+			return r == CLI_OPT_BAD_FILE ? KMM_EXIT_WORKLOAD : KMM_EXIT_USAGE;
 		}
 	}
 	if (have_e && file) {
