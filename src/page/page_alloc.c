@@ -152,7 +152,7 @@ static __kmm_always_inline void prep_new_page(struct kmm_machine *m, struct kmm_
 			check_new_page(m, page + i);
 	page->private = 0;
 	set_page_count(page, 1);
-	if (unlikely((gfp_flags & __GFP_ZERO) || m->pa->init_on_alloc))
+	if (unlikely((gfp_flags & __GFP_ZERO) || m->init_on_alloc))
 		memset(page_address(m, page), 0, PAGE_SIZE << order);
 	if (order && (gfp_flags & __GFP_COMP))
 		prep_compound_page(page, order);
@@ -659,7 +659,7 @@ unsigned long kmm_nr_free_pages(struct kmm_machine *m)
 
 void kmm_page_alloc_set_options(struct kmm_machine *m, const struct kmm_page_alloc_options *o)
 {
-	m->pa->init_on_alloc = o->init_on_alloc;
+	WRITE_ONCE(m->init_on_alloc, o->init_on_alloc);
 	if (o->pcp_disabled && !m->pa->pcp_disabled)
 		kmm_drain_all_pages(m);
 	m->pa->pcp_disabled = o->pcp_disabled;
