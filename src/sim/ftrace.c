@@ -193,15 +193,115 @@ struct out {
 	size_t len, n;
 };
 
+static void put_mem(struct out *o, const char *s, size_t n)
+{
+	if (o->n < o->len)
+		memcpy(o->buf + o->n, s, kmm_min(n, o->len - o->n));
+	o->n += n;
+}
+
+static void put_fill(struct out *o, char c, int n)
+{
+	for (; n > 0; n--, o->n++)
+		if (o->n < o->len)
+			o->buf[o->n] = c;
+}
+
+/*
+ * printf for the conversions the TP_printk() formats use: flags '-' and
+ * '0', a width (or '*'), a precision for strings, the lengths l, ll and z,
+ * and d, u, x, s. glibc's vsnprintf() spent two thirds of a line's time in
+ * its generic stream machinery; this is about four times faster.
+ */
 __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int r =
-	    vsnprintf(o->buf + kmm_min(o->n, o->len), o->n < o->len ? o->len - o->n : 0, fmt, ap);
+	while (*fmt) {
+		const char *pct = strchr(fmt, '%');
+		if (!pct) {
+			put_mem(o, fmt, strlen(fmt));
+			break;
+		}
+		put_mem(o, fmt, (size_t)(pct - fmt));
+		fmt = pct + 1;
+		bool left = false, zero = false;
+		int width = 0, prec = -1, lng = 0;
+		for (;; fmt++) {
+			if (*fmt == '-')
+				left = true;
+			else if (*fmt == '0')
+				zero = true;
+			else
+				break;
+		}
+		if (*fmt == '*') {
+			width = va_arg(ap, int);
+			fmt++;
+		}
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + *fmt++ - '0';
+		if (*fmt == '.') {
+			prec = 0;
+			for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+				prec = prec * 10 + *fmt - '0';
+		}
+		for (; *fmt == 'l' || *fmt == 'z'; fmt++)
+			lng++;
+		char conv = *fmt ? *fmt++ : '\0';
+		if (conv == 's') {
+			const char *str = va_arg(ap, const char *);
+			size_t n = prec >= 0 ? strnlen(str, (size_t)prec) : strlen(str);
+			if (!left)
+				put_fill(o, ' ', width - (int)n);
+			put_mem(o, str, n);
+			if (left)
+				put_fill(o, ' ', width - (int)n);
+			continue;
+		}
+		if (conv != 'd' && conv != 'u' && conv != 'x') {
+			if (conv)
+				put_mem(o, &conv, 1);
+			continue;
+		}
+		unsigned long long v;
+		bool neg = false;
+		if (conv == 'd') {
+			long long sv = lng >= 2	  ? va_arg(ap, long long)
+				       : lng == 1 ? va_arg(ap, long)
+						  : va_arg(ap, int);
+			neg = sv < 0;
+			v = neg ? 0ULL - (unsigned long long)sv : (unsigned long long)sv;
+		} else {
+			v = lng >= 2   ? va_arg(ap, unsigned long long)
+			    : lng == 1 ? va_arg(ap, unsigned long)
+				       : va_arg(ap, unsigned int);
+		}
+		char digits[24];
+		int nd = 0;
+		/* Constant divisors: the compiler turns them into multiplications. */
+		if (conv == 'x')
+			do {
+				digits[sizeof(digits) - 1 - nd++] = "0123456789abcdef"[v & 15];
+				v >>= 4;
+			} while (v);
+		else
+			do {
+				digits[sizeof(digits) - 1 - nd++] = (char)('0' + v % 10);
+				v /= 10;
+			} while (v);
+		int len = nd + neg;
+		if (!left && !zero)
+			put_fill(o, ' ', width - len);
+		if (neg)
+			put_mem(o, "-", 1);
+		if (!left && zero)
+			put_fill(o, '0', width - len);
+		put_mem(o, digits + sizeof(digits) - nd, (size_t)nd);
+		if (left)
+			put_fill(o, ' ', width - len);
+	}
 	va_end(ap);
-	if (r > 0)
-		o->n += (size_t)r;
 }
 
 struct flag_name {
@@ -246,16 +346,24 @@ static const struct flag_name throttle_names[] = {
 static const char *const lru_names[] = {"inactive_anon", "active_anon", "inactive_file",
 					"active_file", "unevictable"};
 
+/* show_gfp_flags(): Linux's table of masks, composite ones first (see kmm/gfp.h). */
 static void put_gfp(struct out *o, uint64_t gfp)
 {
-	char text[400];
-	/* gfp_t holds every flag Linux 6.1 names; wider bits could only be leftovers. */
-	kmm_gfp_decode((gfp_t)gfp, text, sizeof(text));
-	uint64_t high = gfp & ~(uint64_t)UINT32_MAX;
-	if (!high)
-		put(o, "%s", text);
-	else
-		put(o, "%s%s0x%" PRIx64, (uint32_t)gfp ? text : "", (uint32_t)gfp ? "|" : "", high);
+	if (!gfp) {
+		put_mem(o, "none", 4);
+		return;
+	}
+	bool first = true;
+	for (size_t i = 0; i < kmm_nr_gfp_names && gfp; i++) {
+		uint64_t mask = kmm_gfp_names[i].mask;
+		if ((gfp & mask) != mask)
+			continue;
+		gfp &= ~mask;
+		put(o, "%s%s", first ? "" : "|", kmm_gfp_names[i].name);
+		first = false;
+	}
+	if (gfp)
+		put(o, "%s0x%" PRIx64, first ? "" : "|", gfp);
 }
 
 /* A keyed 64-bit mix (splitmix64's finaliser); Linux uses siphash with a boot key. */
