@@ -101,6 +101,9 @@ int kmm_ftrace_parse_events(const char *spec, uint64_t *mask, struct kmm_error *
  * Start tracing @m: installs the formatter as the machine's trace hook
  * (one per machine) and enables the chosen events. Returns NULL with a
  * message if the events or the output are bad or a hook is installed.
+ * Events may then fire from any thread (lines are written under a lock, in
+ * time order); opening and closing must happen while no other thread uses
+ * the machine, as the hook is not swapped under running trace points.
  */
 struct kmm_ftrace *kmm_ftrace_open(struct kmm_machine *m, const struct kmm_ftrace_opts *o,
 				   struct kmm_error *err);

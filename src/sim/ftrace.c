@@ -45,13 +45,11 @@
 #include "../port/port.h"
 
 /* Simulated kernel addresses of x86_64 without KASLR, and of i386 (3G/1G split). */
-#define X86_64_VMEMMAP_BASE   0xffffea0000000000ULL
-#define X86_64_PAGE_OFFSET    0xffff888000000000ULL
-#define X86_64_STRUCT_PAGE    64
-#define I386_PAGE_OFFSET      0xc0000000ULL
-#define I386_STRUCT_PAGE      32
-/* Linux's pageblock_order on both: min(HUGETLB_PAGE_ORDER, MAX_ORDER - 1) = 9. */
-#define TRACE_PAGEBLOCK_ORDER 9
+#define X86_64_VMEMMAP_BASE 0xffffea0000000000ULL
+#define X86_64_PAGE_OFFSET  0xffff888000000000ULL
+#define X86_64_STRUCT_PAGE  64
+#define I386_PAGE_OFFSET    0xc0000000ULL
+#define I386_STRUCT_PAGE    32
 
 struct kmm_ftrace {
 	struct kmm_machine *m;
@@ -481,8 +479,7 @@ static void put_fields(const struct kmm_ftrace *ft, struct out *o, enum kmm_trac
 		    " pfn=0x%lx alloc_order=%d fallback_order=%d pageblock_order=%d "
 		    "alloc_migratetype=%d fallback_migratetype=%d fragmenting=%d "
 		    "change_ownership=%d",
-		    UL(0), I(1), I(2), TRACE_PAGEBLOCK_ORDER, I(3), I(4),
-		    I(2) < TRACE_PAGEBLOCK_ORDER, I(5));
+		    UL(0), I(1), I(2), pageblock_order, I(3), I(4), I(2) < pageblock_order, I(5));
 		break;
 	case KMM_TRACE_KMEM_CACHE_ALLOC:
 	case KMM_TRACE_KMALLOC:
@@ -605,7 +602,7 @@ void kmm_ftrace_default_flags(enum kmm_trace_event ev, const uint64_t *args, cha
 		break;
 	case KMM_TRACE_MM_PAGE_ALLOC_EXTFRAG: {
 		unsigned int order = (unsigned int)args[1];
-		f = order <= 3 || order == TRACE_PAGEBLOCK_ORDER ? "d..3." : "d..1.";
+		f = order <= 3 || order == pageblock_order ? "d..3." : "d..1.";
 		break;
 	}
 	case KMM_TRACE_MM_PAGE_PCPU_DRAIN:
@@ -742,7 +739,8 @@ struct kmm_ftrace *kmm_ftrace_open(struct kmm_machine *m, const struct kmm_ftrac
 	pthread_mutex_init(&ft->lock, NULL);
 	m->trace_arg = ft;
 	m->trace_hook = ftrace_hook;
-	WRITE_ONCE(m->trace_mask, (unsigned long)mask);
+	/* The hook is in place before any trace point can see its bit. */
+	__atomic_store_n(&m->trace_mask, (unsigned long)mask, __ATOMIC_RELEASE);
 	return ft;
 }
 
