@@ -12,5 +12,6 @@
 #include <kmm/page_alloc.h>
 #include <kmm/proc.h>
 #include <kmm/random.h>
+#include <kmm/ftrace.h>
 
 #endif /* KMM_KMM_H */
