@@ -13,5 +13,6 @@
 #include <kmm/proc.h>
 #include <kmm/slab.h>
 #include <kmm/random.h>
+#include <kmm/ftrace.h>
 
 #endif /* KMM_KMM_H */

@@ -374,6 +374,7 @@ struct kmm_machine {
 	/* Trace points (kmm/trace.h): enabled events and where they go. */
 	unsigned long trace_mask;
 	kmm_trace_hook_t trace_hook;
+	void *trace_arg; /* the hook's own state (kmm/ftrace.h) */
 	struct kmm_fault_attr fail_page_alloc;
 	struct kmm_fault_attr failslab;
 
