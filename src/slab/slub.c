@@ -268,6 +268,17 @@ void discard_slab(struct kmm_kmem_cache *s, struct kmm_page *slab)
 /* --- Taking slabs for a CPU ---------------------------------------------------------- */
 
 /*
+ * Make @slab (or NULL) the CPU slab of @c, with the memory range the free
+ * fast path checks objects against.
+ */
+static void set_cpu_slab(struct kmm_kmem_cache *s, struct kmem_cache_cpu *c, struct kmm_page *slab)
+{
+	c->slab = slab;
+	c->slab_start = slab ? (uintptr_t)slab_address(s->machine, slab) : 0;
+	c->slab_bytes = slab ? PAGE_SIZE << slab_order(slab) : 0;
+}
+
+/*
  * Take what other CPUs freed into the CPU slab (Linux get_freelist). An
  * empty result unfreezes the slab: it is full and belongs to no one.
  */
@@ -465,7 +476,7 @@ static void flush_slab(struct kmm_kmem_cache *s, struct kmem_cache_cpu *c)
 {
 	struct kmm_page *slab = c->slab;
 	void *freelist = c->freelist;
-	c->slab = NULL;
+	set_cpu_slab(s, c, NULL);
 	c->freelist = NULL;
 	if (slab) {
 		deactivate_slab(s, c, slab, freelist);
@@ -545,7 +556,7 @@ reread:
 		goto load_freelist;
 	freelist = get_freelist(slab);
 	if (!freelist) {
-		c->slab = NULL;
+		set_cpu_slab(s, c, NULL);
 		stat(c, DEACTIVATE_BYPASS);
 		goto new_slab;
 	}
@@ -558,7 +569,7 @@ new_slab:
 	if (c->partial) {
 		slab = c->partial;
 		c->partial = slab->next;
-		c->slab = slab;
+		set_cpu_slab(s, c, slab);
 		stat(c, CPU_PARTIAL_ALLOC);
 		goto reread;
 	}
@@ -580,7 +591,7 @@ new_slab:
 	/* The page allocator may have called shrinkers that used this cache. */
 	if (unlikely(c->slab))
 		flush_slab(s, c);
-	c->slab = slab;
+	set_cpu_slab(s, c, slab);
 	goto load_freelist;
 }
 
@@ -694,13 +705,19 @@ void *__slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node, uintptr_t
 		return NULL;
 	}
 	if (slab_want_init_on_alloc(s, gfp))
-		memset(object, 0, s->object_size);
+		slab_zero_object(s, object);
 	if (s->flags & __SLAB_KMALLOC)
 		trace_kmalloc(m, addr, object, orig_size, s->size, gfp, node);
 	else
 		trace_kmem_cache_alloc(m, addr, object, orig_size, s->size, gfp, node,
 				       (s->flags & SLAB_ACCOUNT) || (gfp & __GFP_ACCOUNT));
 	return object;
+}
+
+/* __GFP_ZERO on the fast path: out of line, so the fast path needs no stack frame. */
+void *slab_zero_object(struct kmm_kmem_cache *s, void *object)
+{
+	return memset(object, 0, s->object_size);
 }
 
 /* --- The free slow path ---------------------------------------------------------- */
@@ -865,17 +882,33 @@ void slab_free_slowpath(struct kmm_kmem_cache *s, struct kmm_page *slab, void *h
 	__slab_free(s, cpu, slab, head, tail, cnt);
 }
 
+/*
+ * kmem_cache_free of an object outside the CPU slab (or with trace points
+ * on): find its slab, check it is one of @s (the cheap check always on:
+ * another cache's object, or no slab memory at all), free it.
+ */
+void slab_free_lookup(struct kmm_kmem_cache *s, const void *x, uintptr_t addr)
+{
+	struct kmm_machine *m = s->machine;
+	if (unlikely(!virt_addr_in_ram(m, x)))
+		return slab_free_bad(m, s, x, addr);
+	struct kmm_page *slab = virt_to_slab_page(m, x);
+	if (unlikely(slab->slab_cache != s || !PageSlab(slab)))
+		return slab_free_bad(m, s, x, addr);
+	do_slab_free(m, s, slab, (void *)x, addr);
+}
+
 /* --- Public API --------------------------------------------------------------------- */
 
 void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *s, gfp_t gfp)
 {
-	return slab_alloc_node(s, gfp, NUMA_NO_NODE, (uintptr_t)__builtin_return_address(0),
-			       s->object_size);
+	return slab_alloc_node(s->machine, s, gfp, NUMA_NO_NODE,
+			       (uintptr_t)__builtin_return_address(0), s->object_size);
 }
 
 void *kmm_kmem_cache_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node)
 {
-	return slab_alloc_node(s, gfp, node, (uintptr_t)__builtin_return_address(0),
+	return slab_alloc_node(s->machine, s, gfp, node, (uintptr_t)__builtin_return_address(0),
 			       s->object_size);
 }
 
@@ -893,7 +926,7 @@ size_t kmm_kmem_cache_alloc_bulk(struct kmm_kmem_cache *s, gfp_t gfp, size_t nr,
 
 	if (!cpu || kmem_cache_debug(s) || slab_hooks_active(m)) {
 		for (; i < nr; i++) {
-			p[i] = slab_alloc_node(s, gfp, NUMA_NO_NODE, addr, s->object_size);
+			p[i] = slab_alloc_node(m, s, gfp, NUMA_NO_NODE, addr, s->object_size);
 			if (unlikely(!p[i]))
 				goto error;
 		}
@@ -901,21 +934,26 @@ size_t kmm_kmem_cache_alloc_bulk(struct kmm_kmem_cache *s, gfp_t gfp, size_t nr,
 	}
 	/* The CPU's freelist in one loop; a refill when it runs dry (Linux kmem_cache_alloc_bulk). */
 	struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+	const uintptr_t key = s->random;
+	const unsigned int offset = s->offset;
 	unsigned int fast = 0;
+	void *object = c->freelist;
 	for (; i < nr; i++) {
-		void *object = c->freelist;
 		if (unlikely(!object)) {
+			c->freelist = NULL;
 			p[i] = ___slab_alloc(s, gfp, NUMA_NO_NODE, cpu);
 			if (unlikely(!p[i])) {
 				slab_out_of_memory(s, gfp, NUMA_NO_NODE);
 				goto error;
 			}
+			object = c->freelist;
 			continue;
 		}
-		c->freelist = get_freepointer(s, object);
 		p[i] = object;
+		object = decode_freepointer(key, offset, object);
 		fast++;
 	}
+	c->freelist = object;
 	WRITE_ONCE(c->stat[ALLOC_FASTPATH], c->stat[ALLOC_FASTPATH] + fast);
 	if (unlikely(gfp & __GFP_ZERO))
 		for (i = 0; i < nr; i++)
@@ -942,6 +980,8 @@ static size_t build_detached_freelist(struct kmm_kmem_cache *s, size_t size, voi
 				      struct detached_freelist *df, uintptr_t addr)
 {
 	struct kmm_machine *m = s->machine;
+	const uintptr_t key = s->random;
+	const unsigned int offset = s->offset;
 	size_t first_skipped = 0;
 	int lookahead = 3;
 	void *object;
@@ -960,24 +1000,27 @@ static size_t build_detached_freelist(struct kmm_kmem_cache *s, size_t size, voi
 		return size;
 	}
 	df->slab = virt_to_slab_page(m, object);
-	set_freepointer(s, object, NULL);
-	df->head = df->tail = object;
-	df->cnt = 1;
+	/* The slab's memory: an object in it is of this slab, no struct page needed. */
+	const uintptr_t start = (uintptr_t)slab_address(m, df->slab);
+	const unsigned long bytes = PAGE_SIZE << slab_order(df->slab);
+	void *head = object;
+	int cnt = 1;
+	encode_freepointer(key, offset, object, NULL);
+	df->tail = object;
 	p[size] = NULL;
 	while (size) {
 		object = p[--size];
 		if (!object)
 			continue;
-		if (virt_addr_in_ram(m, object) && virt_to_slab_page(m, object) == df->slab) {
-			if (unlikely(object == df->head)) {
-				p[size] = NULL;
+		if ((uintptr_t)object - start < bytes) {
+			p[size] = NULL;
+			if (unlikely(object == head)) {
 				slab_double_free(s, df->slab, object, addr);
 				continue;
 			}
-			set_freepointer(s, object, df->head);
-			df->head = object;
-			df->cnt++;
-			p[size] = NULL;
+			encode_freepointer(key, offset, object, head);
+			head = object;
+			cnt++;
 			continue;
 		}
 		if (!--lookahead)
@@ -985,6 +1028,8 @@ static size_t build_detached_freelist(struct kmm_kmem_cache *s, size_t size, voi
 		if (!first_skipped)
 			first_skipped = size + 1;
 	}
+	df->head = head;
+	df->cnt = cnt;
 	return first_skipped;
 }
 
@@ -998,7 +1043,7 @@ void kmm_kmem_cache_free_bulk(struct kmm_kmem_cache *s, size_t nr, void **p)
 		if (!df.slab)
 			continue;
 		struct kmm_cpu *cpu = this_cpu(m);
-		if (cpu && !slab_hooks_active(m) && !kmem_cache_debug(s)) {
+		if (cpu && !slab_free_hooks_active(m) && !kmem_cache_debug(s)) {
 			struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
 			if (df.slab == c->slab && c->freelist != df.head) {
 				set_freepointer(s, df.tail, c->freelist);
