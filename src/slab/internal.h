@@ -338,11 +338,11 @@ static __kmm_always_inline void stat(struct kmem_cache_cpu *c, enum slub_stat_it
 }
 
 /* The bit lock of a slab's freelist and counters (Linux slab_lock). */
+void slab_lock_contended(struct kmm_page *slab);
 static inline void slab_lock(struct kmm_page *slab)
 {
-	while (unlikely(test_and_set_bit(PG_locked, &slab->flags)))
-		while (kmm_test_page_flag(slab, PG_locked))
-			kmm_port_cpu_relax();
+	if (unlikely(test_and_set_bit(PG_locked, &slab->flags)))
+		slab_lock_contended(slab);
 }
 /*
  * A store, not an atomic and: nobody changes another bit of a slab's flags
@@ -386,6 +386,8 @@ void *__slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node, uintptr_t
 void slab_free_slowpath(struct kmm_kmem_cache *s, struct kmm_page *slab, void *head, void *tail,
 			int cnt, uintptr_t addr);
 void slab_free_lookup(struct kmm_kmem_cache *s, const void *x, uintptr_t addr);
+void slab_free_other(struct kmm_kmem_cache *s, struct kmm_cpu *cpu, struct kmm_page *slab,
+		     void *object);
 void *slab_zero_object(struct kmm_kmem_cache *s, void *object);
 __kmm_cold void slab_free_bad(struct kmm_machine *m, struct kmm_kmem_cache *s, const void *x,
 			      uintptr_t addr);
@@ -441,8 +443,12 @@ static __kmm_always_inline void do_slab_free(struct kmm_machine *m, struct kmm_k
 	struct kmm_cpu *cpu = this_cpu(m);
 	if (likely(cpu && !slab_free_hooks_active(m))) {
 		struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
-		if (likely(slab == c->slab && object != c->freelist))
-			return cpu_freelist_push(s, c, object);
+		if (likely(slab == c->slab)) {
+			if (likely(object != c->freelist))
+				return cpu_freelist_push(s, c, object);
+		} else if (likely(!kmem_cache_debug(s))) {
+			return slab_free_other(s, cpu, slab, object);
+		}
 	}
 	slab_free_slowpath(s, slab, object, object, 1, addr);
 }

@@ -47,6 +47,15 @@ const char *const slub_stat_names[NR_SLUB_STAT_ITEMS] = {
 #undef X
 };
 
+/* slab_lock found the lock taken: wait for it out of line (the callers stay leaf functions). */
+__kmm_noinline void slab_lock_contended(struct kmm_page *slab)
+{
+	do {
+		while (kmm_test_page_flag(slab, PG_locked))
+			kmm_port_cpu_relax();
+	} while (test_and_set_bit(PG_locked, &slab->flags));
+}
+
 static inline void *get_slab_freelist(const struct kmm_page *slab)
 {
 	return READ_ONCE(slab->freelist);
@@ -880,6 +889,79 @@ void slab_free_slowpath(struct kmm_kmem_cache *s, struct kmm_page *slab, void *h
 		}
 	}
 	__slab_free(s, cpu, slab, head, tail, cnt);
+}
+
+/*
+ * slab_free_other with the slab locked, for every case but the commonest:
+ * a double free; a slab that becomes empty (it needs its node's list lock
+ * first, the lock order, so __slab_free does it); a full slab (frozen onto
+ * this CPU's partial list); another CPU's frozen slab (a remote free); a
+ * node partial slab that keeps objects.
+ */
+static __kmm_noinline void free_other_locked(struct kmm_kmem_cache *s, struct kmm_cpu *cpu,
+					     struct kmm_page *slab, void *object, void *prior)
+{
+	struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+	struct slab_counters old = get_counters(slab), new = old;
+	new.inuse--;
+	if (unlikely(prior == object)) {
+		slab_unlock(slab);
+		stat(c, FREE_SLOWPATH);
+		slab_double_free(s, slab, object, 0);
+		return;
+	}
+	if (!old.frozen && prior && !new.inuse) {
+		slab_unlock(slab);
+		__slab_free(s, cpu, slab, object, object, 1);
+		return;
+	}
+	bool freeze = !old.frozen && !prior;
+	if (freeze) {
+		new.frozen = 1;
+		new.cpu = (unsigned int)cpu->id;
+	}
+	set_freepointer(s, object, prior);
+	set_slab_freelist(slab, object);
+	set_counters(slab, new);
+	slab_unlock(slab);
+	stat(c, FREE_SLOWPATH);
+	if (old.frozen) {
+		stat(c, FREE_FROZEN);
+		if (old.cpu != (unsigned int)cpu->id) {
+			stat(c, FREE_REMOTE);
+			count_vm_event(s->machine, KMM_SLAB_REMOTE_FREE);
+		}
+	} else if (freeze) {
+		put_cpu_partial(s, c, slab, true);
+		stat(c, CPU_PARTIAL_FREE);
+	}
+}
+
+/*
+ * One object of another slab than the CPU slab, freed on a CPU without
+ * hooks or debugging: the commonest slow free (kfree of an older object).
+ * It is __slab_free for one object; the commonest case of all, a slab on
+ * this CPU's partial list, is done here in one slab lock and no call, the
+ * others with the lock held in free_other_locked.
+ */
+void slab_free_other(struct kmm_kmem_cache *s, struct kmm_cpu *cpu, struct kmm_page *slab,
+		     void *object)
+{
+	slab_lock(slab);
+	void *prior = get_slab_freelist(slab);
+	union slab_counters_word u = {.word = READ_ONCE(slab->counters)};
+	if (likely(u.c.frozen && u.c.cpu == (unsigned int)cpu->id && prior != object)) {
+		struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+		set_freepointer(s, object, prior);
+		set_slab_freelist(slab, object);
+		u.c.inuse--;
+		WRITE_ONCE(slab->counters, u.word);
+		slab_unlock(slab);
+		stat(c, FREE_SLOWPATH);
+		stat(c, FREE_FROZEN);
+		return;
+	}
+	free_other_locked(s, cpu, slab, object, prior);
 }
 
 /*
