@@ -660,14 +660,23 @@ static void mixed_empty(struct run *r, int a)
 
 /* --- Instruction counts ----------------------------------------------------------------- */
 
+/* What a callgrind region runs: iterations of one measured loop. */
+enum region_kind {
+	RK_PAIR,   /* a 64-byte alloc+free pair */
+	RK_BULK16, /* 16 objects in bulk (peers: 16 mallocs, 16 frees): /16 per object */
+	RK_MIXED,  /* a mixed-size step */
+	NR_REGION_KINDS
+};
+#define BULK_REGION_N 16
+
 struct region_state {
 	struct env *e;
 	struct run r;
 	int a;
-	bool mixed;
+	enum region_kind kind;
 };
 
-static void *region_setup(int a, bool mixed)
+static void *region_setup(int a, enum region_kind kind)
 {
 	struct region_state *s = calloc(1, sizeof(*s));
 	if (!s || (allocs[a].kind == K_PEER && !load_peer(&allocs[a]))) {
@@ -676,9 +685,10 @@ static void *region_setup(int a, bool mixed)
 	}
 	s->e = env_setup();
 	s->a = a;
-	s->mixed = mixed;
+	s->kind = kind;
 	s->r = run_for(s->e, a, 64);
-	if (mixed)
+	s->r.n = BULK_REGION_N;
+	if (kind == RK_MIXED)
 		mixed_fill(&s->r, a);
 	return s;
 }
@@ -687,27 +697,32 @@ static void region_run(void *arg, uint64_t iters)
 {
 	struct region_state *s = arg;
 	const struct kind_loops *l = &kind_loops[allocs[s->a].kind];
-	(s->mixed ? l->mixed : l->pair)(&s->r, iters);
+	if (s->kind == RK_PAIR)
+		l->pair(&s->r, iters);
+	else if (s->kind == RK_MIXED)
+		l->mixed(&s->r, iters);
+	else
+		(s->a == A_CACHE ? bulk_loop : l->batch)(&s->r, iters);
 }
 
 static void region_teardown(void *arg)
 {
 	struct region_state *s = arg;
-	if (s->mixed)
+	if (s->kind == RK_MIXED)
 		mixed_empty(&s->r, s->a);
 	env_teardown(s->e);
 	free(s);
 }
 
-#define REGION_SETUPS(a, tag)                  \
-	static void *setup_pair_##tag(void)    \
-	{                                      \
-		return region_setup(a, false); \
-	}                                      \
-	static void *setup_mixed_##tag(void)   \
-	{                                      \
-		return region_setup(a, true);  \
+#define REGION_SETUP(a, kind, tag)              \
+	static void *setup_##kind##_##tag(void) \
+	{                                       \
+		return region_setup(a, kind);   \
 	}
+#define REGION_SETUPS(a, tag)           \
+	REGION_SETUP(a, RK_PAIR, tag)   \
+	REGION_SETUP(a, RK_BULK16, tag) \
+	REGION_SETUP(a, RK_MIXED, tag)
 REGION_SETUPS(A_CACHE, cache)
 REGION_SETUPS(A_KMALLOC, kmalloc)
 REGION_SETUPS(A_GLIBC, glibc)
@@ -715,10 +730,12 @@ REGION_SETUPS(A_JEMALLOC, jemalloc)
 REGION_SETUPS(A_MIMALLOC, mimalloc)
 REGION_SETUPS(A_TCMALLOC, tcmalloc)
 
-#define REGIONS(tag)                                                          \
-	{"pair_" #tag, setup_pair_##tag, region_run, region_teardown},        \
-	{                                                                     \
-		"mixed_" #tag, setup_mixed_##tag, region_run, region_teardown \
+/* regions[NR_REGION_KINDS * a + kind]: named <kind>_<tag> */
+#define REGIONS(tag)                                                              \
+	{"pair_" #tag, setup_RK_PAIR_##tag, region_run, region_teardown},         \
+	    {"bulk16_" #tag, setup_RK_BULK16_##tag, region_run, region_teardown}, \
+	{                                                                         \
+		"mixed_" #tag, setup_RK_MIXED_##tag, region_run, region_teardown  \
 	}
 static const struct bench_region regions[] = {
     REGIONS(cache),    REGIONS(kmalloc),  REGIONS(glibc),	    REGIONS(jemalloc),
@@ -738,6 +755,7 @@ enum row {
 	R_BULK64,
 	R_MIXED,
 	R_INSN_PAIR,
+	R_INSN_BULK16,
 	R_INSN_MIXED,
 	NR_ROWS
 };
@@ -756,6 +774,7 @@ static const struct row_desc {
     [R_BULK64] = {"bulk 64, 64 B", "ns/obj", "bulk64_ns", 64, 64},
     [R_MIXED] = {"kmalloc mixed 8-8192 B (free+alloc)", "ns", "mixed_ns", 0, 1},
     [R_INSN_PAIR] = {"instructions per pair, 64 B", "insn", "pair64_instructions", 64, 1},
+    [R_INSN_BULK16] = {"instructions per object, bulk 16", "insn", "bulk16_instructions", 64, 16},
     [R_INSN_MIXED] = {"instructions per mixed step", "insn", "mixed_instructions", 0, 1},
 };
 
@@ -769,7 +788,7 @@ static bool cell_applies(int row, int a)
 	if (a == A_CACHE)
 		return row != R_MIXED && row != R_INSN_MIXED;
 	if (a == A_KMALLOC)
-		return row != R_BULK16 && row != R_BULK64;
+		return row != R_BULK16 && row != R_BULK64 && row != R_INSN_BULK16;
 	return true;
 }
 
@@ -935,14 +954,15 @@ int main(int argc, char **argv)
 			result[row][a] = NAN;
 
 	/* Instructions first: the callgrind children boot their own machines. */
-	for (int a = 0; a < NR_ALLOCS; a++) {
-		if (!allocs[a].present)
-			continue;
-		result[R_INSN_PAIR][a] = bench_instructions(&o, regions[2 * a].name, cg_iters);
-		if (cell_applies(R_INSN_MIXED, a))
-			result[R_INSN_MIXED][a] =
-			    bench_instructions(&o, regions[2 * a + 1].name, cg_iters);
-	}
+	static const int insn_rows[NR_REGION_KINDS] = {R_INSN_PAIR, R_INSN_BULK16, R_INSN_MIXED};
+	for (int a = 0; a < NR_ALLOCS; a++)
+		for (int k = 0; k < NR_REGION_KINDS; k++) {
+			const struct bench_region *r = &regions[NR_REGION_KINDS * a + k];
+			if (!cell_applies(insn_rows[k], a))
+				continue;
+			result[insn_rows[k]][a] = bench_instructions(&o, r->name, cg_iters) /
+						  (k == RK_BULK16 ? BULK_REGION_N : 1);
+		}
 
 	struct env *e = env_setup();
 	/*
