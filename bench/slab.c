@@ -954,11 +954,18 @@ int main(int argc, char **argv)
 			result[row][a] = NAN;
 
 	/* Instructions first: the callgrind children boot their own machines. */
+	/*
+	 * Each count is a valgrind run of ~0.7 s: --quick counts kmm's, and
+	 * the pair and mixed step of glibc and mimalloc (the goals' peers).
+	 */
 	static const int insn_rows[NR_REGION_KINDS] = {R_INSN_PAIR, R_INSN_BULK16, R_INSN_MIXED};
 	for (int a = 0; a < NR_ALLOCS; a++)
 		for (int k = 0; k < NR_REGION_KINDS; k++) {
 			const struct bench_region *r = &regions[NR_REGION_KINDS * a + k];
 			if (!cell_applies(insn_rows[k], a))
+				continue;
+			if (o.quick && allocs[a].kind == K_PEER &&
+			    (k == RK_BULK16 || (a != A_GLIBC && a != A_MIMALLOC)))
 				continue;
 			result[insn_rows[k]][a] = bench_instructions(&o, r->name, cg_iters) /
 						  (k == RK_BULK16 ? BULK_REGION_N : 1);
