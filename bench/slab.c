@@ -381,6 +381,21 @@ static __attribute__((always_inline)) inline void mixed_loop(struct run *r, uint
 	r->step = step;
 }
 
+/* The same sizes with nothing live: each object is freed right after its allocation. */
+static __attribute__((always_inline)) inline void mixed_pair_loop(struct run *r, uint64_t iters,
+								  enum kind k)
+{
+	uint32_t step = r->step;
+	for (uint64_t i = 0; i < iters; i++, step++) {
+		void *p = op_alloc(r, k, r->sizes[step % MIXED_SEQ]);
+		if (__builtin_expect(!p, 0))
+			die_oom("mixed pair");
+		bench_keep(p);
+		op_free(r, k, p);
+	}
+	r->step = step;
+}
+
 /* kmem_cache_alloc_bulk and kmem_cache_free_bulk of n objects (kmm caches only). */
 static void bulk_loop(void *arg, uint64_t iters)
 {
@@ -393,26 +408,30 @@ static void bulk_loop(void *arg, uint64_t iters)
 	}
 }
 
-#define KIND_LOOPS(k, tag)                                     \
-	static void pair_##tag(void *arg, uint64_t iters)      \
-	{                                                      \
-		pair_loop(arg, iters, k);                      \
-	}                                                      \
-	static void batch_##tag(void *arg, uint64_t iters)     \
-	{                                                      \
-		batch_loop(arg, iters, k);                     \
-	}                                                      \
-	static void mixed_##tag(void *arg, uint64_t iters)     \
-	{                                                      \
-		mixed_loop(arg, iters, k);                     \
-	}                                                      \
-	static void *produce_##tag(struct run *r, size_t size) \
-	{                                                      \
-		return op_alloc(r, k, size);                   \
-	}                                                      \
-	static void consume_##tag(struct run *r, void *p)      \
-	{                                                      \
-		op_free(r, k, p);                              \
+#define KIND_LOOPS(k, tag)                                      \
+	static void pair_##tag(void *arg, uint64_t iters)       \
+	{                                                       \
+		pair_loop(arg, iters, k);                       \
+	}                                                       \
+	static void batch_##tag(void *arg, uint64_t iters)      \
+	{                                                       \
+		batch_loop(arg, iters, k);                      \
+	}                                                       \
+	static void mixed_##tag(void *arg, uint64_t iters)      \
+	{                                                       \
+		mixed_loop(arg, iters, k);                      \
+	}                                                       \
+	static void mixed_pair_##tag(void *arg, uint64_t iters) \
+	{                                                       \
+		mixed_pair_loop(arg, iters, k);                 \
+	}                                                       \
+	static void *produce_##tag(struct run *r, size_t size)  \
+	{                                                       \
+		return op_alloc(r, k, size);                    \
+	}                                                       \
+	static void consume_##tag(struct run *r, void *p)       \
+	{                                                       \
+		op_free(r, k, p);                               \
 	}
 
 KIND_LOOPS(K_CACHE, cache)
@@ -420,13 +439,15 @@ KIND_LOOPS(K_KMALLOC, kmalloc)
 KIND_LOOPS(K_PEER, peer)
 
 static const struct kind_loops {
-	bench_loop_fn pair, batch, mixed;
+	bench_loop_fn pair, batch, mixed, mixed_pair;
 	void *(*produce)(struct run *r, size_t size);
 	void (*consume)(struct run *r, void *p);
 } kind_loops[] = {
-    [K_CACHE] = {pair_cache, batch_cache, mixed_cache, produce_cache, consume_cache},
-    [K_KMALLOC] = {pair_kmalloc, batch_kmalloc, mixed_kmalloc, produce_kmalloc, consume_kmalloc},
-    [K_PEER] = {pair_peer, batch_peer, mixed_peer, produce_peer, consume_peer},
+    [K_CACHE] = {pair_cache, batch_cache, mixed_cache, mixed_pair_cache, produce_cache,
+		 consume_cache},
+    [K_KMALLOC] = {pair_kmalloc, batch_kmalloc, mixed_kmalloc, mixed_pair_kmalloc, produce_kmalloc,
+		   consume_kmalloc},
+    [K_PEER] = {pair_peer, batch_peer, mixed_peer, mixed_pair_peer, produce_peer, consume_peer},
 };
 
 /* --- Remote frees: a producer and a consumer thread ------------------------------------ */
@@ -754,6 +775,7 @@ enum row {
 	R_BULK16,
 	R_BULK64,
 	R_MIXED,
+	R_MIXED_PAIR,
 	R_INSN_PAIR,
 	R_INSN_BULK16,
 	R_INSN_MIXED,
@@ -772,10 +794,11 @@ static const struct row_desc {
     [R_REMOTE] = {"remote free (2 threads), 64 B", "ns/obj", "remote_ns", 64, 1},
     [R_BULK16] = {"bulk 16, 64 B", "ns/obj", "bulk16_ns", 64, 16},
     [R_BULK64] = {"bulk 64, 64 B", "ns/obj", "bulk64_ns", 64, 64},
-    [R_MIXED] = {"kmalloc mixed 8-8192 B (free+alloc)", "ns", "mixed_ns", 0, 1},
+    [R_MIXED] = {"kmalloc mixed 8-8192 B, 256 live", "ns", "mixed_ns", 0, 1},
+    [R_MIXED_PAIR] = {"kmalloc mixed 8-8192 B, pairs", "ns", "mixed_pair_ns", 0, 1},
     [R_INSN_PAIR] = {"instructions per pair, 64 B", "insn", "pair64_instructions", 64, 1},
     [R_INSN_BULK16] = {"instructions per object, bulk 16", "insn", "bulk16_instructions", 64, 16},
-    [R_INSN_MIXED] = {"instructions per mixed step", "insn", "mixed_instructions", 0, 1},
+    [R_INSN_MIXED] = {"instructions per mixed step, 256 live", "insn", "mixed_instructions", 0, 1},
 };
 
 static double result[NR_ROWS][NR_ALLOCS];
@@ -786,7 +809,7 @@ static bool cell_applies(int row, int a)
 	if (!allocs[a].present)
 		return false;
 	if (a == A_CACHE)
-		return row != R_MIXED && row != R_INSN_MIXED;
+		return row != R_MIXED && row != R_MIXED_PAIR && row != R_INSN_MIXED;
 	if (a == A_KMALLOC)
 		return row != R_BULK16 && row != R_BULK64 && row != R_INSN_BULK16;
 	return true;
@@ -869,6 +892,9 @@ static double measure(const struct bench_opts *o, struct env *e, int row, int a,
 		mixed_fill(&r, a);
 		fn = l->mixed;
 		break;
+	case R_MIXED_PAIR:
+		fn = l->mixed_pair;
+		break;
 	default:
 		return NAN;
 	}
@@ -890,7 +916,7 @@ static void print_table(void)
 {
 	struct bench_table t;
 	bench_table_init(&t);
-	bench_table_col(&t, "operation", -36);
+	bench_table_col(&t, "operation", -38);
 	bench_table_col(&t, "unit", -6);
 	for (int a = 0; a < NR_ALLOCS; a++)
 		bench_table_col(&t, allocs[a].title, 8);
@@ -974,8 +1000,8 @@ int main(int argc, char **argv)
 	struct env *e = env_setup();
 	/*
 	 * Mixed sizes first, on fresh heaps: what an allocator did before
-	 * changes its mixed figure (mimalloc's by up to 5x after the batch
-	 * rows), and the goals compare this row.
+	 * changes its mixed figures (mimalloc's by up to 5x after the batch
+	 * rows), and the goals compare these rows.
 	 */
 	for (int i = 0; i < R_INSN_PAIR; i++)
 		for (int a = 0; a < NR_ALLOCS; a++) {
@@ -988,17 +1014,19 @@ int main(int argc, char **argv)
 
 	printf("\n");
 	print_table();
-	printf("\nMedians of %d runs of about %d us, timed on the thread's CPU clock (time "
-	       "taken by\nneighbours on the shared vCPUs does not count). ns/obj: per object "
-	       "allocated and freed.\nkmm runs on a booted machine (%s), this thread on "
-	       "CPU 0. Remote:\n%d runs of %d objects allocated on CPU 0 and freed by a second "
-	       "thread on CPU 1, the\nCPU time of both threads per object; kmm's free_remote "
-	       "counted %.0f%% of the frees\n(frees to a slab still frozen on CPU 0; the others "
-	       "found slabs CPU 0 had let go of).\nThe peers have no bulk API: their bulk rows "
-	       "are N mallocs then N frees. Mixed: %u\nlive slots, sizes log-uniform over 8-8192 "
-	       "B, the same sequence for all.\n",
-	       reps, REP_NS / 1000, MACHINE, remote_reps, (int)remote_objects(&o),
-	       remote_share * 100, MIXED_SLOTS);
+	printf(
+	    "\nMedians of %d runs of about %d us, timed on the thread's CPU clock (time "
+	    "taken by\nneighbours on the shared vCPUs does not count). ns/obj: per object "
+	    "allocated and freed.\nkmm runs on a booted machine (%s), this thread on "
+	    "CPU 0. Remote:\n%d runs of %d objects allocated on CPU 0 and freed by a second "
+	    "thread on CPU 1, the\nCPU time of both threads per object; kmm's free_remote "
+	    "counted %.0f%% of the frees\n(frees to a slab still frozen on CPU 0; the others "
+	    "found slabs CPU 0 had let go of).\nThe peers have no bulk API: their bulk rows "
+	    "are N mallocs then N frees. Mixed: one\nsequence of sizes, log-uniform over 8-8192 B, "
+	    "for all; 256 live: each step frees the\nobject allocated %u steps before and "
+	    "allocates the next size; pairs: each object\nis freed at once.\n",
+	    reps, REP_NS / 1000, MACHINE, remote_reps, (int)remote_objects(&o), remote_share * 100,
+	    MIXED_SLOTS);
 	printf("SLUB for reference (J. D. Brouer, slab_bulk_test01, E5-2695): %d cycles (%.1f "
 	       "ns) per\nfast-path pair, %d cycles per object in bulk.\n",
 	       SLUB_PAIR_CYCLES, SLUB_PAIR_NS, SLUB_BULK_CYCLES);
@@ -1011,12 +1039,16 @@ int main(int argc, char **argv)
 		   "ns");
 	bench_goal("kmem_cache bulk 16, per object", result[R_BULK16][A_CACHE], GOAL_BULK_NS, "ns");
 	bench_goal("kmem_cache bulk 64, per object", result[R_BULK64][A_CACHE], GOAL_BULK_NS, "ns");
-	bench_goal("kmalloc mixed: time / glibc's (>= 2x faster)",
-		   ratio(result[R_MIXED][A_KMALLOC], result[R_MIXED][A_GLIBC]), GOAL_MIXED_VS_GLIBC,
-		   "x");
-	bench_goal("kmalloc mixed: time / mimalloc's (within 1.2x)",
-		   ratio(result[R_MIXED][A_KMALLOC], result[R_MIXED][A_MIMALLOC]),
-		   GOAL_MIXED_VS_MIMALL, "x");
+	for (int row = R_MIXED; row <= R_MIXED_PAIR; row++) {
+		const char *w = row == R_MIXED ? "256 live" : "pairs";
+		char what[80];
+		snprintf(what, sizeof(what), "kmalloc mixed %s: time / glibc's (>= 2x)", w);
+		bench_goal(what, ratio(result[row][A_KMALLOC], result[row][A_GLIBC]),
+			   GOAL_MIXED_VS_GLIBC, "x");
+		snprintf(what, sizeof(what), "kmalloc mixed %s: time / mimalloc's (<= 1.2x)", w);
+		bench_goal(what, ratio(result[row][A_KMALLOC], result[row][A_MIMALLOC]),
+			   GOAL_MIXED_VS_MIMALL, "x");
+	}
 
 	printf("\n");
 	for (int row = 0; row < NR_ROWS; row++)
