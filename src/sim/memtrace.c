@@ -100,8 +100,9 @@ static int detect(struct kmm_memtrace_reader *r, struct kmm_error *err)
 		r->fmt = KMM_MEMTRACE_LACKEY;
 		return 0;
 	}
-	if (left >= 3 && ((s[0] == 'I' && s[1] == ' ' && s[2] == ' ') ||
-			  (s[0] == ' ' && (s[1] == 'L' || s[1] == 'S' || s[1] == 'M') && s[2] == ' '))) {
+	if (left >= 3 &&
+	    ((s[0] == 'I' && s[1] == ' ' && s[2] == ' ') ||
+	     (s[0] == ' ' && (s[1] == 'L' || s[1] == 'S' || s[1] == 'M') && s[2] == ' '))) {
 		r->fmt = KMM_MEMTRACE_LACKEY;
 		return 0;
 	}
@@ -294,8 +295,8 @@ int kmm_memtrace_for_each_page(struct kmm_memtrace_reader *r, kmm_memtrace_page_
 			uint64_t first = rec->addr >> PAGE_SHIFT_4K;
 			uint64_t end = rec->size ? rec->addr + (rec->size - 1) : rec->addr;
 			/* A record at the top of the address space does not wrap. */
-			uint64_t last = end < rec->addr ? UINT64_MAX >> PAGE_SHIFT_4K
-							: end >> PAGE_SHIFT_4K;
+			uint64_t last =
+			    end < rec->addr ? UINT64_MAX >> PAGE_SHIFT_4K : end >> PAGE_SHIFT_4K;
 			fn(arg, first, write);
 			for (uint64_t pg = first; pg != last;)
 				fn(arg, ++pg, write);
@@ -348,8 +349,8 @@ int kmm_memtrace_create(const char *path, enum kmm_memtrace_format fmt,
 	return 0;
 }
 
-int kmm_memtrace_write(struct kmm_memtrace_writer *w, const struct kmm_memtrace_rec *recs,
-		       size_t n, struct kmm_error *err)
+int kmm_memtrace_write(struct kmm_memtrace_writer *w, const struct kmm_memtrace_rec *recs, size_t n,
+		       struct kmm_error *err)
 {
 	for (size_t i = 0; i < n; i++)
 		if (recs[i].kind > KMM_MEMTRACE_MODIFY)

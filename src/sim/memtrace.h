@@ -56,10 +56,10 @@ __kmm_printf(3, 4) int memtrace_fail(struct kmm_memtrace_reader *r, struct kmm_e
 				     const char *fmt, ...);
 
 int memtrace_binary_open(struct kmm_memtrace_reader *r, struct kmm_error *err);
-long memtrace_binary_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs,
-			  size_t max, struct kmm_error *err);
-long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs,
-			  size_t max, struct kmm_error *err);
+long memtrace_binary_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
+			  struct kmm_error *err);
+long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
+			  struct kmm_error *err);
 long memtrace_refs_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
 			struct kmm_error *err);
 

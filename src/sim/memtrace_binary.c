@@ -49,11 +49,11 @@ static void put_le(unsigned char *p, uint64_t v, int n)
 int memtrace_binary_open(struct kmm_memtrace_reader *r, struct kmm_error *err)
 {
 	if (r->len < MEMTRACE_HEADER_LEN || memcmp(r->data, MEMTRACE_MAGIC, MEMTRACE_MAGIC_LEN))
-		return memtrace_fail(r, err,
-				     "%s: not a kmm binary trace (expected the 16-byte header "
-				     "starting \\x89KMMTRC, found %s)",
-				     r->name, r->len < MEMTRACE_HEADER_LEN ? "a shorter file"
-									     : "other bytes");
+		return memtrace_fail(
+		    r, err,
+		    "%s: not a kmm binary trace (expected the 16-byte header "
+		    "starting \\x89KMMTRC, found %s)",
+		    r->name, r->len < MEMTRACE_HEADER_LEN ? "a shorter file" : "other bytes");
 	unsigned int version = (unsigned int)get_le(r->data + 8, 2);
 	unsigned int hlen = (unsigned int)get_le(r->data + 10, 2);
 	uint32_t flags = (uint32_t)get_le(r->data + 12, 4);
@@ -102,8 +102,8 @@ static inline const unsigned char *varint(const unsigned char *p, const unsigned
  * One record at p (not past end); returns the byte after it, or NULL when
  * the bytes do not make a record (the caller finds out why).
  */
-static inline const unsigned char *decode_one(struct kmm_memtrace_reader *r,
-					      const unsigned char *p, const unsigned char *end,
+static inline const unsigned char *decode_one(struct kmm_memtrace_reader *r, const unsigned char *p,
+					      const unsigned char *end,
 					      struct kmm_memtrace_rec *rec)
 {
 	unsigned int h = *p++;
@@ -159,8 +159,9 @@ static long slow_record(struct kmm_memtrace_reader *r, struct kmm_error *err)
 	uint64_t v;
 	if (h == 0) {
 		if ((size_t)(end - p) < MEMTRACE_TRAILER_LEN)
-			return bad(r, err, at, "expected the 8-byte record count after the end "
-					       "marker, found the end of the file");
+			return bad(r, err, at,
+				   "expected the 8-byte record count after the end "
+				   "marker, found the end of the file");
 		uint64_t n = get_le(p + 1, 8);
 		if (n != r->count) {
 			char msg[160];
@@ -170,15 +171,17 @@ static long slow_record(struct kmm_memtrace_reader *r, struct kmm_error *err)
 			return bad(r, err, at, msg);
 		}
 		if ((size_t)(end - p) > MEMTRACE_TRAILER_LEN)
-			return bad(r, err, at + MEMTRACE_TRAILER_LEN,
-				   "expected the end of the file after the trailer, found more bytes");
+			return bad(
+			    r, err, at + MEMTRACE_TRAILER_LEN,
+			    "expected the end of the file after the trailer, found more bytes");
 		r->ended = true;
 		r->pos = r->len;
 		return 0;
 	}
 	if (!(h >> 2))
-		return bad(r, err, at, "expected a record header, found a reserved byte (size code "
-				       "0 with a kind other than I)");
+		return bad(r, err, at,
+			   "expected a record header, found a reserved byte (size code "
+			   "0 with a kind other than I)");
 	p++;
 	if ((h >> 2) == MEMTRACE_SIZE_EXPLICIT) {
 		const unsigned char *q = skip_varint(p, end, &v);
@@ -186,22 +189,24 @@ static long slow_record(struct kmm_memtrace_reader *r, struct kmm_error *err)
 			return bad(r, err, (size_t)(p - r->data),
 				   "expected a size below 2^32 as a varint, found a longer one");
 		if (!q)
-			return bad(r, err, (size_t)(end - r->data),
-				   "expected the rest of the record, found the end of the file (the "
-				   "trace is cut short)");
+			return bad(
+			    r, err, (size_t)(end - r->data),
+			    "expected the rest of the record, found the end of the file (the "
+			    "trace is cut short)");
 		p = q;
 	}
 	const unsigned char *q = skip_varint(p, end, &v);
 	if (q == end + 1)
-		return bad(r, err, (size_t)(p - r->data),
-			   "expected an address delta of at most 10 varint bytes, found a longer one");
+		return bad(
+		    r, err, (size_t)(p - r->data),
+		    "expected an address delta of at most 10 varint bytes, found a longer one");
 	return bad(r, err, (size_t)(end - r->data),
 		   "expected the rest of the record, found the end of the file (the trace is cut "
 		   "short)");
 }
 
-long memtrace_binary_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs,
-			  size_t max, struct kmm_error *err)
+long memtrace_binary_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
+			  struct kmm_error *err)
 {
 	const unsigned char *base = r->data, *end = base + r->len;
 	const unsigned char *p = base + r->pos;

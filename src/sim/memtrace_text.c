@@ -67,8 +67,8 @@ static void next_line(struct kmm_memtrace_reader *r, const unsigned char *eol)
 	r->line++;
 }
 
-long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs,
-			  size_t max, struct kmm_error *err)
+long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
+			  struct kmm_error *err)
 {
 	const unsigned char *base = r->data, *end = base + r->len;
 	size_t n = 0;
@@ -88,7 +88,7 @@ long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec
 			kind = KMM_MEMTRACE_INSTR;
 		} else if (len >= 3 && p[0] == ' ' && p[2] == ' ' &&
 			   (p[1] == 'L' || p[1] == 'S' || p[1] == 'M')) {
-			kind = p[1] == 'L' ? KMM_MEMTRACE_LOAD
+			kind = p[1] == 'L'   ? KMM_MEMTRACE_LOAD
 			       : p[1] == 'S' ? KMM_MEMTRACE_STORE
 					     : KMM_MEMTRACE_MODIFY;
 		} else if (len == 0 || (len >= 2 && ((p[0] == '=' && p[1] == '=') ||
@@ -108,8 +108,9 @@ long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec
 		}
 		if (q == p + 3 || q >= le || *q != ',')
 			return line_error(r, err, (size_t)(q - p) + 1,
-					  q == p + 3 ? "a hex address"
-						     : "',' after an address of at most 16 hex digits",
+					  q == p + 3
+					      ? "a hex address"
+					      : "',' after an address of at most 16 hex digits",
 					  q, (size_t)(le - q));
 		/* SIZE: decimal, to the end of the line. */
 		const unsigned char *s = ++q;

@@ -147,6 +147,20 @@ void kmm_workload_free(struct kmm_workload *w)
 	free(w);
 }
 
+void wl_size_str(uint64_t v, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+	while (u < 3 && v && !(v & 1023)) {
+		v >>= 10;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
+}
+
 /* --- Distributions ----------------------------------------------------------------------------- */
 
 uint64_t wl_dist_sample(const struct wl_dist *d, struct kmm_rng *rng)

@@ -412,6 +412,8 @@ void wl_dist_describe(const struct wl_dist *d, char *buf, size_t len);
 __kmm_printf(4, 5) int wl_error(struct kmm_error *err, const struct wl_program *p, struct wl_loc at,
 				const char *fmt, ...);
 
+/* A byte count as the language writes it: 4K, 64M, 4097. */
+void wl_size_str(uint64_t v, char *buf, size_t len);
 /* Sample a distribution (exec). */
 uint64_t wl_dist_sample(const struct wl_dist *d, struct kmm_rng *rng);
 

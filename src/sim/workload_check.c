@@ -183,24 +183,12 @@ __kmm_printf(3, 4) static int cerr(struct checker *ck, struct wl_loc at, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (ck->pass > 1)
-		snprintf(where, sizeof(where), " (in pass %llu of the repeat at line %d)",
+		snprintf(where, sizeof(where), ", in pass %llu of the repeat at line %d",
 			 (unsigned long long)ck->pass, ck->pass_at.line);
 	return wl_error(ck->err, ck->p, at, "%s%s", msg, where);
 }
 
-static void size_str(uint64_t v, char *buf, size_t len)
-{
-	static const char units[] = "KMGT";
-	int u = -1;
-	while (u < 3 && v && !(v & 1023)) {
-		v >>= 10;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, len, "%llu", (unsigned long long)v);
-	else
-		snprintf(buf, len, "%llu%c", (unsigned long long)v, units[u]);
-}
+#define size_str wl_size_str
 
 static void prot_str(unsigned int prot, char *buf)
 {
@@ -242,6 +230,8 @@ static int need_cpu(struct checker *ck, int cpu, struct wl_loc at)
 {
 	if (cpu < ck->nr_cpus)
 		return 0;
+	if (ck->nr_cpus == 1)
+		return cerr(ck, at, "expected CPU 0 (the machine has one CPU), found %d", cpu);
 	return cerr(ck, at, "expected a CPU from 0 to %d (the machine has %d), found %d",
 		    ck->nr_cpus - 1, ck->nr_cpus, cpu);
 }
@@ -250,6 +240,8 @@ static int need_node(struct checker *ck, int node, struct wl_loc at)
 {
 	if (node < ck->nr_nodes)
 		return 0;
+	if (ck->nr_nodes == 1)
+		return cerr(ck, at, "expected node 0 (the machine has one node), found %d", node);
 	return cerr(ck, at, "expected a node from 0 to %d (the machine has %d), found %d",
 		    ck->nr_nodes - 1, ck->nr_nodes, node);
 }
@@ -300,7 +292,7 @@ static int need_mapped(struct checker *ck, const struct wl_op *op, int region, u
 	const struct ck_region *r = &ck->st.regions[region];
 	const char *name = ck->p->regions[region].name;
 	uint64_t at = start;
-	char a[32], b[32], pr[8], want[8];
+	char a[32], b[32], pr[8];
 	for (size_t i = 0; i < r->nsegs && at < end; i++) {
 		const struct seg *s = &r->segs[i];
 		if (s->end <= at)
@@ -311,12 +303,12 @@ static int need_mapped(struct checker *ck, const struct wl_op *op, int region, u
 			size_str(kmm_max(s->start, start), a, sizeof(a));
 			size_str(kmm_min(s->end, end), b, sizeof(b));
 			prot_str(s->prot, pr);
-			prot_str(need, want);
 			return cerr(ck, op->loc2,
-				    "expected memory that allows %s (%s) for %s, found %s[%s..%s] "
-				    "with prot=%s",
-				    want, need & WL_PROT_WRITE ? "a write" : "a read", why, name, a,
-				    b, pr);
+				    "expected %s memory for %s, found %s[%s..%s] with prot=%s",
+				    need == (WL_PROT_READ | WL_PROT_WRITE) ? "readable and writable"
+				    : need & WL_PROT_WRITE		   ? "writable"
+									   : "readable",
+				    why, name, a, b, pr);
 		}
 		at = s->end;
 	}
@@ -498,7 +490,10 @@ static int check_op(struct checker *ck, const struct wl_op *op)
 				    l, s);
 		}
 		/* Write needs w; read needs r (Linux x86: w and x imply r, kmm is strict). */
-		return need_mapped(ck, op, region, start, end, need, "touch");
+		return need_mapped(ck, op, region, start, end, need,
+				   op->u.touch.access == WL_READ    ? "a read"
+				   : op->u.touch.access == WL_WRITE ? "a write"
+								    : "reads and writes");
 	}
 	case WL_OP_FORK: {
 		if (need_task(ck, op))

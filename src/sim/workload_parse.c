@@ -707,14 +707,15 @@ static int parse_mmap(struct parser *ps, struct wl_op *op)
 			    "expected file=FILE with offset=, found an anonymous mmap");
 	if (op->u.mmap.file >= 0) {
 		const struct wl_named *f = &ps->p->files[op->u.mmap.file];
+		char fs[32], off[32], sz[32];
+		wl_size_str(f->size, fs, sizeof(fs));
+		wl_size_str(op->u.mmap.offset, off, sizeof(off));
+		wl_size_str(op->u.mmap.size, sz, sizeof(sz));
 		if (op->u.mmap.offset + op->u.mmap.size > f->size)
 			return perr(
 			    ps, op->loc,
-			    "expected a mapping inside file '%s' (%llu bytes), found offset "
-			    "%llu + size %llu",
-			    f->name, (unsigned long long)f->size,
-			    (unsigned long long)op->u.mmap.offset,
-			    (unsigned long long)op->u.mmap.size);
+			    "expected a mapping inside file '%s' (%s), found offset %s + size %s",
+			    f->name, fs, off, sz);
 	}
 	return 0;
 }
