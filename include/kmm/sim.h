@@ -84,6 +84,7 @@ struct kmm_sim_result {
 	uint64_t alloc_failed; /* of which the allocator returned NULL */
 	uint64_t pages_allocated;
 	uint64_t pages_freed;
+	uint64_t blocks_freed;
 	uint64_t snapshots;
 	double seconds; /* wall-clock of the operations (not deterministic) */
 };

@@ -741,6 +741,7 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 		res->alloc_failed = t.alloc_failed;
 		res->pages_allocated = t.pages_allocated;
 		res->pages_freed = t.pages_freed;
+		res->blocks_freed = t.blocks_freed;
 		res->snapshots = r->nsnap;
 		res->seconds = (double)(t2 - t1) / 1e9;
 	}

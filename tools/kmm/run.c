@@ -207,8 +207,9 @@ int cmd_run(int argc, char **argv)
 	struct kmm_sim_result res;
 	if (!quiet) {
 		const struct kmm_config *cfg = kmm_workload_config(w);
-		printf("kmm run %s: %d CPUs, %d nodes, %s mode\n", file, cfg->desc.nr_cpus,
-		       cfg->desc.nr_nodes, concurrent ? "concurrent" : "deterministic");
+		int cpus = cfg->desc.nr_cpus, nodes = cfg->desc.nr_nodes;
+		printf("kmm run %s: %d CPU%s, %d node%s, %s mode\n", file, cpus, cpus == 1 ? "" : "s",
+		       nodes, nodes == 1 ? "" : "s", concurrent ? "concurrent" : "deterministic");
 		fflush(stdout);
 	}
 	ret = kmm_workload_run(w, &o, &res, &err);
