@@ -153,6 +153,9 @@ void kmm_memtrace_close(struct kmm_memtrace_reader *r);
 typedef void (*kmm_memtrace_page_fn)(void *arg, uint64_t page, bool write);
 int kmm_memtrace_for_each_page(struct kmm_memtrace_reader *r, kmm_memtrace_page_fn fn, void *arg,
 			       struct kmm_error *err);
+/* The same for records already read. */
+void kmm_memtrace_pages(const struct kmm_memtrace_rec *recs, size_t n, kmm_memtrace_page_fn fn,
+			void *arg);
 
 struct kmm_memtrace_writer;
 

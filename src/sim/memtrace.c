@@ -279,28 +279,32 @@ void kmm_memtrace_close(struct kmm_memtrace_reader *r)
 	free(r);
 }
 
+void kmm_memtrace_pages(const struct kmm_memtrace_rec *recs, size_t n, kmm_memtrace_page_fn fn,
+			void *arg)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct kmm_memtrace_rec *rec = &recs[i];
+		bool write = rec->kind >= KMM_MEMTRACE_STORE;
+		uint64_t first = rec->addr >> PAGE_SHIFT_4K;
+		uint64_t end = rec->size ? rec->addr + (rec->size - 1) : rec->addr;
+		/* A record at the top of the address space does not wrap. */
+		uint64_t last =
+		    end < rec->addr ? UINT64_MAX >> PAGE_SHIFT_4K : end >> PAGE_SHIFT_4K;
+		fn(arg, first, write);
+		for (uint64_t pg = first; pg != last;)
+			fn(arg, ++pg, write);
+	}
+}
+
 int kmm_memtrace_for_each_page(struct kmm_memtrace_reader *r, kmm_memtrace_page_fn fn, void *arg,
 			       struct kmm_error *err)
 {
 	struct kmm_memtrace_rec recs[4096];
 	for (;;) {
 		long n = kmm_memtrace_read(r, recs, KMM_ARRAY_SIZE(recs), err);
-		if (n < 0)
+		if (n <= 0)
 			return (int)n;
-		if (!n)
-			return 0;
-		for (long i = 0; i < n; i++) {
-			const struct kmm_memtrace_rec *rec = &recs[i];
-			bool write = rec->kind >= KMM_MEMTRACE_STORE;
-			uint64_t first = rec->addr >> PAGE_SHIFT_4K;
-			uint64_t end = rec->size ? rec->addr + (rec->size - 1) : rec->addr;
-			/* A record at the top of the address space does not wrap. */
-			uint64_t last =
-			    end < rec->addr ? UINT64_MAX >> PAGE_SHIFT_4K : end >> PAGE_SHIFT_4K;
-			fn(arg, first, write);
-			for (uint64_t pg = first; pg != last;)
-				fn(arg, ++pg, write);
-		}
+		kmm_memtrace_pages(recs, (size_t)n, fn, arg);
 	}
 }
 

@@ -96,7 +96,8 @@ long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec
 			next_line(r, eol);
 			continue;
 		} else {
-			return line_error(r, err, 1, what, p, len);
+			line_error(r, err, 1, what, p, len);
+			break;
 		}
 		/* ADDR: 1 to 16 hex digits, then ','. */
 		const unsigned char *q = p + 3;
@@ -106,12 +107,13 @@ long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec
 			addr = addr << 4 | (uint64_t)d;
 			q++;
 		}
-		if (q == p + 3 || q >= le || *q != ',')
-			return line_error(r, err, (size_t)(q - p) + 1,
-					  q == p + 3
-					      ? "a hex address"
+		if (q == p + 3 || q >= le || *q != ',') {
+			line_error(r, err, (size_t)(q - p) + 1,
+				   q == p + 3 ? "a hex address"
 					      : "',' after an address of at most 16 hex digits",
-					  q, (size_t)(le - q));
+				   q, (size_t)(le - q));
+			break;
+		}
 		/* SIZE: decimal, to the end of the line. */
 		const unsigned char *s = ++q;
 		uint64_t size = 0;
@@ -119,18 +121,21 @@ long memtrace_lackey_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec
 			size = size * 10 + (uint64_t)(*q - '0');
 			q++;
 		}
-		if (q == s || q != le || size > UINT32_MAX)
-			return line_error(r, err, (size_t)(s - p) + 1,
-					  "a decimal size below 2^32 ending the line", s,
-					  (size_t)(le - s));
+		if (q == s || q != le || size > UINT32_MAX) {
+			line_error(r, err, (size_t)(s - p) + 1,
+				   "a decimal size below 2^32 ending the line", s,
+				   (size_t)(le - s));
+			break;
+		}
 		recs[n].addr = addr;
 		recs[n].size = (uint32_t)size;
 		recs[n].kind = kind;
 		n++;
 		next_line(r, eol);
 	}
+	/* Records before a bad line are returned; the error comes with the next read. */
 	r->count += n;
-	return (long)n;
+	return n || !r->error ? (long)n : r->error;
 }
 
 long memtrace_refs_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
@@ -151,9 +156,11 @@ long memtrace_refs_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *
 			continue;
 		}
 		unsigned char c = *q | 0x20;
-		if ((c != 'r' && c != 'w') || q + 1 >= le || (q[1] != ' ' && q[1] != '\t'))
-			return line_error(r, err, (size_t)(q - p) + 1,
-					  "R or W, a blank and a page number", q, (size_t)(le - q));
+		if ((c != 'r' && c != 'w') || q + 1 >= le || (q[1] != ' ' && q[1] != '\t')) {
+			line_error(r, err, (size_t)(q - p) + 1, "R or W, a blank and a page number",
+				   q, (size_t)(le - q));
+			break;
+		}
 		unsigned int kind = c == 'r' ? KMM_MEMTRACE_LOAD : KMM_MEMTRACE_STORE;
 		q++;
 		while (q < le && (*q == ' ' || *q == '\t'))
@@ -166,14 +173,14 @@ long memtrace_refs_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *
 			q += 2;
 			ok = q < le && hexval(*q) >= 0;
 			while (q < le && (d = hexval(*q)) >= 0) {
-				ok &= page < (1ULL << 52) >> 4;
+				ok &= page <= ((1ULL << 52) - 1) >> 4;
 				page = page << 4 | (uint64_t)d;
 				q++;
 			}
 		} else {
 			ok = q < le && *q >= '0' && *q <= '9';
 			while (q < le && *q >= '0' && *q <= '9') {
-				ok &= page < (1ULL << 52) / 10;
+				ok &= page <= ((1ULL << 52) - 1 - (uint64_t)(*q - '0')) / 10;
 				page = page * 10 + (uint64_t)(*q - '0');
 				q++;
 			}
@@ -182,19 +189,21 @@ long memtrace_refs_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *
 			q++;
 		if (q < le && *q != '#')
 			ok = false;
-		if (!ok || page >= (1ULL << 52))
-			return line_error(r, err, (size_t)(num - p) + 1,
-					  "a page number below 2^52 (decimal or 0x hex) ending the "
-					  "line",
-					  num, (size_t)(le - num));
+		if (!ok || page >= (1ULL << 52)) {
+			line_error(r, err, (size_t)(num - p) + 1,
+				   "a page number below 2^52 (decimal or 0x hex) ending the line",
+				   num, (size_t)(le - num));
+			break;
+		}
 		recs[n].addr = page << 12;
 		recs[n].size = 1;
 		recs[n].kind = kind;
 		n++;
 		next_line(r, eol);
 	}
+	/* Records before a bad line are returned; the error comes with the next read. */
 	r->count += n;
-	return (long)n;
+	return n || !r->error ? (long)n : r->error;
 }
 
 /* --- Writers ----------------------------------------------------------------------------------- */

@@ -65,7 +65,7 @@ static int open_reader(const char *path, enum kmm_memtrace_format fmt,
 		cli_error("%s", err.msg);
 		/* A file that cannot be opened is a usage error; a bad one a trace error. */
 		return ret == -ENOENT || ret == -EACCES || ret == -EISDIR ? KMM_EXIT_USAGE
-									   : KMM_EXIT_WORKLOAD;
+									  : KMM_EXIT_WORKLOAD;
 	}
 	return KMM_EXIT_OK;
 }
@@ -170,7 +170,7 @@ static int trace_stats(const char *path, enum kmm_memtrace_format from, const ch
 	if (rc)
 		return rc;
 
-	/* Records by kind first (a pass of its own), then the page references. */
+	/* One pass (stdin can be read once): records by kind, and their pages. */
 	uint64_t kinds[4] = {0};
 	static struct kmm_memtrace_rec recs[8192];
 	struct refs rf = {0};
@@ -179,25 +179,17 @@ static int trace_stats(const char *path, enum kmm_memtrace_format from, const ch
 		if (n < 0) {
 			cli_error("%s", err.msg);
 			kmm_memtrace_close(r);
+			free(rf.pages);
 			return KMM_EXIT_WORKLOAD;
 		}
 		if (!n)
 			break;
 		for (long i = 0; i < n; i++)
 			kinds[recs[i].kind & 3]++;
+		kmm_memtrace_pages(recs, (size_t)n, collect, &rf);
 	}
 	enum kmm_memtrace_format got = kmm_memtrace_format(r);
 	uint64_t total = kmm_memtrace_count(r);
-	kmm_memtrace_close(r);
-	rc = open_reader(path, got, &r);
-	if (rc)
-		return rc;
-	if (kmm_memtrace_for_each_page(r, collect, &rf, &err)) {
-		cli_error("%s", err.msg);
-		kmm_memtrace_close(r);
-		free(rf.pages);
-		return KMM_EXIT_WORKLOAD;
-	}
 	kmm_memtrace_close(r);
 	if (rf.oom || rf.n >= UINT32_MAX) {
 		cli_error("%s: too many page references to simulate (%zu)", path, rf.n);
