@@ -121,10 +121,14 @@ static int detect(struct kmm_memtrace_reader *r, struct kmm_error *err)
 	for (size_t k = 0; k < n; k++)
 		shown[k] = s[k] >= 0x20 && s[k] < 0x7f ? (char)s[k] : '?';
 	shown[n] = '\0';
-	return memtrace_fail(r, err,
-			     "%s: cannot tell the trace format from its first line '%s' (give "
-			     "--from lackey, binary or refs)",
-			     r->name, shown);
+	unsigned long line = 1;
+	for (size_t k = 0; k < i; k++)
+		line += d[k] == '\n';
+	return memtrace_fail(
+	    r, err,
+	    "%s:%lu: expected a lackey record, '==PID==' or 'R|W PAGE', found '%s' "
+	    "(or give --from lackey, binary or refs)",
+	    r->name, line, shown);
 }
 
 static int open_common(struct kmm_memtrace_reader *r, enum kmm_memtrace_format fmt,

@@ -322,8 +322,8 @@ static void test_bad_text(void)
 	     "t:3:1: expected a lackey record ('I  ADDR,SIZE', ' L ADDR,SIZE', ' S ...', ' M ...') "
 	     "or a '==PID==' line, found 'hello from the program'"},
 	    {" X 1000,4\n", KMM_MEMTRACE_AUTO, 0,
-	     "t: cannot tell the trace format from its first line ' X 1000,4' (give --from lackey, "
-	     "binary or refs)"},
+	     "t:1: expected a lackey record, '==PID==' or 'R|W PAGE', found ' X 1000,4' (or give "
+	     "--from lackey, binary or refs)"},
 	    {" X 1000,4\n", KMM_MEMTRACE_LACKEY, 0,
 	     "t:1:1: expected a lackey record ('I  ADDR,SIZE', ' L ADDR,SIZE', ' S ...', ' M ...') "
 	     "or a '==PID==' line, found ' X 1000,4'"},
@@ -395,8 +395,8 @@ static void test_bad_binary(void)
 		const char *msg;
 	} cases[] = {
 	    {0, 'X', 0, 0,
-	     "t: cannot tell the trace format from its first line 'XKMMTRC' (give --from lackey, "
-	     "binary or refs)"},
+	     "t:1: expected a lackey record, '==PID==' or 'R|W PAGE', found 'XKMMTRC' (or give "
+	     "--from lackey, binary or refs)"},
 	    {8, 2, 0, 0, "t: byte 8: expected format version 1, found 2 (a newer kmm wrote it?)"},
 	    {12, 1, 0, 0, "t: byte 12: expected flags 0, found 0x1"},
 	    {16, 0x01, 0, 0,
