@@ -205,6 +205,80 @@ static long slow_record(struct kmm_memtrace_reader *r, struct kmm_error *err)
 		   "short)");
 }
 
+/*
+ * A varint of up to 8 bytes from one 8-byte load (the fast loop may read
+ * 16 bytes ahead): the first byte without its high bit ends it, and the
+ * 7-bit groups are packed together in three shift-and-mask steps. NULL
+ * for a varint of 9 or 10 bytes, which the byte loop then takes.
+ */
+static inline const unsigned char *varint_word(const unsigned char *p, uint64_t *out)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+	memcpy(&w, p, 8);
+	uint64_t stop = ~w & 0x8080808080808080ULL;
+	if (unlikely(!stop))
+		return NULL;
+	unsigned int bits = (unsigned int)__builtin_ctzll(stop) + 1; /* through the last byte */
+	uint64_t x = (bits == 64 ? w : w & ((1ULL << bits) - 1)) & 0x7f7f7f7f7f7f7f7fULL;
+	x = ((x & 0x7f007f007f007f00ULL) >> 1) | (x & 0x007f007f007f007fULL);
+	x = ((x & 0x3fff00003fff0000ULL) >> 2) | (x & 0x00003fff00003fffULL);
+	x = ((x & 0x0fffffff00000000ULL) >> 4) | (x & 0x000000000fffffffULL);
+	*out = x;
+	return p + bits / 8;
+#else
+	return varint(p, p + 8, out);
+#endif
+}
+
+/*
+ * The fast loop: at least MEMTRACE_MAX_RECORD bytes remain, so no byte
+ * read needs a bounds check. Predictors live in registers, the one to use
+ * is picked by index (kind != I), and the common record (size code 1..62,
+ * one-byte delta) takes no branch but the loop's and the two tests.
+ */
+static size_t decode_fast(struct kmm_memtrace_reader *r, const unsigned char **pp,
+			  const unsigned char *safe, struct kmm_memtrace_rec *recs, size_t max)
+{
+	const unsigned char *p = *pp;
+	uint64_t pred[2] = {r->pred_i, r->pred_d};
+	size_t n = 0;
+	while (n < max && p <= safe) {
+		unsigned int h = p[0];
+		unsigned int kind = h & 3, code = h >> 2;
+		uint64_t size = code, delta;
+		if (unlikely(code - 1 >= MEMTRACE_SIZE_EXPLICIT - 1)) {
+			/* size code 0 (end marker, reserved) or 63 (explicit size) */
+			const unsigned char *q;
+			if (!code || !(q = varint(p + 1, p + MEMTRACE_MAX_RECORD, &size)) ||
+			    size > UINT32_MAX)
+				break;
+			p = q - 1;
+		}
+		delta = p[1];
+		if (likely(delta < 0x80)) {
+			p += 2;
+		} else {
+			const unsigned char *q = varint_word(p + 1, &delta);
+			if (unlikely(!q) && !(q = varint(p + 1, p + MEMTRACE_MAX_RECORD, &delta)))
+				break;
+			p = q;
+		}
+		unsigned int data = kind != KMM_MEMTRACE_INSTR;
+		uint64_t addr = pred[data] + ((delta >> 1) ^ -(delta & 1));
+		/* I predicts the next I at its end; data accesses at their address. */
+		pred[data] = addr + (size & ((uint64_t)data - 1));
+		recs[n].addr = addr;
+		recs[n].size = (uint32_t)size;
+		recs[n].kind = kind;
+		n++;
+	}
+	r->pred_i = pred[0];
+	r->pred_d = pred[1];
+	*pp = p;
+	return n;
+}
+
 long memtrace_binary_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec *recs, size_t max,
 			  struct kmm_error *err)
 {
@@ -213,17 +287,8 @@ long memtrace_binary_read(struct kmm_memtrace_reader *r, struct kmm_memtrace_rec
 	size_t n = 0;
 	if (r->ended)
 		return 0;
-	/* Fast loop: a whole record fits in what is left. */
-	if (r->len >= MEMTRACE_MAX_RECORD) {
-		const unsigned char *safe = end - MEMTRACE_MAX_RECORD;
-		while (n < max && p <= safe) {
-			const unsigned char *q = decode_one(r, p, end, &recs[n]);
-			if (unlikely(!q))
-				break;
-			p = q;
-			n++;
-		}
-	}
+	if (r->len >= MEMTRACE_MAX_RECORD)
+		n = decode_fast(r, &p, end - MEMTRACE_MAX_RECORD, recs, max);
 	/* The last records, or a record the fast loop would not take. */
 	while (n < max && p < end) {
 		const unsigned char *q = decode_one(r, p, end, &recs[n]);
