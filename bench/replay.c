@@ -389,6 +389,7 @@ int main(int argc, char **argv)
 	if (!isnan(ins))
 		printf("binary decode: %.1f instructions per record (callgrind)\n", ins);
 
+	printf("\n");
 	bench_goal_header();
 	bench_goal("binary trace, decode + pages, per record",
 		   rows[0].failed ? NAN : rows[0].pages_ns, GOAL_NS_PER_RECORD, "ns");
