@@ -74,6 +74,7 @@ struct kmm_sim_opts {
 	const char *out_dir;	      /* NULL: write no output directory */
 	unsigned long snapshot_every; /* also snapshot /proc every N operations (0: never) */
 	FILE *log;		      /* progress and the summary; NULL: silent */
+	const char *trace_events;     /* trace events (a glob list) into out_dir/trace.txt */
 	bool boot_log;		      /* echo the boot log to @log */
 };
 
@@ -85,6 +86,9 @@ struct kmm_sim_result {
 	uint64_t pages_allocated;
 	uint64_t pages_freed;
 	uint64_t blocks_freed;
+	uint64_t objects_allocated; /* kmalloc and kmem_cache_alloc objects */
+	uint64_t objects_freed;
+	uint64_t bytes_requested; /* the sizes those objects were asked with */
 	uint64_t snapshots;
 	double seconds; /* wall-clock of the operations (not deterministic) */
 };

@@ -12,13 +12,15 @@
  *     this version, the layer it needs. kmm_workload_supported() consults
  *     the table before anything runs, so a workload that uses mmap fails
  *     with "not supported yet: mmap (needs the address-space layer)"
- *     instead of half-running. A new layer plugs in by filling its
- *     entries (task operations: sim_vm_op; slab operations: sim_slab_op).
+ *     instead of half-running. The kernel's allocations (page allocator,
+ *     slab) run in exec_kernel.c; the address-space layer plugs in the same
+ *     way, filling the task operations' entries from a file of its own.
  *  2. The interpreter walks the flat program with a stack of repeat
  *     counters (workload.h). Kernel operations run on the simulated CPU
  *     they name (cpu=N, default 0); each CPU draws its random numbers from
- *     its own stream, seeded from the workload seed and the CPU number, so
- *     the sizes and orders asked for are the same in both modes.
+ *     streams of its own, seeded from the workload seed and the CPU number,
+ *     one for sizes and orders, one for churn's coin flips, one for random
+ *     picks, so what allocations ask for is the same in both modes.
  *  3. Deterministic mode (the default): one host thread runs every
  *     operation in program order, entering each operation's CPU; the same
  *     workload and seed give the same output directory byte for byte.
@@ -31,12 +33,15 @@
  *  4. Output (--out DIR): proc/NNNN/ holds /proc views in Linux's formats
  *     at each snapshot (phase ends, snapshot statements, every N
  *     operations with --snapshot-every, and the end); snapshots.csv says
- *     when each was taken; summary.txt holds the run's figures. Wall-clock
- *     times go to timing.txt only, so every other file is reproducible.
+ *     when each was taken; summary.txt holds the run's figures; trace.txt
+ *     the trace events asked for (src/sim/ftrace.c formats them), stamped
+ *     in deterministic mode by a clock of their own. Wall-clock times go to
+ *     timing.txt only, so every other file is reproducible.
  */
 #define _GNU_SOURCE
-#include "workload.h"
+#include "exec.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -46,7 +51,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-struct sim_run;
 typedef void (*sim_exec_fn)(struct sim_run *r, const struct wl_op *op, int cpu);
 
 /* One entry per operation kind: how to run it, or which layer it waits for. */
@@ -56,47 +60,6 @@ struct sim_op_desc {
 	bool barrier; /* runs alone, all CPUs quiet (concurrent mode) */
 };
 
-/* A pool: the blocks or objects one name holds, oldest first (a ring). */
-struct sim_pool {
-	pthread_mutex_t lock;
-	struct kmm_page **pages;
-	unsigned char *orders;
-	size_t head, count, cap; /* cap: a power of two */
-	uint32_t spec;		 /* the allocation op churn repeats */
-};
-
-struct sim_stats {
-	uint64_t ops, alloc_calls, alloc_failed, pages_allocated, pages_freed, blocks_freed;
-} ____cacheline_aligned;
-
-struct sim_run {
-	struct wl_program *p;
-	struct kmm_machine *m;
-	const struct kmm_sim_opts *o;
-	struct kmm_error *err;
-	bool failed;
-	uint64_t seed;
-	struct sim_pool *pools;
-	struct kmm_rng rng[KMM_MAX_CPUS];
-	struct sim_stats stats[KMM_MAX_CPUS];
-	struct sim_stats phase_start; /* totals when the current phase began */
-	const char *phase;
-	uint64_t phase_ns;
-	/* Output. */
-	unsigned long nsnap;
-	FILE *snapcsv, *timing;
-	uint64_t next_snap_ops;
-	/* Concurrent mode. */
-	bool concurrent;
-	pthread_barrier_t barrier;
-	int nthreads;
-	int leader_cpu;
-	/* Threads start together, or not at all if one could not be created. */
-	pthread_mutex_t gate_lock;
-	pthread_cond_t gate;
-	int gate_state; /* 0 wait, 1 go, -1 give up */
-};
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -104,8 +67,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-__kmm_printf(3, 4) static void run_fail(struct sim_run *r, const struct wl_op *op, const char *fmt,
-					...)
+void sim_fail(struct sim_run *r, const struct wl_op *op, const char *fmt, ...)
 {
 	va_list ap;
 	char msg[400];
@@ -142,142 +104,11 @@ static struct sim_stats totals(const struct sim_run *r)
 		t.pages_allocated += r->stats[c].pages_allocated;
 		t.pages_freed += r->stats[c].pages_freed;
 		t.blocks_freed += r->stats[c].blocks_freed;
+		t.objects_allocated += r->stats[c].objects_allocated;
+		t.objects_freed += r->stats[c].objects_freed;
+		t.bytes_requested += r->stats[c].bytes_requested;
 	}
 	return t;
-}
-
-/* --- Pools ---------------------------------------------------------------------------------- */
-
-static bool pool_push(struct sim_pool *pl, struct kmm_page *page, unsigned int order)
-{
-	if (pl->count == pl->cap) {
-		size_t cap = pl->cap ? pl->cap * 2 : 64;
-		struct kmm_page **pages = malloc(cap * sizeof(*pages));
-		unsigned char *orders = malloc(cap);
-		if (!pages || !orders) {
-			free(pages);
-			free(orders);
-			return false;
-		}
-		for (size_t i = 0; i < pl->count; i++) {
-			size_t j = (pl->head + i) & (pl->cap - 1);
-			pages[i] = pl->pages[j];
-			orders[i] = pl->orders[j];
-		}
-		free(pl->pages);
-		free(pl->orders);
-		pl->pages = pages;
-		pl->orders = orders;
-		pl->head = 0;
-		pl->cap = cap;
-	}
-	size_t tail = (pl->head + pl->count) & (pl->cap - 1);
-	pl->pages[tail] = page;
-	pl->orders[tail] = (unsigned char)order;
-	pl->count++;
-	return true;
-}
-
-/* Take one block out (the pool is not empty). */
-static struct kmm_page *pool_pop(struct sim_pool *pl, enum wl_pick pick, struct kmm_rng *rng,
-				 unsigned int *order)
-{
-	size_t mask = pl->cap - 1, idx;
-	size_t last = (pl->head + pl->count - 1) & mask;
-	if (pick == WL_PICK_FIFO) {
-		idx = pl->head;
-		pl->head = (pl->head + 1) & mask;
-	} else {
-		idx =
-		    pick == WL_PICK_LIFO ? last : (pl->head + kmm_rng_below(rng, pl->count)) & mask;
-		/* The newest block fills the hole. */
-		struct kmm_page *page = pl->pages[idx];
-		unsigned int o = pl->orders[idx];
-		pl->pages[idx] = pl->pages[last];
-		pl->orders[idx] = pl->orders[last];
-		pl->pages[last] = page;
-		pl->orders[last] = (unsigned char)o;
-		idx = last;
-	}
-	pl->count--;
-	*order = pl->orders[idx];
-	return pl->pages[idx];
-}
-
-/* --- Page allocator operations --------------------------------------------------------------- */
-
-static void alloc_one(struct sim_run *r, const struct wl_op *spec, int cpu)
-{
-	struct sim_pool *pl = &r->pools[spec->u.alloc.pool];
-	struct sim_stats *st = &r->stats[cpu];
-	unsigned int order = (unsigned int)wl_dist_sample(spec->u.alloc.dist, &r->rng[cpu]);
-	struct kmm_page *page =
-	    spec->u.alloc.node >= 0
-		? kmm_alloc_pages_node(r->m, spec->u.alloc.node, spec->u.alloc.gfp, order)
-		: kmm_alloc_pages(r->m, spec->u.alloc.gfp, order);
-	st->alloc_calls++;
-	if (!page) {
-		st->alloc_failed++;
-		return;
-	}
-	st->pages_allocated += 1UL << order;
-	pthread_mutex_lock(&pl->lock);
-	bool kept = pool_push(pl, page, order);
-	pthread_mutex_unlock(&pl->lock);
-	if (!kept) { /* no host memory to remember it: give it back */
-		kmm_free_pages(r->m, page, order);
-		st->pages_freed += 1UL << order;
-		st->blocks_freed++;
-	}
-}
-
-static bool free_one(struct sim_run *r, struct sim_pool *pl, enum wl_pick pick, int cpu)
-{
-	unsigned int order;
-	pthread_mutex_lock(&pl->lock);
-	if (!pl->count) {
-		pthread_mutex_unlock(&pl->lock);
-		return false;
-	}
-	struct kmm_page *page = pool_pop(pl, pick, &r->rng[cpu], &order);
-	pthread_mutex_unlock(&pl->lock);
-	kmm_free_pages(r->m, page, order);
-	r->stats[cpu].pages_freed += 1UL << order;
-	r->stats[cpu].blocks_freed++;
-	return true;
-}
-
-static void exec_alloc_pages(struct sim_run *r, const struct wl_op *op, int cpu)
-{
-	struct sim_pool *pl = &r->pools[op->u.alloc.pool];
-	pl->spec = (uint32_t)(op - r->p->ops);
-	for (uint64_t i = 0; i < op->u.alloc.count; i++)
-		alloc_one(r, op, cpu);
-}
-
-/*
- * free and churn work on page pools only, for now: a pool of kmalloc or
- * cache objects cannot exist until the slab layer runs its allocations
- * (kmm_workload_supported() refuses them first). Then these dispatch on
- * the pool's kind.
- */
-static void exec_free(struct sim_run *r, const struct wl_op *op, int cpu)
-{
-	struct sim_pool *pl = &r->pools[op->u.free.pool];
-	for (uint64_t i = 0; op->u.free.all || i < op->u.free.count; i++)
-		if (!free_one(r, pl, op->u.free.pick, cpu))
-			break;
-}
-
-static void exec_churn(struct sim_run *r, const struct wl_op *op, int cpu)
-{
-	struct sim_pool *pl = &r->pools[op->u.churn.pool];
-	const struct wl_op *spec = &r->p->ops[pl->spec];
-	for (uint64_t i = 0; i < op->u.churn.steps; i++) {
-		bool do_free = kmm_rng_below(&r->rng[cpu], 100) < op->u.churn.free_pct;
-		if (!do_free || !free_one(r, pl, WL_PICK_RANDOM, cpu))
-			alloc_one(r, spec, cpu);
-	}
 }
 
 /* --- Output ------------------------------------------------------------------------------------ */
@@ -315,8 +146,8 @@ static int write_file(const char *path, const char *data, size_t len)
 
 static void snapshot(struct sim_run *r, const struct wl_op *op, const char *label)
 {
-	static const char *const views[] = {"buddyinfo", "zoneinfo", "pagetypeinfo",
-					    "meminfo",	 "vmstat",   "kmmstat"};
+	static const char *const views[] = {"buddyinfo", "zoneinfo", "pagetypeinfo", "meminfo",
+					    "vmstat",	 "slabinfo", "kmmstat"};
 	if (!r->o->out_dir || r->failed)
 		return;
 	char dir[4200], path[4300];
@@ -325,7 +156,7 @@ static void snapshot(struct sim_run *r, const struct wl_op *op, const char *labe
 	snprintf(dir, sizeof(dir), "%s/proc/%04lu", r->o->out_dir, r->nsnap);
 	int ret = mkdir_p(dir);
 	if (ret) {
-		run_fail(r, NULL, "%s: %s", dir, strerror(-ret));
+		sim_fail(r, NULL, "%s: %s", dir, strerror(-ret));
 		return;
 	}
 	kmm_buf_init(&b);
@@ -335,16 +166,17 @@ static void snapshot(struct sim_run *r, const struct wl_op *op, const char *labe
 		snprintf(path, sizeof(path), "%s/%s", dir, views[v]);
 		ret = write_file(path, b.data ? b.data : "", b.len);
 		if (ret) {
-			run_fail(r, NULL, "%s: %s", path, strerror(-ret));
+			sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
 			break;
 		}
 	}
 	kmm_buf_free(&b);
 	struct sim_stats t = totals(r);
-	fprintf(r->snapcsv, "%lu,%llu,%s,%s,%lu,%llu,%llu,%llu\n", r->nsnap,
+	fprintf(r->snapcsv, "%lu,%llu,%s,%s,%lu,%llu,%llu,%llu,%llu\n", r->nsnap,
 		(unsigned long long)t.ops, r->phase ? r->phase : "", label, kmm_nr_free_pages(r->m),
 		(unsigned long long)t.alloc_calls, (unsigned long long)t.alloc_failed,
-		(unsigned long long)(t.pages_allocated - t.pages_freed));
+		(unsigned long long)(t.pages_allocated - t.pages_freed),
+		(unsigned long long)(t.objects_allocated - t.objects_freed));
 	(void)op;
 }
 
@@ -361,7 +193,7 @@ static int open_out(struct sim_run *r)
 	if (!r->snapcsv || !r->timing)
 		return kmm_error_set(r->err, -errno, "%s: %s", path, strerror(errno));
 	fprintf(r->snapcsv, "snapshot,ops,phase,label,free_pages,alloc_calls,alloc_failed,"
-			    "pages_held\n");
+			    "pages_held,objects_held\n");
 	fprintf(r->timing, "# wall-clock seconds (not reproducible; every other file is)\n");
 	return 0;
 }
@@ -377,16 +209,19 @@ static void write_summary(struct sim_run *r)
 	kmm_buf_printf(&b,
 		       "workload %s\nmode %s\nseed %llu\noperations %llu\nalloc_calls %llu\n"
 		       "alloc_failed %llu\npages_allocated %llu\npages_freed %llu\n"
-		       "blocks_freed %llu\nfree_pages_end %lu\nsnapshots %lu\n",
+		       "blocks_freed %llu\nobjects_allocated %llu\nobjects_freed %llu\n"
+		       "bytes_requested %llu\nfree_pages_end %lu\nsnapshots %lu\n",
 		       r->p->filename, r->concurrent ? "concurrent" : "deterministic",
 		       (unsigned long long)r->seed, (unsigned long long)t.ops,
 		       (unsigned long long)t.alloc_calls, (unsigned long long)t.alloc_failed,
 		       (unsigned long long)t.pages_allocated, (unsigned long long)t.pages_freed,
-		       (unsigned long long)t.blocks_freed, kmm_nr_free_pages(r->m), r->nsnap);
+		       (unsigned long long)t.blocks_freed, (unsigned long long)t.objects_allocated,
+		       (unsigned long long)t.objects_freed, (unsigned long long)t.bytes_requested,
+		       kmm_nr_free_pages(r->m), r->nsnap);
 	snprintf(path, sizeof(path), "%s/summary.txt", r->o->out_dir);
 	int ret = write_file(path, b.data, b.len);
 	if (ret)
-		run_fail(r, NULL, "%s: %s", path, strerror(-ret));
+		sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
 	kmm_buf_free(&b);
 }
 
@@ -396,16 +231,23 @@ static void phase_report(struct sim_run *r, const char *name)
 {
 	struct sim_stats t = totals(r), *s = &r->phase_start;
 	uint64_t ns = now_ns() - r->phase_ns;
+	uint64_t objs = t.objects_allocated - s->objects_allocated;
+	uint64_t blocks =
+	    t.alloc_calls - s->alloc_calls - (t.alloc_failed - s->alloc_failed) - objs;
 	logf_(r,
 	      "phase %s: %llu operations; %llu blocks allocated (%llu pages), %llu failed; "
-	      "%llu blocks freed (%llu pages)\n",
-	      name, (unsigned long long)(t.ops - s->ops),
-	      (unsigned long long)(t.alloc_calls - s->alloc_calls -
-				   (t.alloc_failed - s->alloc_failed)),
+	      "%llu blocks freed (%llu pages)",
+	      name, (unsigned long long)(t.ops - s->ops), (unsigned long long)blocks,
 	      (unsigned long long)(t.pages_allocated - s->pages_allocated),
 	      (unsigned long long)(t.alloc_failed - s->alloc_failed),
 	      (unsigned long long)(t.blocks_freed - s->blocks_freed),
 	      (unsigned long long)(t.pages_freed - s->pages_freed));
+	if (objs || t.objects_freed != s->objects_freed)
+		logf_(r, "; %llu objects allocated (%llu bytes), %llu freed",
+		      (unsigned long long)objs,
+		      (unsigned long long)(t.bytes_requested - s->bytes_requested),
+		      (unsigned long long)(t.objects_freed - s->objects_freed));
+	logf_(r, "\n");
 	if (r->timing)
 		fprintf(r->timing, "phase %s %.6f\n", name, (double)ns / 1e9);
 }
@@ -430,7 +272,7 @@ static void exec_sysctl(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 	struct kmm_error e = {0};
 	if (kmm_sysctl_set(r->m, op->u.sysctl.name, op->u.sysctl.value, &e))
-		run_fail(r, op, "sysctl %s", e.msg);
+		sim_fail(r, op, "sysctl %s", e.msg);
 }
 
 static void exec_drain(struct sim_run *r, const struct wl_op *op, int cpu)
@@ -441,8 +283,9 @@ static void exec_drain(struct sim_run *r, const struct wl_op *op, int cpu)
 static void exec_validate(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 	struct kmm_error e = {0};
-	if (kmm_phys_validate(r->m, &e) || kmm_page_alloc_validate(r->m, &e))
-		run_fail(r, op, "validate: invariant broken: %s", e.msg);
+	if (kmm_phys_validate(r->m, &e) || kmm_page_alloc_validate(r->m, &e) ||
+	    kmm_slab_validate_all(r->m, &e))
+		sim_fail(r, op, "validate: invariant broken: %s", e.msg);
 }
 
 static void exec_snapshot(struct sim_run *r, const struct wl_op *op, int cpu)
@@ -460,15 +303,17 @@ static void exec_nothing(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 }
 
-#define VM_LAYER   "the address-space layer"
-#define SLAB_LAYER "the slab layer"
+#define VM_LAYER "the address-space layer"
 
 static const struct sim_op_desc sim_ops[WL_NR_OPS] = {
     [WL_OP_PHASE] = {exec_phase, NULL, true},
     [WL_OP_END_PHASE] = {exec_end_phase, NULL, true},
     [WL_OP_REPEAT] = {exec_nothing, NULL, false},
     [WL_OP_END_REPEAT] = {exec_nothing, NULL, false},
-    /* Tasks and their address spaces: src/vm (sim_vm_op when it lands). */
+    /*
+     * Tasks and their address spaces: they wait for src/vm. An exec_vm.c
+     * fills these entries (and kmm_workload_supported() stops refusing them).
+     */
     [WL_OP_SPAWN] = {NULL, VM_LAYER, false},
     [WL_OP_MMAP] = {NULL, VM_LAYER, false},
     [WL_OP_MUNMAP] = {NULL, VM_LAYER, false},
@@ -479,15 +324,18 @@ static const struct sim_op_desc sim_ops[WL_NR_OPS] = {
     [WL_OP_FORK] = {NULL, VM_LAYER, false},
     [WL_OP_EXEC] = {NULL, VM_LAYER, false},
     [WL_OP_EXIT] = {NULL, VM_LAYER, false},
-    /* Kernel objects: src/slab (sim_slab_op when it lands). */
-    [WL_OP_CACHE_CREATE] = {NULL, SLAB_LAYER, false},
-    [WL_OP_CACHE_DESTROY] = {NULL, SLAB_LAYER, false},
-    [WL_OP_CACHE_ALLOC] = {NULL, SLAB_LAYER, false},
-    [WL_OP_KMALLOC] = {NULL, SLAB_LAYER, false},
-    /* The page allocator. */
-    [WL_OP_ALLOC_PAGES] = {exec_alloc_pages, NULL, false},
-    [WL_OP_FREE] = {exec_free, NULL, false},
-    [WL_OP_CHURN] = {exec_churn, NULL, false},
+    /*
+     * The kernel's allocators (exec_kernel.c). Creating and destroying a
+     * cache are barriers, so in concurrent mode every CPU sees the cache
+     * exist before it allocates from it.
+     */
+    [WL_OP_CACHE_CREATE] = {sim_exec_cache_create, NULL, true},
+    [WL_OP_CACHE_DESTROY] = {sim_exec_cache_destroy, NULL, true},
+    [WL_OP_CACHE_ALLOC] = {sim_exec_alloc, NULL, false},
+    [WL_OP_KMALLOC] = {sim_exec_alloc, NULL, false},
+    [WL_OP_ALLOC_PAGES] = {sim_exec_alloc, NULL, false},
+    [WL_OP_FREE] = {sim_exec_free, NULL, false},
+    [WL_OP_CHURN] = {sim_exec_churn, NULL, false},
     [WL_OP_SYSCTL] = {exec_sysctl, NULL, true},
     [WL_OP_DRAIN] = {exec_drain, NULL, true},
     [WL_OP_VALIDATE] = {exec_validate, NULL, true},
@@ -500,6 +348,55 @@ const char *sim_op_needs(enum wl_op_kind kind)
 	if ((unsigned int)kind >= WL_NR_OPS)
 		return "a newer kmm";
 	return sim_ops[kind].exec ? NULL : sim_ops[kind].needs;
+}
+
+/* --- Trace events (--trace) ------------------------------------------------------------------ */
+
+/*
+ * In deterministic mode the timestamp column is a clock of its own, one
+ * microsecond per event, so trace.txt is as reproducible as the rest of
+ * the output directory; in concurrent mode it is host time.
+ */
+static void trace_context(void *arg, struct kmm_machine *m, enum kmm_trace_event ev,
+			  const uint64_t *args, struct kmm_ftrace_ctx *ctx)
+{
+	struct sim_run *r = arg;
+	if (!r->concurrent)
+		ctx->ts_ns = ++r->trace_events * 1000;
+}
+
+/*
+ * %pS of a call site the dynamic linker cannot name (kmm's own functions,
+ * in an executable that exports none): "OBJECT+0xOFFSET", the same in
+ * every run of one build, where a raw address would move with ASLR.
+ */
+static bool trace_symbol(void *arg, uint64_t addr, char *buf, size_t len)
+{
+	Dl_info info;
+	if (!addr || !dladdr((void *)(uintptr_t)addr, &info) || info.dli_sname || !info.dli_fbase ||
+	    !info.dli_fname)
+		return false;
+	const char *base = strrchr(info.dli_fname, '/');
+	snprintf(buf, len, "%s+0x%llx", base ? base + 1 : info.dli_fname,
+		 (unsigned long long)(addr - (uint64_t)(uintptr_t)info.dli_fbase));
+	return true;
+}
+
+static int open_trace(struct sim_run *r)
+{
+	char path[4200];
+	struct kmm_ftrace_opts fo = {0};
+	if (!r->o->out_dir)
+		return kmm_error_set(r->err, -EINVAL, "trace events need an output directory");
+	snprintf(path, sizeof(path), "%s/trace.txt", r->o->out_dir);
+	fo.events = r->o->trace_events;
+	fo.path = path;
+	fo.style = KMM_FTRACE_TRACE;
+	fo.hook_arg = r;
+	fo.context = trace_context;
+	fo.symbol = trace_symbol;
+	r->ftrace = kmm_ftrace_open(r->m, &fo, r->err);
+	return r->ftrace ? 0 : (r->err->code ? r->err->code : -EINVAL);
 }
 
 /* --- The interpreter ------------------------------------------------------------------------------ */
@@ -677,18 +574,18 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	r->concurrent = o->concurrent;
 	r->seed = p->seed;
 	r->next_snap_ops = o->snapshot_every;
-	r->pools = calloc(p->npools + 1, sizeof(*r->pools));
-	if (!r->pools) {
+	if (sim_pools_init(r)) {
+		sim_pools_release(r);
 		free(r);
 		return kmm_error_set(err, -ENOMEM, "out of host memory");
 	}
-	for (size_t i = 0; i < p->npools; i++) {
-		pthread_mutex_init(&r->pools[i].lock, NULL);
-		r->pools[i].spec = p->pools[i].first_alloc;
-	}
 	/* Each CPU its own stream: the same choices in both modes. */
-	for (int c = 0; c < KMM_MAX_CPUS; c++)
-		kmm_rng_seed(&r->rng[c], p->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(c + 1)));
+	for (int c = 0; c < KMM_MAX_CPUS; c++) {
+		uint64_t base = p->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(c + 1));
+		kmm_rng_seed(&r->rng[c].size, base);
+		kmm_rng_seed(&r->rng[c].coin, base ^ 0xc0c0c0c0c0c0c0c0ULL);
+		kmm_rng_seed(&r->rng[c].pick, base ^ 0x5151515151515151ULL);
+	}
 
 	if (o->out_dir) {
 		ret = open_out(r);
@@ -712,11 +609,20 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	if (r->timing)
 		fprintf(r->timing, "boot %.6f\n", (double)(t1 - t0) / 1e9);
 
-	if (o->concurrent)
+	if (o->trace_events)
+		ret = open_trace(r);
+	if (!ret && o->concurrent)
 		ret = run_concurrent(r);
-	else
+	else if (!ret)
 		interpret(r, -1);
 	uint64_t t2 = now_ns();
+	if (r->ftrace) {
+		/* Whatever happened, the events so far are written. */
+		struct kmm_error te = {0};
+		if (kmm_ftrace_close(r->ftrace, &te) && !ret && !r->failed)
+			sim_fail(r, NULL, "%s", te.msg);
+		r->ftrace = NULL;
+	}
 	if (!ret && !r->failed) {
 		snapshot(r, NULL, "end");
 		write_summary(r);
@@ -724,14 +630,18 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	if (r->failed)
 		ret = err->code ? err->code : -EINVAL;
 	struct sim_stats t = totals(r);
-	if (!ret)
-		logf_(r,
-		      "done: %llu operations in %.3f s; %llu blocks allocated (%llu pages), %llu "
-		      "failed; %llu pages freed; %lu pages free at the end\n",
+	if (!ret) {
+		logf_(r, "done: %llu operations in %.3f s; %llu blocks allocated (%llu pages)",
 		      (unsigned long long)t.ops, (double)(t2 - t1) / 1e9,
-		      (unsigned long long)(t.alloc_calls - t.alloc_failed),
-		      (unsigned long long)t.pages_allocated, (unsigned long long)t.alloc_failed,
-		      (unsigned long long)t.pages_freed, kmm_nr_free_pages(r->m));
+		      (unsigned long long)(t.alloc_calls - t.alloc_failed - t.objects_allocated),
+		      (unsigned long long)t.pages_allocated);
+		if (t.objects_allocated)
+			logf_(r, ", %llu objects allocated",
+			      (unsigned long long)t.objects_allocated);
+		logf_(r, ", %llu failed; %llu pages freed; %lu pages free at the end\n",
+		      (unsigned long long)t.alloc_failed, (unsigned long long)t.pages_freed,
+		      kmm_nr_free_pages(r->m));
+	}
 	if (r->timing)
 		fprintf(r->timing, "run %.6f\n", (double)(t2 - t1) / 1e9);
 	if (res) {
@@ -742,28 +652,22 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 		res->pages_allocated = t.pages_allocated;
 		res->pages_freed = t.pages_freed;
 		res->blocks_freed = t.blocks_freed;
+		res->objects_allocated = t.objects_allocated;
+		res->objects_freed = t.objects_freed;
+		res->bytes_requested = t.bytes_requested;
 		res->snapshots = r->nsnap;
 		res->seconds = (double)(t2 - t1) / 1e9;
 	}
-	/* Blocks still in pools go back before the machine goes away. */
-	for (size_t i = 0; i < p->npools; i++)
-		while (r->pools[i].count) {
-			unsigned int order;
-			struct kmm_page *page = pool_pop(&r->pools[i], WL_PICK_LIFO, NULL, &order);
-			kmm_free_pages(r->m, page, order);
-		}
+	/* Blocks and objects still in pools go back before the machine goes away. */
+	sim_pools_release(r);
 	kmm_machine_destroy(r->m);
+	r->m = NULL;
 out:
 	if (r->snapcsv && fclose(r->snapcsv) && !ret)
 		ret = kmm_error_set(err, -EIO, "%s/snapshots.csv: %s", o->out_dir, strerror(errno));
 	if (r->timing)
 		fclose(r->timing);
-	for (size_t i = 0; i < p->npools; i++) {
-		pthread_mutex_destroy(&r->pools[i].lock);
-		free(r->pools[i].pages);
-		free(r->pools[i].orders);
-	}
-	free(r->pools);
+	sim_pools_release(r);
 	free(r);
 	return ret;
 }

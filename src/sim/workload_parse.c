@@ -1093,6 +1093,19 @@ static int parse_cache_create(struct parser *ps, struct wl_op *op)
 	unsigned int seen = 0;
 	if (expect_name(ps, "a name for the cache", &t))
 		return -EINVAL;
+	/* The slab layer's names are 47 characters; kmalloc's caches are its own. */
+	if (t.len > 47)
+		return perr(ps, t.at,
+			    "expected a cache name of at most 47 characters, found one of %zu",
+			    t.len);
+	if ((t.len >= 8 && !memcmp(t.s, "kmalloc-", 8)) ||
+	    (t.len >= 12 && !memcmp(t.s, "dma-kmalloc-", 12)) || name_eq("kmem_cache", &t) ||
+	    name_eq("kmem_cache_node", &t))
+		return perr(
+		    ps, t.at,
+		    "expected a cache name the slab allocator does not use itself (kmalloc-*, "
+		    "dma-kmalloc-*, kmem_cache, kmem_cache_node), found '%.*s'",
+		    (int)t.len, t.s);
 	op->loc2 = t.at;
 	op->u.cache.cache =
 	    named_slot(ps, &ps->p->caches, &ps->p->ncaches, &ps->p->caches_cap, &t, true);

@@ -699,9 +699,11 @@ void *__slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node, uintptr_t
 		enum kmm_trace_event ev =
 		    (s->flags & __SLAB_KMALLOC) ? KMM_TRACE_KMALLOC : KMM_TRACE_KMEM_CACHE_ALLOC;
 		if (m->trace_mask & (1UL << ev)) {
-			uint64_t args[6] = {addr, (uintptr_t)object,	  orig_size, s->size,
-					    gfp,  (uint64_t)(int64_t)node};
-			m->trace_hook(m, ev, args, 6);
+			/* kmem_cache_alloc also says whether the object is accounted (6.1). */
+			bool accounted = (gfp & __GFP_ACCOUNT) || (s->flags & SLAB_ACCOUNT);
+			uint64_t args[7] = {addr, (uintptr_t)object,	   orig_size, s->size,
+					    gfp,  (uint64_t)(int64_t)node, accounted};
+			m->trace_hook(m, ev, args, ev == KMM_TRACE_KMALLOC ? 6 : 7);
 		}
 	}
 	return object;

@@ -160,6 +160,40 @@ static void test_run_output(void)
 	free(r.out);
 }
 
+/* Trace events of a run: Linux's trace file, reproducible in deterministic mode. */
+static void test_run_trace(void)
+{
+	struct result r;
+	for (int i = 0; i < 2; i++) {
+		r = sh(true,
+		       KMM " run " WORKLOAD "/slab-churn.kmm --quiet --out %s/t%d --trace "
+			   "'kmem:kmalloc,kmem:kfree,kmem_cache_*'",
+		       tmpdir, i);
+		expect_int_eq(r.status, 0);
+		free(r.out);
+	}
+	r = sh(true, "diff -r -x timing.txt %s/t0 %s/t1", tmpdir, tmpdir);
+	expect_int_eq(r.status, 0);
+	free(r.out);
+	r = sh(true, "head -1 %s/t0/trace.txt; grep -c ' kmem_cache_alloc: ' %s/t0/trace.txt",
+	       tmpdir, tmpdir);
+	expect_str_contains(r.out, "# tracer: nop\n");
+	/* At least the 5000 of the fill phase and some of the churn's. */
+	expect_u64_ge(strtoul(strchr(r.out, '\n') + 1, NULL, 10), 5000);
+	free(r.out);
+	/* The first object of the dentry cache (before it, the cache's own kmem_cache). */
+	r = sh(true, "grep -m1 ' kmem_cache_alloc: .*bytes_req=192 ' %s/t0/trace.txt", tmpdir);
+	expect_str_contains(r.out, "             kmm-1       [001] .....     0.0");
+	expect_str_contains(r.out, ": kmem_cache_alloc: call_site=");
+	expect_str_contains(r.out, " bytes_req=192 bytes_alloc=192 gfp_flags=GFP_KERNEL node=-1 "
+				   "accounted=false\n");
+	free(r.out);
+	r = sh(true, KMM " run " WORKLOAD "/slab-churn.kmm --trace kmem:kmalloc");
+	expect_int_eq(r.status, 2);
+	expect_str_eq(r.out, "kmm: --trace writes DIR/trace.txt: give --out DIR\n");
+	free(r.out);
+}
+
 static void test_trace_stats(void)
 {
 	struct result r =
@@ -247,6 +281,7 @@ int main(int argc, char **argv)
 	run_test(test_help);
 	run_test(test_run_errors);
 	run_test(test_run_output);
+	run_test(test_run_trace);
 	run_test(test_trace_stats);
 	run_test(test_trace_convert);
 	char cmd[300];

@@ -114,6 +114,52 @@ static void test_alloc_free_figures(void)
 	expect_u64_eq(csv_last(d1, 7), 287);
 }
 
+/* kmalloc and kmem cache objects: counted, freed with their allocator, caches destroyed. */
+static void test_slab_figures(void)
+{
+	char text[1024], dir[300], path[400];
+	struct kmm_sim_result res;
+	struct kmm_error err = {0};
+	struct kmm_sim_opts o = {0};
+	snprintf(dir, sizeof(dir), "%s/slab", tmpdir);
+	o.out_dir = dir;
+	snprintf(text, sizeof(text),
+		 "%skmem_cache_create obj size=100 align=8\nkmem_cache_alloc a cache=obj count=300 "
+		 "cpu=1\nkmalloc b size=700 count=50\nkmalloc c size=choice(8:1,4096:1) count=100\n"
+		 "free a count=100 pick=random cpu=1\nfree b\nsnapshot \"mid\"\nfree a cpu=1\n"
+		 "kmem_cache_destroy obj\nvalidate\n",
+		 machine);
+	expect_int_eq(run(text, &o, &res, &err), 0);
+	expect_u64_eq(res.alloc_calls, 450);
+	expect_u64_eq(res.objects_allocated, 450);
+	expect_u64_eq(res.objects_freed, 350);
+	expect_u64_eq(res.pages_allocated, 0);
+	/* 300 x 100 + 50 x 700, and 100 objects of 8 or 4096 bytes. */
+	uint64_t c = res.bytes_requested - 300 * 100 - 50 * 700;
+	expect_u64_eq((100 * 4096 - c) % (4096 - 8), 0);
+	expect_u64_le(c, 100 * 4096);
+	expect_u64_ge(c, 100 * 8);
+	/* At the end only pool c's 100 objects are held; the cache showed in slabinfo, then went. */
+	expect_u64_eq(csv_last(dir, 8), 100);
+	size_t len;
+	snprintf(path, sizeof(path), "%s/proc/0001/slabinfo", dir);
+	char *info = slurp(path, &len);
+	expect_ptr_not_null(info);
+	bool found = strstr(info, "\nobj ") != NULL;
+	char *line = strstr(info, "\nobj ");
+	unsigned long active = line ? strtoul(line + 5, NULL, 10) : 0;
+	free(info);
+	expect_true(found);
+	/* Objects on a CPU's slab count as active, as in Linux's slabinfo. */
+	expect_u64_ge(active, 200);
+	snprintf(path, sizeof(path), "%s/proc/0002/slabinfo", dir);
+	info = slurp(path, &len);
+	expect_ptr_not_null(info);
+	found = strstr(info, "\nobj ") != NULL;
+	free(info);
+	expect_false(found);
+}
+
 /* Each churn step frees or allocates exactly one block. */
 static void test_churn_steps(void)
 {
@@ -283,6 +329,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run_test(test_alloc_free_figures);
+	run_test(test_slab_figures);
 	run_test(test_churn_steps);
 	run_test(test_repeat_counts);
 	run_test(test_failures_counted);

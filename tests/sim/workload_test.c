@@ -153,6 +153,12 @@ static const struct bad {
     {"kmem_cache_alloc p cache=nope", 29,
      "w.kmm:1:26: expected a cache made by kmem_cache_create, found 'nope'"},
     {"spawn w cpu=1 cpu=2", 19, "w.kmm:1:15: expected each option once, found a second 'cpu'"},
+    {"kmem_cache_create kmalloc-64 size=64\n", 0,
+     "w.kmm:1:19: expected a cache name the slab allocator does not use itself (kmalloc-*, "
+     "dma-kmalloc-*, kmem_cache, kmem_cache_node), found 'kmalloc-64'"},
+    {"alloc_pages p\nkmem_cache_create c size=64\nkmem_cache_alloc p cache=c\n", 0,
+     "w.kmm:3:18: expected a pool for objects from kmem_cache_alloc, found 'p', which holds "
+     "pages from alloc_pages (line 1)"},
     /* Fails only in pass 3: r gets x from q, which lost it in pass 1. */
     {"spawn p\nspawn q\nq: mmap x 8K\nspawn r\nr: mmap x 8K\nrepeat 5\n  r: touch x read\n"
      "  r: exit\n  q: fork r\n  q: exit\n  p: fork q\nend\n",
@@ -282,10 +288,7 @@ static void test_not_supported_yet(void)
 	} cases[] = {
 	    {"alloc_pages p\nspawn t\n", "w.kmm:2:1: not supported yet: spawn (needs the "
 					 "address-space layer)"},
-	    {"kmem_cache_create c size=64\n", "w.kmm:1:1: not supported yet: kmem_cache_create "
-					      "(needs the slab layer)"},
-	    {"  kmalloc k size=64\n", "w.kmm:1:3: not supported yet: kmalloc (needs the slab "
-				      "layer)"},
+	    {"kmem_cache_create c size=64\nkmem_cache_alloc p cache=c\nkmalloc k size=64\n", ""},
 	    {"alloc_pages p order=uniform(0,3) count=4\nfree p\nvalidate\n", ""},
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(cases); i++) {

@@ -26,6 +26,9 @@ static void run_usage(FILE *out)
 		     "  --out DIR          write /proc snapshots (proc/NNNN/), snapshots.csv,\n"
 		     "                     summary.txt and timing.txt to DIR\n"
 		     "  --snapshot-every N also snapshot every N operations (deterministic mode)\n"
+		     "  --trace EVENTS     write trace events (a glob list such as 'kmem:*' or\n"
+		     "                     'mm_page_alloc,kmalloc') to DIR/trace.txt in Linux's\n"
+		     "                     ftrace text (needs --out; docs/tracing.md)\n"
 		     "  --check            check the workload and stop; operations this version\n"
 		     "                     cannot run yet are listed, not errors\n"
 		     "  --dump             print the checked program, one operation per line\n"
@@ -49,7 +52,7 @@ static void list_unsupported(struct kmm_workload *w, const char *file)
 
 int cmd_run(int argc, char **argv)
 {
-	const char *file = NULL, *out_dir = NULL;
+	const char *file = NULL, *out_dir = NULL, *trace = NULL;
 	bool concurrent = false, quiet = false, check_only = false, dump = false;
 	bool boot_log = false, mode_given = false, seed_given = false;
 	uint64_t seed = 0;
@@ -62,8 +65,8 @@ int cmd_run(int argc, char **argv)
 			run_usage(stdout);
 			return KMM_EXIT_OK;
 		}
-		bool needs_value =
-		    !strcmp(a, "--seed") || !strcmp(a, "--out") || !strcmp(a, "--snapshot-every");
+		bool needs_value = !strcmp(a, "--seed") || !strcmp(a, "--out") ||
+				   !strcmp(a, "--snapshot-every") || !strcmp(a, "--trace");
 		if (needs_value && i + 1 >= argc) {
 			cli_error("%s needs a value", a);
 			return KMM_EXIT_USAGE;
@@ -85,6 +88,14 @@ int cmd_run(int argc, char **argv)
 			i++;
 		} else if (!strcmp(a, "--out")) {
 			out_dir = argv[++i];
+		} else if (!strcmp(a, "--trace")) {
+			uint64_t mask;
+			struct kmm_error e = {0};
+			trace = argv[++i];
+			if (kmm_ftrace_parse_events(trace, &mask, &e)) {
+				cli_error("--trace %s", e.msg);
+				return KMM_EXIT_USAGE;
+			}
 		} else if (!strcmp(a, "--deterministic") || !strcmp(a, "--concurrent")) {
 			bool c = a[2] == 'c';
 			if (mode_given && c != concurrent) {
@@ -129,6 +140,10 @@ int cmd_run(int argc, char **argv)
 		cli_error("--snapshot-every works in deterministic mode only");
 		return KMM_EXIT_USAGE;
 	}
+	if (trace && !out_dir) {
+		cli_error("--trace writes DIR/trace.txt: give --out DIR");
+		return KMM_EXIT_USAGE;
+	}
 
 	struct kmm_error err = {0};
 	struct kmm_workload *w;
@@ -141,7 +156,8 @@ int cmd_run(int argc, char **argv)
 	/* Command-line machine options apply after the workload's own. */
 	for (int i = first_machine; i >= 0 && i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "--seed") || !strcmp(a, "--out") || !strcmp(a, "--snapshot-every")) {
+		if (!strcmp(a, "--seed") || !strcmp(a, "--out") || !strcmp(a, "--snapshot-every") ||
+		    !strcmp(a, "--trace")) {
 			i++;
 			continue;
 		}
@@ -202,14 +218,16 @@ int cmd_run(int argc, char **argv)
 	    .out_dir = out_dir,
 	    .snapshot_every = every,
 	    .log = quiet ? NULL : stdout,
+	    .trace_events = trace,
 	    .boot_log = boot_log,
 	};
 	struct kmm_sim_result res;
 	if (!quiet) {
 		const struct kmm_config *cfg = kmm_workload_config(w);
 		int cpus = cfg->desc.nr_cpus, nodes = cfg->desc.nr_nodes;
-		printf("kmm run %s: %d CPU%s, %d node%s, %s mode\n", file, cpus, cpus == 1 ? "" : "s",
-		       nodes, nodes == 1 ? "" : "s", concurrent ? "concurrent" : "deterministic");
+		printf("kmm run %s: %d CPU%s, %d node%s, %s mode\n", file, cpus,
+		       cpus == 1 ? "" : "s", nodes, nodes == 1 ? "" : "s",
+		       concurrent ? "concurrent" : "deterministic");
 		fflush(stdout);
 	}
 	ret = kmm_workload_run(w, &o, &res, &err);
