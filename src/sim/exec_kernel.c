@@ -179,7 +179,8 @@ static bool free_one(struct sim_run *r, size_t pool, enum wl_pick pick, int cpu)
 
 void sim_exec_alloc(struct sim_run *r, const struct wl_op *op, int cpu)
 {
-	r->pools[op->u.alloc.pool].spec = (uint32_t)(op - r->p->ops);
+	/* Which allocation is the pool's last is a race between CPUs: any will do. */
+	WRITE_ONCE(r->pools[op->u.alloc.pool].spec, (uint32_t)(op - r->p->ops));
 	for (uint64_t i = 0; i < op->u.alloc.count; i++)
 		alloc_one(r, op, cpu);
 }
@@ -197,7 +198,7 @@ void sim_exec_churn(struct sim_run *r, const struct wl_op *op, int cpu)
 	for (uint64_t i = 0; i < op->u.churn.steps; i++) {
 		bool do_free = kmm_rng_below(&r->rng[cpu].coin, 100) < op->u.churn.free_pct;
 		if (!do_free || !free_one(r, pool, WL_PICK_RANDOM, cpu))
-			alloc_one(r, &r->p->ops[r->pools[pool].spec], cpu);
+			alloc_one(r, &r->p->ops[READ_ONCE(r->pools[pool].spec)], cpu);
 	}
 }
 
