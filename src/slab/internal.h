@@ -331,9 +331,9 @@ static inline void slab_unlock(struct kmm_page *slab)
 }
 
 /* Does anything make every allocation take the slow path (fault injection, tracing)? */
-#define KMM_TRACE_KMEM_MASK                                                 \
-	((1UL << KMM_TRACE_KMEM_CACHE_ALLOC) | (1UL << KMM_TRACE_KMALLOC) | \
-	 (1UL << KMM_TRACE_KFREE) | (1UL << KMM_TRACE_KMEM_CACHE_FREE))
+#define KMM_TRACE_KMEM_MASK                                                             \
+	(KMM_TRACE_BIT(KMM_TRACE_KMEM_CACHE_ALLOC) | KMM_TRACE_BIT(KMM_TRACE_KMALLOC) | \
+	 KMM_TRACE_BIT(KMM_TRACE_KFREE) | KMM_TRACE_BIT(KMM_TRACE_KMEM_CACHE_FREE))
 static __kmm_always_inline bool slab_hooks_active(const struct kmm_machine *m)
 {
 	return unlikely(READ_ONCE(m->failslab.enabled) |

@@ -110,16 +110,6 @@ void create_kmalloc_caches(struct kmm_machine *m)
 
 /* --- Large allocations -------------------------------------------------------------- */
 
-static void trace_kmalloc_large(struct kmm_machine *m, uintptr_t caller, void *ptr, size_t size,
-				unsigned int order, gfp_t gfp, int node)
-{
-	if (unlikely(m->trace_hook && (m->trace_mask & (1UL << KMM_TRACE_KMALLOC)))) {
-		uint64_t args[6] = {caller, (uintptr_t)ptr,	    size, PAGE_SIZE << order,
-				    gfp,    (uint64_t)(int64_t)node};
-		m->trace_hook(m, KMM_TRACE_KMALLOC, args, 6);
-	}
-}
-
 /* Above 8 KiB: a compound page block of its own (Linux kmalloc_large_node). */
 static __kmm_noinline void *kmalloc_large(struct kmm_machine *m, size_t size, gfp_t gfp, int node,
 					  uintptr_t caller)
@@ -143,7 +133,7 @@ static __kmm_noinline void *kmalloc_large(struct kmm_machine *m, size_t size, gf
 		mod_node_page_state(page_pgdat(m, page), NR_SLAB_UNRECLAIMABLE_B,
 				    (long)(PAGE_SIZE << order));
 	}
-	trace_kmalloc_large(m, caller, ptr, size, order, gfp, node);
+	trace_kmalloc(m, caller, ptr, size, PAGE_SIZE << order, gfp, node);
 	return ptr;
 }
 
@@ -157,10 +147,7 @@ static __kmm_noinline void free_large_kmalloc(struct kmm_machine *m, struct kmm_
 		slab_free_bad(m, NULL, x, caller);
 		return;
 	}
-	if (unlikely(m->trace_hook && (m->trace_mask & (1UL << KMM_TRACE_KFREE)))) {
-		uint64_t args[2] = {caller, (uintptr_t)x};
-		m->trace_hook(m, KMM_TRACE_KFREE, args, 2);
-	}
+	trace_kfree(m, caller, x);
 	mod_node_page_state(page_pgdat(m, page), NR_SLAB_UNRECLAIMABLE_B,
 			    -(long)(PAGE_SIZE << order));
 	kmm_free_pages(m, page, order);

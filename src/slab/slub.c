@@ -695,17 +695,11 @@ void *__slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node, uintptr_t
 	}
 	if (slab_want_init_on_alloc(s, gfp))
 		memset(object, 0, s->object_size);
-	if (unlikely(m->trace_hook && (m->trace_mask & KMM_TRACE_KMEM_MASK))) {
-		enum kmm_trace_event ev =
-		    (s->flags & __SLAB_KMALLOC) ? KMM_TRACE_KMALLOC : KMM_TRACE_KMEM_CACHE_ALLOC;
-		if (m->trace_mask & (1UL << ev)) {
-			/* kmem_cache_alloc also says whether the object is accounted (6.1). */
-			bool accounted = (gfp & __GFP_ACCOUNT) || (s->flags & SLAB_ACCOUNT);
-			uint64_t args[7] = {addr, (uintptr_t)object,	   orig_size, s->size,
-					    gfp,  (uint64_t)(int64_t)node, accounted};
-			m->trace_hook(m, ev, args, ev == KMM_TRACE_KMALLOC ? 6 : 7);
-		}
-	}
+	if (s->flags & __SLAB_KMALLOC)
+		trace_kmalloc(m, addr, object, orig_size, s->size, gfp, node);
+	else
+		trace_kmem_cache_alloc(m, addr, object, orig_size, s->size, gfp, node,
+				       (s->flags & SLAB_ACCOUNT) || (gfp & __GFP_ACCOUNT));
 	return object;
 }
 
@@ -835,16 +829,15 @@ void slab_free_slowpath(struct kmm_kmem_cache *s, struct kmm_page *slab, void *h
 	struct kmm_machine *m = s->machine;
 	struct kmm_cpu *cpu = this_cpu(m);
 
-	if (unlikely(m->trace_hook && (m->trace_mask & KMM_TRACE_KMEM_MASK))) {
-		bool kmalloc = s->flags & __SLAB_KMALLOC;
-		enum kmm_trace_event ev = kmalloc ? KMM_TRACE_KFREE : KMM_TRACE_KMEM_CACHE_FREE;
-		if (m->trace_mask & (1UL << ev))
-			for (void *p = head;; p = get_freepointer(s, p)) {
-				uint64_t args[3] = {addr, (uintptr_t)p, (uintptr_t)s->name};
-				m->trace_hook(m, ev, args, kmalloc ? 2 : 3);
-				if (p == tail)
-					break;
-			}
+	if (unlikely(READ_ONCE(m->trace_mask) & KMM_TRACE_KMEM_MASK)) {
+		for (void *p = head;; p = get_freepointer(s, p)) {
+			if (s->flags & __SLAB_KMALLOC)
+				trace_kfree(m, addr, p);
+			else
+				trace_kmem_cache_free(m, addr, p, s->name);
+			if (p == tail)
+				break;
+		}
 	}
 	if (unlikely(kmem_cache_debug(s))) {
 		/* Objects one by one: each is checked, and a damaged one is kept out. */

@@ -501,6 +501,48 @@ static void test_pages_trace(void)
 	free(r.out);
 }
 
+/* --- Slab ------------------------------------------------------------------------- */
+
+static void test_slabinfo_and_slabtop(void)
+{
+	struct result r = kmm(false, "boot --quiet --mem 256M --nodes 1 --cpus 2 --show slabinfo");
+	expect_int_eq(r.status, 0);
+	expect_str_contains(r.out, "slabinfo - version: 2.1\n# name            <active_objs>");
+	/* Linux's columns: "%-17s %6lu %6lu %6u %4u %4d : tunables ... : slabdata ..." */
+	expect_true(matches(r.out, "^kmalloc-8k +[0-9]+ +[0-9]+ +8192 +4 +8 : tunables +0 +0 +0 "
+				   ": slabdata +[0-9]+ +[0-9]+ +0$"));
+	expect_true(matches(r.out, "^kmem_cache_node +[0-9]+ +[0-9]+ +64 +64 +1 :"));
+	free(r.out);
+
+	r = kmm(false, "slabtop --mem 256M --nodes 1 --cpus 2 --kmalloc 100x5000 "
+		       "--cache dentry:192x3000 --lines 2");
+	expect_int_eq(r.status, 0);
+	expect_str_contains(r.out, "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n");
+	/*
+	 * 5000 of 128 bytes need 157 slabs of 32; 3000 of 192, 143 slabs of 21.
+	 * The CPU slab's free objects count as active, as in Linux.
+	 */
+	expect_true(
+	    matches(r.out, "^ +[0-9]+ +[0-9]+ +[0-9]+% +0.12K +157 +32 +628K kmalloc-128$"));
+	expect_true(matches(r.out, "^ +3003 +3003 +100% +0.19K +143 +21 +572K dentry$"));
+
+	free(r.out);
+
+	r = kmm(false, "slabtop --quiet --mem 64M --sort n --lines 1");
+	expect_int_eq(r.status, 0);
+	expect_true(matches(r.out, "dma-kmalloc-128$"));
+	free(r.out);
+
+	r = kmm(true, "slabtop --kmalloc 64by10");
+	expect_int_eq(r.status, 2);
+	expect_str_contains(r.out, "expected SIZExCOUNT");
+	free(r.out);
+	r = kmm(true, "slabtop --sort q");
+	expect_int_eq(r.status, 2);
+	expect_str_contains(r.out, "--sort q");
+	free(r.out);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
@@ -520,5 +562,6 @@ int main(int argc, char **argv)
 	run_test(test_pages_usage_errors);
 	run_test(test_pages_stdin_cpu_bulk_drain);
 	run_test(test_pages_trace);
+	run_test(test_slabinfo_and_slabtop);
 	return kmm_test_done();
 }

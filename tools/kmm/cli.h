@@ -23,6 +23,7 @@ int cmd_boot(int argc, char **argv);
 int cmd_pages(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_slabtop(int argc, char **argv);
 
 /*
  * Parse the machine option at argv[*i] (advancing *i past its value):
