@@ -13,7 +13,7 @@
  * 1 to 7 bytes in loops of short basic blocks with calls between
  * functions, and 30% data accesses to the stack, to arrays walked in order
  * and to random heap addresses. It is written to files in /tmp in each
- * format (the binary one about 2.4 bytes a record, as for real traces),
+ * format (the binary one about 3 bytes a record; real programs give 2.4-2.6),
  * then read back through kmm_memtrace_open(), which maps the file: the
  * figures are decoding from the page cache, not disk.
  *

@@ -330,6 +330,36 @@ static void test_overrides(void)
 	kmm_workload_free(w);
 }
 
+/*
+ * A machine from a real Linux boot log, named relative to the workload's
+ * directory: the twin has the log's nodes and CPUs, and the checker holds
+ * the workload to them.
+ */
+static void test_machine_from_dmesg(void)
+{
+	static const char log[] = KMM_ORACLE_DIR "/linux-6.1/e_4G_numa2/dmesg.txt";
+	FILE *f = fopen(log, "r");
+	if (!f) {
+		printf("  skipped: no Linux 6.1 boot log at %s\n", log);
+		return;
+	}
+	fclose(f);
+	/* "w.kmm" in the oracle directory, naming the log relative to it. */
+	static const char text[] = "machine --from-dmesg linux-6.1/e_4G_numa2/dmesg.txt\n"
+				   "alloc_pages p node=1 cpu=1\n";
+	struct kmm_error err = {0};
+	struct kmm_workload *w;
+	expect_int_eq(kmm_workload_parse(text, strlen(text), KMM_ORACLE_DIR "/w.kmm", &w, &err), 0);
+	expect_int_eq(kmm_workload_check(w, &err), 0);
+	expect_int_eq(kmm_workload_config(w)->desc.nr_nodes, 2);
+	expect_true(kmm_workload_config(w)->desc_given);
+	kmm_workload_free(w);
+	/* The same line from elsewhere does not find the log, and says where it looked. */
+	expect_int_eq(kmm_workload_parse(text, strlen(text), "/nonexistent/w.kmm", &w, &err),
+		      -EINVAL);
+	expect_str_contains(err.msg, "/nonexistent/w.kmm:1:9: /nonexistent/linux-6.1/e_4G_numa2/");
+}
+
 /* Lexical corners: ';', comments, CRLF, strings, ranges, suffixes. */
 static void test_lexical(void)
 {
@@ -421,6 +451,7 @@ int main(int argc, char **argv)
 	run_test(test_full_workload);
 	run_test(test_not_supported_yet);
 	run_test(test_overrides);
+	run_test(test_machine_from_dmesg);
 	run_test(test_lexical);
 	run_test(test_ranges);
 	run_test(test_distributions);
