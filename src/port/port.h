@@ -105,4 +105,21 @@ int kmm_port_fsync(int fd);
 int kmm_port_close(int fd);
 const char *kmm_port_strerror(int errnum);
 
+/* kmm_port_open_ex() flags. */
+#define KMM_PORT_O_CREAT  0x1 /* create the file if it does not exist */
+#define KMM_PORT_O_DIRECT 0x2 /* I/O bypasses the host's page cache (buffers page-aligned) */
+/* Open read-write with @flags; the descriptor, or -errno. */
+int kmm_port_open_ex(const char *path, unsigned int flags, int mode);
+/* Flush the file's data (not its metadata) to the disk: 0 or -errno. */
+int kmm_port_fdatasync(int fd);
+/* What a descriptor is: its size, whether it is a regular file, and its identity. */
+struct kmm_port_stat {
+	uint64_t size;
+	uint64_t dev, ino;
+	bool regular;
+};
+int kmm_port_fstat(int fd, struct kmm_port_stat *st);
+/* The absolute path of @path (symbolic links resolved) into @out: 0 or -errno. */
+int kmm_port_realpath(const char *path, char *out, size_t len);
+
 #endif /* KMM_PORT_H */

@@ -17,6 +17,7 @@
 #include <execinfo.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -393,4 +394,48 @@ int kmm_port_close(int fd)
 const char *kmm_port_strerror(int errnum)
 {
 	return strerror(errnum);
+}
+
+int kmm_port_open_ex(const char *path, unsigned int flags, int mode)
+{
+	int oflags = O_RDWR | O_CLOEXEC;
+	if (flags & KMM_PORT_O_CREAT)
+		oflags |= O_CREAT;
+#ifdef O_DIRECT
+	if (flags & KMM_PORT_O_DIRECT)
+		oflags |= O_DIRECT;
+#else
+	if (flags & KMM_PORT_O_DIRECT)
+		return -EINVAL;
+#endif
+	int fd = open(path, oflags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int kmm_port_fdatasync(int fd)
+{
+	return fdatasync(fd) ? -errno : 0;
+}
+
+int kmm_port_fstat(int fd, struct kmm_port_stat *kst)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	kst->size = (uint64_t)st.st_size;
+	kst->dev = (uint64_t)st.st_dev;
+	kst->ino = (uint64_t)st.st_ino;
+	kst->regular = S_ISREG(st.st_mode);
+	return 0;
+}
+
+int kmm_port_realpath(const char *path, char *out, size_t len)
+{
+	char buf[PATH_MAX];
+	if (!realpath(path, buf))
+		return -errno;
+	if (strlen(buf) >= len)
+		return -ENAMETOOLONG;
+	strcpy(out, buf);
+	return 0;
 }
