@@ -202,7 +202,7 @@ void setup_swap_clusters(struct swap_info *si)
 		cluster_set_count_flag(&si->cluster_info[i], 0, 0);
 	}
 	for (unsigned long i = 0; i < maxpages; i++)
-		if (si->swap_map[i] == SWAP_MAP_BAD)
+		if (READ_ONCE(si->swap_map[i]) == SWAP_MAP_BAD)
 			inc_cluster_info_page(si, si->cluster_info, i);
 	/* The slots past the end of the last cluster do not exist: count them as used. */
 	for (unsigned long i = maxpages; i < KMM_ALIGN(maxpages, (unsigned long)SWAPFILE_CLUSTER);
@@ -309,7 +309,7 @@ static bool scan_swap_map_try_ssd_cluster(struct kmm_machine *m, struct swap_inf
 			    (cluster_next(&cluster->index) + 1UL) * SWAPFILE_CLUSTER);
 		if (tmp < max) {
 			struct swap_cluster_info *ci = lock_cluster(si, tmp);
-			while (tmp < max && si->swap_map[tmp])
+			while (tmp < max && READ_ONCE(si->swap_map[tmp]))
 				tmp++;
 			unlock_cluster(ci);
 		}
@@ -329,12 +329,12 @@ static void swap_range_alloc(struct kmm_machine *m, struct swap_info *si, unsign
 {
 	unsigned long end = offset + nr - 1;
 	if (offset == si->lowest_bit)
-		si->lowest_bit += nr;
+		WRITE_ONCE(si->lowest_bit, si->lowest_bit + nr);
 	if (end == si->highest_bit)
 		WRITE_ONCE(si->highest_bit, si->highest_bit - nr);
 	WRITE_ONCE(si->inuse_pages, si->inuse_pages + nr);
 	if (si->inuse_pages == si->pages) {
-		si->lowest_bit = si->max;
+		WRITE_ONCE(si->lowest_bit, si->max);
 		WRITE_ONCE(si->highest_bit, 0);
 		swap_del_from_avail_list(m, si);
 	}
@@ -346,11 +346,11 @@ static void swap_range_free(struct kmm_machine *m, struct swap_info *si, unsigne
 {
 	unsigned long end = offset + nr - 1;
 	if (offset < si->lowest_bit)
-		si->lowest_bit = (unsigned int)offset;
+		WRITE_ONCE(si->lowest_bit, (unsigned int)offset);
 	if (end > si->highest_bit) {
 		bool was_full = !si->highest_bit;
 		WRITE_ONCE(si->highest_bit, (unsigned int)end);
-		if (was_full && (si->flags & SWP_WRITEOK))
+		if (was_full && (READ_ONCE(si->flags) & SWP_WRITEOK))
 			swap_add_to_avail_list(m, si);
 	}
 	atomic_long_add(nr, &swap_state(m)->nr_swap_pages);
@@ -424,7 +424,7 @@ static int scan_swap_map_slots(struct kmm_machine *m, struct swap_info *si, unsi
 	bool scanned_many = false;
 	struct swap_cluster_info *ci;
 
-	si->flags += SWP_SCANNING;
+	__atomic_fetch_add(&si->flags, SWP_SCANNING, __ATOMIC_RELAXED);
 	scan_base = si->cluster_next_cpu[swap_cpu_slot(m, si)];
 	offset = scan_base;
 	if (!scan_swap_map_try_ssd_cluster(m, si, &offset, &scan_base))
@@ -437,14 +437,14 @@ checks:
 		if (!scan_swap_map_try_ssd_cluster(m, si, &offset, &scan_base))
 			goto scan;
 	}
-	if (!(si->flags & SWP_WRITEOK) || !si->highest_bit)
+	if (!(READ_ONCE(si->flags) & SWP_WRITEOK) || !si->highest_bit)
 		goto no_page;
 	if (offset > si->highest_bit)
 		scan_base = offset = si->lowest_bit;
 
 	ci = lock_cluster(si, offset);
 	/* Swap is filling up: reuse a slot that only the swap cache holds. */
-	if (vm_swap_full(m) && si->swap_map[offset] == SWAP_HAS_CACHE) {
+	if (vm_swap_full(m) && READ_ONCE(si->swap_map[offset]) == SWAP_HAS_CACHE) {
 		unlock_cluster(ci);
 		spin_unlock(&si->lock);
 		bool freed = try_to_reclaim_swap_slot(m, si, offset);
@@ -453,7 +453,7 @@ checks:
 			goto checks;
 		goto scan;
 	}
-	if (si->swap_map[offset]) {
+	if (READ_ONCE(si->swap_map[offset])) {
 		unlock_cluster(ci);
 		if (!n_ret)
 			goto scan;
@@ -478,12 +478,12 @@ checks:
 	if (!scanned_many) {
 		unsigned long scan_limit = offset < scan_base ? scan_base : si->highest_bit;
 		for (; offset <= scan_limit && --latency_ration > 0; offset++)
-			if (!si->swap_map[offset])
+			if (!READ_ONCE(si->swap_map[offset]))
 				goto checks;
 	}
 done:
 	set_cluster_next(m, si, offset + 1);
-	si->flags -= SWP_SCANNING;
+	__atomic_fetch_sub(&si->flags, SWP_SCANNING, __ATOMIC_RELAXED);
 	return n_ret;
 
 scan:
@@ -496,7 +496,7 @@ scan:
 			scanned_many = true;
 		}
 	}
-	offset = si->lowest_bit;
+	offset = READ_ONCE(si->lowest_bit);
 	while (offset < scan_base) {
 		if (swap_offset_available_and_locked(m, si, offset))
 			goto checks;
@@ -508,7 +508,7 @@ scan:
 	}
 	spin_lock(&si->lock);
 no_page:
-	si->flags -= SWP_SCANNING;
+	__atomic_fetch_sub(&si->flags, SWP_SCANNING, __ATOMIC_RELAXED);
 	return n_ret;
 }
 
@@ -545,7 +545,7 @@ int get_swap_pages(struct kmm_machine *m, int n_goal, swp_entry_t entries[])
 		avail_list_requeue(ss, si);
 		spin_unlock(&ss->swap_avail_lock);
 		spin_lock(&si->lock);
-		if (!si->highest_bit || !(si->flags & SWP_WRITEOK)) {
+		if (!si->highest_bit || !(READ_ONCE(si->flags) & SWP_WRITEOK)) {
 			swap_del_from_avail_list(m, si);
 			spin_unlock(&si->lock);
 			continue;
@@ -640,7 +640,7 @@ void put_swap_device(struct swap_info *si)
 static unsigned char __swap_entry_free_locked(struct swap_info *si, unsigned long offset,
 					      unsigned char usage)
 {
-	unsigned char count = si->swap_map[offset];
+	unsigned char count = READ_ONCE(si->swap_map[offset]);
 	unsigned char has_cache = count & SWAP_HAS_CACHE;
 	count &= (unsigned char)~SWAP_HAS_CACHE;
 	if (usage == SWAP_HAS_CACHE) {
@@ -659,7 +659,7 @@ static unsigned char __swap_entry_free_locked(struct swap_info *si, unsigned lon
 static void swap_entry_free(struct kmm_machine *m, struct swap_info *si, unsigned long offset)
 {
 	struct swap_cluster_info *ci = lock_cluster(si, offset);
-	KMM_BUG_ON(si->swap_map[offset] != SWAP_HAS_CACHE);
+	KMM_BUG_ON(READ_ONCE(si->swap_map[offset]) != SWAP_HAS_CACHE);
 	WRITE_ONCE(si->swap_map[offset], 0);
 	dec_cluster_info_page(si, offset);
 	unlock_cluster(ci);
@@ -731,7 +731,7 @@ static int __swap_duplicate(struct kmm_machine *m, swp_entry_t entry, unsigned c
 		return -EINVAL;
 	unsigned long offset = swp_offset(entry);
 	struct swap_cluster_info *ci = lock_cluster(si, offset);
-	unsigned char count = si->swap_map[offset];
+	unsigned char count = READ_ONCE(si->swap_map[offset]);
 	if (swap_count(count) == SWAP_MAP_BAD) {
 		err = -ENOENT;
 		goto out;

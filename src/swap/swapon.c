@@ -77,7 +77,7 @@ static void swap_info_release(struct kmm_machine *m, struct swap_info *si)
 			      si->nr_cpu_slots * sizeof(*si->cluster_next_cpu));
 	if (si->fd >= 0)
 		kmm_port_close(si->fd);
-	si->swap_map = NULL;
+	WRITE_ONCE(si->swap_map, NULL);
 	si->csum = NULL;
 	si->cluster_info = NULL;
 	si->percpu_cluster = NULL;
@@ -178,7 +178,7 @@ static struct swap_info *alloc_swap_info(struct swap_state *ss, struct kmm_error
 		__atomic_store_n(&ss->swap_info[type], si, __ATOMIC_RELEASE);
 		ss->nr_swapfiles++;
 	}
-	si->flags = SWP_USED;
+	__atomic_store_n(&si->flags, (unsigned long)SWP_USED, __ATOMIC_RELEASE);
 	si->fd = -1;
 	spin_unlock(&ss->swap_lock);
 	return si;
@@ -267,9 +267,10 @@ static void enable_swap_info(struct kmm_machine *m, struct swap_info *si)
 {
 	struct swap_state *ss = swap_state(m);
 	spin_lock(&si->lock);
-	__atomic_store_n(&si->flags, si->flags | SWP_WRITEOK | SWP_SOLIDSTATE, __ATOMIC_RELEASE);
+	__atomic_fetch_or(&si->flags, (unsigned long)(SWP_WRITEOK | SWP_SOLIDSTATE),
+			  __ATOMIC_RELEASE);
 	atomic_long_add(si->pages - si->inuse_pages, &ss->nr_swap_pages);
-	ss->total_swap_pages += si->pages;
+	WRITE_ONCE(ss->total_swap_pages, ss->total_swap_pages + si->pages);
 	active_list_insert(ss, si);
 	if (si->highest_bit)
 		swap_add_to_avail_list(m, si);
@@ -482,8 +483,8 @@ static void disable_swap_info(struct kmm_machine *m, struct swap_info *si)
 	}
 	list_del_init(&si->list);
 	atomic_long_sub(si->pages, &ss->nr_swap_pages);
-	ss->total_swap_pages -= si->pages;
-	__atomic_store_n(&si->flags, si->flags & ~SWP_WRITEOK, __ATOMIC_RELEASE);
+	WRITE_ONCE(ss->total_swap_pages, ss->total_swap_pages - si->pages);
+	__atomic_fetch_and(&si->flags, ~(unsigned long)SWP_WRITEOK, __ATOMIC_RELEASE);
 	spin_unlock(&si->lock);
 }
 
@@ -570,7 +571,7 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 	/* Nobody may be inside the area any more: wait for lookups and scans to leave. */
 	spin_lock(&ss->swap_lock);
 	spin_lock(&si->lock);
-	__atomic_store_n(&si->flags, si->flags & ~SWP_USED, __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&si->flags, ~(unsigned long)SWP_USED, __ATOMIC_SEQ_CST);
 	WRITE_ONCE(si->highest_bit, 0);
 	spin_unlock(&si->lock);
 	spin_unlock(&ss->swap_lock);
@@ -612,7 +613,7 @@ void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out)
 	swapon_lock(ss);
 	for (unsigned int type = 0; type < ss->nr_swapfiles; type++) {
 		struct swap_info *si = ss->swap_info[type];
-		if (!(si->flags & SWP_USED) || !si->swap_map)
+		if (!(READ_ONCE(si->flags) & SWP_USED) || !si->swap_map)
 			continue;
 		unsigned long bytes = (unsigned long)si->pages << (PAGE_SHIFT - 10);
 		unsigned long inuse = (unsigned long)READ_ONCE(si->inuse_pages)
@@ -635,7 +636,7 @@ void kmm_swap_totals(struct kmm_machine *m, struct kmm_swap_totals *t)
 	spin_lock(&ss->swap_lock);
 	for (unsigned int type = 0; type < ss->nr_swapfiles; type++) {
 		struct swap_info *si = ss->swap_info[type];
-		if ((si->flags & SWP_USED) && !(si->flags & SWP_WRITEOK))
+		if ((READ_ONCE(si->flags) & SWP_USED) && !(READ_ONCE(si->flags) & SWP_WRITEOK))
 			to_be_unused += READ_ONCE(si->inuse_pages);
 		if (si->swap_map) {
 			t->write_errors += (unsigned long)atomic_long_read(&si->write_errors);
@@ -662,14 +663,14 @@ int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_inf
 		return -ENOENT;
 	swapon_lock(ss);
 	struct swap_info *si = (unsigned int)type < ss->nr_swapfiles ? ss->swap_info[type] : NULL;
-	if (!si || !(si->flags & SWP_USED) || !si->swap_map) {
+	if (!si || !(READ_ONCE(si->flags) & SWP_USED) || !si->swap_map) {
 		swapon_unlock(ss);
 		return -ENOENT;
 	}
 	spin_lock(&si->lock);
 	info->type = type;
 	info->prio = si->prio;
-	info->active = si->flags & SWP_WRITEOK;
+	info->active = READ_ONCE(si->flags) & SWP_WRITEOK;
 	kmm_port_snprintf(info->path, sizeof(info->path), "%s", si->path);
 	swap_uuid_format(si->uuid, info->uuid);
 	memcpy(info->label, si->label, sizeof(info->label));

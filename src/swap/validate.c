@@ -143,10 +143,10 @@ int swap_info_validate(struct kmm_machine *m, struct swap_info *si, struct kmm_e
 		     si->max, bad);
 	if (si->inuse_pages == si->pages && si->highest_bit)
 		FAIL("swap %s: full but highest_bit is %u", si->path, si->highest_bit);
-	bool want_avail = (si->flags & SWP_WRITEOK) && si->highest_bit;
+	bool want_avail = (READ_ONCE(si->flags) & SWP_WRITEOK) && si->highest_bit;
 	if (si->on_avail != want_avail)
 		FAIL("swap %s: on the available list %d, on %d, highest_bit %u", si->path,
-		     si->on_avail, !!(si->flags & SWP_WRITEOK), si->highest_bit);
+		     si->on_avail, !!(READ_ONCE(si->flags) & SWP_WRITEOK), si->highest_bit);
 	int r = validate_clusters(si, err);
 	if (!r)
 		r = validate_swap_cache(m, si, err);
@@ -164,14 +164,14 @@ int kmm_swap_validate(struct kmm_machine *m, struct kmm_error *err)
 	spin_lock(&ss->swap_lock);
 	for (unsigned int type = 0; type < ss->nr_swapfiles && !r; type++) {
 		struct swap_info *si = ss->swap_info[type];
-		if (!(si->flags & SWP_USED) || !si->swap_map)
+		if (!(READ_ONCE(si->flags) & SWP_USED) || !si->swap_map)
 			continue;
 		if (si->type != (int)type) {
 			r = kmm_error_set(err, -EINVAL, "swap area %u says it is type %d", type,
 					  si->type);
 			break;
 		}
-		if (si->flags & SWP_WRITEOK) {
+		if (READ_ONCE(si->flags) & SWP_WRITEOK) {
 			free += (long)si->pages - si->inuse_pages;
 			total += si->pages;
 		}
@@ -186,7 +186,7 @@ int kmm_swap_validate(struct kmm_machine *m, struct kmm_error *err)
 	}
 	prev = 1 << 30;
 	list_for_each_entry (si, &ss->swap_avail_head, avail_list) {
-		if (!r && (si->prio > prev || !(si->flags & SWP_WRITEOK)))
+		if (!r && (si->prio > prev || !(READ_ONCE(si->flags) & SWP_WRITEOK)))
 			r = kmm_error_set(err, -EINVAL,
 					  "swap: available list out of order or holds an area "
 					  "that is off");
