@@ -110,6 +110,12 @@ const char *kmm_port_strerror(int errnum);
 #define KMM_PORT_O_DIRECT 0x2 /* I/O bypasses the host's page cache (buffers page-aligned) */
 /* Open read-write with @flags; the descriptor, or -errno. */
 int kmm_port_open_ex(const char *path, unsigned int flags, int mode);
+/*
+ * Write (read) @n buffers of @len bytes each, in order, at @off: one system
+ * call for a run of neighbouring pages. Returns the bytes transferred or -errno.
+ */
+long kmm_port_pwritev(int fd, void *const *bufs, int n, size_t len, uint64_t off);
+long kmm_port_preadv(int fd, void *const *bufs, int n, size_t len, uint64_t off);
 /* Flush the file's data (not its metadata) to the disk: 0 or -errno. */
 int kmm_port_fdatasync(int fd);
 /* What a descriptor is: its size, whether it is a regular file, and its identity. */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,4 +439,41 @@ int kmm_port_realpath(const char *path, char *out, size_t len)
 		return -ENAMETOOLONG;
 	strcpy(out, buf);
 	return 0;
+}
+
+static long port_rwv(int fd, void *const *bufs, int n, size_t len, uint64_t off, bool write)
+{
+	struct iovec iov[64];
+	long done = 0;
+	while (n > 0) {
+		int k = n < 64 ? n : 64;
+		for (int i = 0; i < k; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = len;
+		}
+		ssize_t r;
+		do
+			r = write ? pwritev(fd, iov, k, (off_t)off)
+				  : preadv(fd, iov, k, (off_t)off);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			return done ? done : -errno;
+		done += r;
+		if ((size_t)r < (size_t)k * len)
+			break;
+		bufs += k;
+		n -= k;
+		off += (uint64_t)k * len;
+	}
+	return done;
+}
+
+long kmm_port_pwritev(int fd, void *const *bufs, int n, size_t len, uint64_t off)
+{
+	return port_rwv(fd, bufs, n, len, off, true);
+}
+
+long kmm_port_preadv(int fd, void *const *bufs, int n, size_t len, uint64_t off)
+{
+	return port_rwv(fd, bufs, n, len, off, false);
 }

@@ -73,42 +73,42 @@ static bool swap_error_report_due(long nr)
 	return nr <= 10 || nr % 1000 == 0;
 }
 
-int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
-{
-	struct swap_state *ss = swap_state(m);
-	struct swap_info *si = get_swap_device(m, entry);
-	if (!si)
-		return -EINVAL;
-	unsigned long offset = swp_offset(entry);
-	const void *data = page_address(m, page);
-	uint64_t sum = swap_page_checksum(data, entry);
-	long ret = 0;
+/* --- Writing ---------------------------------------------------------------------------------- */
 
-	SetPageWriteback(page);
-	if (kmm_should_fail(&ss->fail_write, PAGE_SIZE)) {
-		switch (READ_ONCE(ss->write_fault)) {
-		case KMM_SWAP_FAULT_ENOSPC:
-			ret = -ENOSPC;
-			break;
-		case KMM_SWAP_FAULT_SHORT:
-			/* Half the page reaches the file: what is on disk is now neither copy. */
-			kmm_port_pwrite(si->fd, data, PAGE_SIZE / 2, (uint64_t)offset * PAGE_SIZE);
-			ret = -EIO;
-			break;
-		default:
-			ret = -EIO;
-			break;
-		}
-	} else {
-		long n = kmm_port_pwrite(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
-		if (n >= 0 && n < (long)PAGE_SIZE)
-			ret = -EIO; /* a short write: the slot holds part of the page */
-		else if (n < 0)
-			ret = n;
+/* What an injected write failure does; 0 when none is due. Called once per page written. */
+static long swap_write_fault(struct swap_state *ss, struct swap_info *si, const void *data,
+			     unsigned long offset)
+{
+	if (!kmm_should_fail(&ss->fail_write, PAGE_SIZE))
+		return 0;
+	switch (READ_ONCE(ss->write_fault)) {
+	case KMM_SWAP_FAULT_ENOSPC:
+		return -ENOSPC;
+	case KMM_SWAP_FAULT_SHORT:
+		/* Half the page reaches the file: what is on disk is now neither copy. */
+		kmm_port_pwrite(si->fd, data, PAGE_SIZE / 2, (uint64_t)offset * PAGE_SIZE);
+		return -EIO;
+	default:
+		return -EIO;
 	}
+}
+
+/* One page, one pwrite: 0 or -errno (a short write is -EIO). */
+static long swap_write_slot(struct swap_info *si, const void *data, unsigned long offset)
+{
+	long n = kmm_port_pwrite(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
+	if (n >= 0 && n < (long)PAGE_SIZE)
+		return -EIO; /* the slot holds part of the page */
+	return n < 0 ? n : 0;
+}
+
+/* Record the outcome of writing @page to @entry's slot. */
+static int swap_write_done(struct kmm_machine *m, struct swap_info *si, struct kmm_page *page,
+			   swp_entry_t entry, uint64_t sum, long ret)
+{
+	unsigned long offset = swp_offset(entry);
 	if (!ret && (si->swap_flags & KMM_SWAP_SYNC))
 		ret = kmm_port_fdatasync(si->fd);
-
 	if (ret) {
 		WRITE_ONCE(si->csum[offset], 0);
 		long nr = atomic_long_add_return(1, &si->write_errors);
@@ -126,47 +126,103 @@ int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t ent
 		count_vm_event(m, PSWPOUT);
 	}
 	ClearPageWriteback(page);
-	put_swap_device(si);
 	return (int)ret;
 }
 
-int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
+int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
+{
+	struct swap_info *si = get_swap_device(m, entry);
+	if (!si)
+		return -EINVAL;
+	unsigned long offset = swp_offset(entry);
+	const void *data = page_address(m, page);
+	uint64_t sum = swap_page_checksum(data, entry);
+	SetPageWriteback(page);
+	long ret = swap_write_fault(swap_state(m), si, data, offset);
+	if (!ret)
+		ret = swap_write_slot(si, data, offset);
+	int r = swap_write_done(m, si, page, entry, sum, ret);
+	put_swap_device(si);
+	return r;
+}
+
+/* Pages per merged write or read: 256 KiB, a typical block-layer request limit. */
+#define SWAP_IO_RUN 64
+
+int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		    int n, int *errs)
 {
 	struct swap_state *ss = swap_state(m);
-	struct swap_info *si = get_swap_device(m, entry);
-	if (!si) {
-		ClearPageUptodate(page);
-		return -EIO;
-	}
-	unsigned long offset = swp_offset(entry);
-	void *data = page_address(m, page);
-	uint64_t expected = READ_ONCE(si->csum[offset]), found = 0;
-	const char *why = NULL;
-	char whybuf[160];
-	int ret = 0;
-
-	if (kmm_should_fail(&ss->fail_read, PAGE_SIZE)) {
-		why = "I/O error (injected)";
-	} else if (!expected) {
-		why = "the slot was never written (or its write failed)";
-	} else {
-		long n = kmm_port_pread(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
-		if (n < 0) {
-			kmm_port_snprintf(whybuf, sizeof(whybuf), "%s", kmm_port_strerror((int)-n));
-			why = whybuf;
-		} else if (n < (long)PAGE_SIZE) {
-			kmm_port_snprintf(whybuf, sizeof(whybuf),
-					  "short read of %ld bytes (the file was truncated?)", n);
-			why = whybuf;
-		} else if ((found = swap_page_checksum(data, entry)) != expected) {
-			atomic_long_inc(&si->csum_errors);
-			kmm_port_snprintf(
-			    whybuf, sizeof(whybuf),
-			    "checksum mismatch (wrote %016llx, read %016llx): the file "
-			    "changed behind kmm's back",
-			    (unsigned long long)expected, (unsigned long long)found);
-			why = whybuf;
+	void *bufs[SWAP_IO_RUN];
+	uint64_t sums[SWAP_IO_RUN];
+	int failed = 0;
+	for (int i = 0; i < n;) {
+		struct swap_info *si = get_swap_device(m, entries[i]);
+		if (!si) {
+			errs[i++] = -EINVAL;
+			failed++;
+			continue;
 		}
+		/* The run: neighbouring slots of one area, up to the first injected failure. */
+		unsigned long first = swp_offset(entries[i]);
+		long injected = 0;
+		int k = 0;
+		while (i + k < n && k < SWAP_IO_RUN &&
+		       swp_type(entries[i + k]) == swp_type(entries[i]) &&
+		       swp_offset(entries[i + k]) == first + (unsigned long)k) {
+			bufs[k] = page_address(m, pages[i + k]);
+			injected = swap_write_fault(ss, si, bufs[k], first + (unsigned long)k);
+			if (injected)
+				break;
+			sums[k] = swap_page_checksum(bufs[k], entries[i + k]);
+			SetPageWriteback(pages[i + k]);
+			k++;
+		}
+		if (k) {
+			long done = kmm_port_pwritev(si->fd, bufs, k, PAGE_SIZE,
+						     (uint64_t)first * PAGE_SIZE);
+			for (int j = 0; j < k; j++) {
+				/* A run that fell short is finished page by page, to name the failures. */
+				long ret =
+				    done == (long)k * (long)PAGE_SIZE
+					? 0
+					: swap_write_slot(si, bufs[j], first + (unsigned long)j);
+				errs[i + j] = swap_write_done(m, si, pages[i + j], entries[i + j],
+							      sums[j], ret);
+				failed += errs[i + j] != 0;
+			}
+			i += k;
+		}
+		if (injected) {
+			SetPageWriteback(pages[i]);
+			errs[i] = swap_write_done(m, si, pages[i], entries[i], 0, injected);
+			failed++;
+			i++;
+		}
+		put_swap_device(si);
+	}
+	return failed;
+}
+
+/* --- Reading ---------------------------------------------------------------------------------- */
+
+/*
+ * Check a page just read from @entry's slot (or why it could not be read)
+ * and record the outcome: 0, or -EIO with the message in the log.
+ */
+static int swap_read_done(struct kmm_machine *m, struct swap_info *si, struct kmm_page *page,
+			  swp_entry_t entry, const char *why)
+{
+	unsigned long offset = swp_offset(entry);
+	uint64_t expected = READ_ONCE(si->csum[offset]), found;
+	char whybuf[160];
+	if (!why && (found = swap_page_checksum(page_address(m, page), entry)) != expected) {
+		atomic_long_inc(&si->csum_errors);
+		kmm_port_snprintf(whybuf, sizeof(whybuf),
+				  "checksum mismatch (wrote %016llx, read %016llx): the file "
+				  "changed behind kmm's back",
+				  (unsigned long long)expected, (unsigned long long)found);
+		why = whybuf;
 	}
 	if (why) {
 		long nr = atomic_long_add_return(1, &si->read_errors);
@@ -175,13 +231,106 @@ int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entr
 		if (swap_error_report_due(nr))
 			kmm_printk(m, "Read-error on swap-device (%s, slot %lu, entry %#lx): %s",
 				   si->path, offset, entry.val, why);
-		ret = -EIO;
-	} else {
-		SetPageUptodate(page);
-		ClearPageError(page);
-		atomic_long_inc(&si->reads);
-		count_vm_event(m, PSWPIN);
+		return -EIO;
 	}
+	SetPageUptodate(page);
+	ClearPageError(page);
+	atomic_long_inc(&si->reads);
+	count_vm_event(m, PSWPIN);
+	return 0;
+}
+
+/* Why @entry cannot be read before trying: an injected error or a slot never written. */
+static const char *swap_read_precheck(struct swap_state *ss, struct swap_info *si,
+				      swp_entry_t entry)
+{
+	if (kmm_should_fail(&ss->fail_read, PAGE_SIZE))
+		return "I/O error (injected)";
+	if (!READ_ONCE(si->csum[swp_offset(entry)]))
+		return "the slot was never written (or its write failed)";
+	return NULL;
+}
+
+/* One page, one pread; the reason it failed, or NULL. */
+static const char *swap_read_slot(struct swap_info *si, void *data, unsigned long offset, char *buf,
+				  size_t len)
+{
+	long n = kmm_port_pread(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
+	if (n < 0) {
+		kmm_port_snprintf(buf, len, "%s", kmm_port_strerror((int)-n));
+		return buf;
+	}
+	if (n < (long)PAGE_SIZE) {
+		kmm_port_snprintf(buf, len, "short read of %ld bytes (the file was truncated?)", n);
+		return buf;
+	}
+	return NULL;
+}
+
+int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
+{
+	struct swap_info *si = get_swap_device(m, entry);
+	char buf[160];
+	if (!si) {
+		ClearPageUptodate(page);
+		return -EIO;
+	}
+	const char *why = swap_read_precheck(swap_state(m), si, entry);
+	if (!why)
+		why =
+		    swap_read_slot(si, page_address(m, page), swp_offset(entry), buf, sizeof(buf));
+	int ret = swap_read_done(m, si, page, entry, why);
 	put_swap_device(si);
 	return ret;
+}
+
+int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		   int n, int *errs)
+{
+	struct swap_state *ss = swap_state(m);
+	void *bufs[SWAP_IO_RUN];
+	char buf[160];
+	int failed = 0;
+	for (int i = 0; i < n;) {
+		struct swap_info *si = get_swap_device(m, entries[i]);
+		if (!si) {
+			ClearPageUptodate(pages[i]);
+			errs[i++] = -EIO;
+			failed++;
+			continue;
+		}
+		unsigned long first = swp_offset(entries[i]);
+		const char *why = NULL;
+		int k = 0;
+		while (i + k < n && k < SWAP_IO_RUN &&
+		       swp_type(entries[i + k]) == swp_type(entries[i]) &&
+		       swp_offset(entries[i + k]) == first + (unsigned long)k) {
+			why = swap_read_precheck(ss, si, entries[i + k]);
+			if (why)
+				break;
+			bufs[k] = page_address(m, pages[i + k]);
+			k++;
+		}
+		if (k) {
+			long done = kmm_port_preadv(si->fd, bufs, k, PAGE_SIZE,
+						    (uint64_t)first * PAGE_SIZE);
+			for (int j = 0; j < k; j++) {
+				const char *w = NULL;
+				if (done != (long)k * (long)PAGE_SIZE)
+					w = swap_read_slot(si, bufs[j], first + (unsigned long)j,
+							   buf, sizeof(buf));
+				errs[i + j] =
+				    swap_read_done(m, si, pages[i + j], entries[i + j], w);
+				failed += errs[i + j] != 0;
+			}
+			i += k;
+		}
+		if (why) {
+			errs[i] = swap_read_done(m, si, pages[i], entries[i], why);
+			failed++;
+			i++;
+		}
+		put_swap_device(si);
+	}
+	return failed;
 }

@@ -130,12 +130,24 @@ int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_e
  */
 int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry);
 /*
+ * Write @n pages to their slots at once (what reclaim does with the batch it
+ * isolated): runs of neighbouring slots of one area become one write of up
+ * to 64 pages, as Linux's block layer merges adjacent bios under a plug.
+ * Each page's result is in @errs[i], with swap_writepage()'s meaning.
+ * Returns how many failed.
+ */
+int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		    int n, int *errs);
+/*
  * Read @entry's slot into @page and check it against the checksum of the
  * last write. Returns 0 (the page is uptodate), or -EIO with a message
  * naming the area, the slot and the entry (I/O error, short file, a slot
  * never written, or a checksum mismatch: the file changed behind kmm's back).
  */
 int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry);
+/* Read @n slots into @n pages, merging neighbouring slots into one read; as swap_writepages. */
+int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		   int n, int *errs);
 
 /* --- Life of the layer (swapon.c) --------------------------------------------------------------- */
 

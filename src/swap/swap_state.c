@@ -244,64 +244,70 @@ out:
 	return n;
 }
 
-/*
- * Read a fresh cache page and unlock it. On failure it is taken out of the
- * cache and the caller's reference dropped with the cache's (the page is
- * gone). Returns 0 or -EIO.
- */
-static int swap_read_new_page(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
-{
-	int err = swap_readpage(m, page, entry);
-	if (err) {
-		swap_cache_discard(m, page);
-		return err;
-	}
-	ClearPageLocked(page);
-	return 0;
-}
-
 struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
 {
 	struct swap_state *ss = swap_state(m);
-	swp_entry_t slots[64];
+	swp_entry_t slots[64], fresh_e[64];
+	struct kmm_page *fresh[64], *target = NULL;
+	int errs[64], nfresh = 0;
 	bool new_page;
 	*err = 0;
 	int n = swap_cluster_readahead_slots(m, entry, slots, 1 << kmm_min(ss->page_cluster, 6u));
-	/* The neighbours, in slot order: sequential reads of the file. */
-	for (int i = 1; i < n; i++) {
+	/* Slot order (the target came first): neighbouring slots become one read. */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && swp_offset(slots[j]) < swp_offset(slots[j - 1]); j--) {
+			swp_entry_t t = slots[j];
+			slots[j] = slots[j - 1];
+			slots[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
 		struct kmm_page *page = __read_swap_cache_async(m, slots[i], gfp, &new_page);
 		if (!page)
 			continue;
+		if (slots[i].val == entry.val)
+			target = page;
 		if (new_page) {
-			if (swap_read_new_page(m, page, slots[i]))
-				continue;     /* gone; the fault on it will report the error */
+			fresh[nfresh] = page;
+			fresh_e[nfresh++] = slots[i];
+		} else if (page != target) {
+			kmm_put_page(m, page);
+		}
+	}
+	swap_readpages(m, fresh, fresh_e, nfresh, errs);
+	for (int i = 0; i < nfresh; i++) {
+		struct kmm_page *page = fresh[i];
+		if (errs[i]) {
+			/* Out of the cache again, so that a later fault retries the read. */
+			swap_cache_discard(m, page);
+			if (page == target) {
+				target = NULL;
+				*err = -EIO;
+			}
+			continue;
+		}
+		ClearPageLocked(page);
+		if (page != target) {
 			SetPageReclaim(page); /* PG_readahead */
 			count_vm_event(m, SWAP_RA);
+			kmm_put_page(m, page);
 		}
-		kmm_put_page(m, page);
 	}
-	struct kmm_page *page = __read_swap_cache_async(m, entry, gfp, &new_page);
-	if (!page) {
-		*err = -ENOMEM;
+	if (!target) {
+		if (!*err)
+			*err = -ENOMEM;
 		return NULL;
 	}
-	if (new_page) {
-		int rerr = swap_read_new_page(m, page, entry);
-		if (rerr) {
-			*err = rerr;
-			return NULL;
-		}
-	} else if (!PageUptodate(page)) {
+	if (!PageUptodate(target)) {
 		/* Another CPU's read of this page is still going on: wait for it. */
-		while (PageLocked(page))
+		while (PageLocked(target))
 			kmm_port_yield();
-		if (!PageUptodate(page)) {
-			kmm_put_page(m, page);
+		if (!PageUptodate(target)) {
+			kmm_put_page(m, target);
 			*err = -EIO;
 			return NULL;
 		}
 	}
-	return page;
+	return target;
 }
 
 void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si)

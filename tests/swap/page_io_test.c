@@ -318,6 +318,70 @@ static void test_injected_errors(void)
 	kmm_machine_destroy(m);
 }
 
+/* Batched I/O: neighbouring slots in one write and one read; a failure hits its page only. */
+static void test_batched_io(void)
+{
+	struct kmm_machine *m = boot();
+	struct kmm_rng rng;
+	kmm_rng_seed(&rng, kmm_test_seed + 6);
+	expect_int_eq(swap_test_swapon(m, "batch.swap", 4UL << 20, -1), 0);
+	enum {
+		N = 40
+	};
+	struct kmm_page *pages[N], *back[N];
+	swp_entry_t e[N];
+	int errs[N];
+	static unsigned char copy[N][PAGE_SIZE];
+	kmm_cpu_enter(m, 0);
+	expect_int_eq(get_swap_pages(m, 32, e), 32);
+	expect_int_eq(get_swap_pages(m, N - 32, e + 32), N - 32);
+	for (int i = 0; i < N; i++) {
+		pages[i] = kmm_alloc_pages(m, GFP_KERNEL, 0);
+		back[i] = kmm_alloc_pages(m, GFP_KERNEL, 0);
+		swap_test_fill(m, pages[i], &rng);
+		memcpy(copy[i], page_address(m, pages[i]), PAGE_SIZE);
+	}
+	kmm_cpu_exit(m);
+	/* The 10th page's write fails (ENOSPC); the pages around it are written. */
+	kmm_swap_set_write_fault(m, KMM_SWAP_FAULT_ENOSPC);
+	struct kmm_fault_attr *fw = kmm_swap_fail_write(m);
+	fw->nth = fw->calls + 10;
+	fw->enabled = true;
+	expect_int_eq(swap_writepages(m, pages, e, N, errs), 1);
+	fw->enabled = false;
+	for (int i = 0; i < N; i++)
+		expect_int_eq(errs[i], i == 9 ? -ENOSPC : 0);
+	expect_true(PageDirty(pages[9]));
+	/* The 20th read fails (injected); the failed write's slot reads as never written. */
+	struct kmm_fault_attr *fr = kmm_swap_fail_read(m);
+	fr->nth = fr->calls + 20;
+	fr->enabled = true;
+	expect_int_eq(swap_readpages(m, back, e, N, errs), 2);
+	fr->enabled = false;
+	for (int i = 0; i < N; i++) {
+		expect_int_eq(errs[i], i == 9 || i == 19 ? -EIO : 0);
+		if (!errs[i])
+			expect_int_eq(memcmp(page_address(m, back[i]), copy[i], PAGE_SIZE), 0);
+	}
+	/* Retry: everything is there. */
+	expect_int_eq(swap_writepages(m, pages + 9, e + 9, 1, errs), 0);
+	expect_int_eq(swap_readpages(m, back, e, N, errs), 0);
+	for (int i = 0; i < N; i++) {
+		expect_int_eq(memcmp(page_address(m, back[i]), copy[i], PAGE_SIZE), 0);
+		put_swap_page(m, e[i]);
+		kmm_put_page(m, pages[i]);
+		kmm_put_page(m, back[i]);
+	}
+	struct kmm_swap_area_info info;
+	kmm_swap_area_info(m, 0, &info);
+	expect_u64_eq(info.write_errors, 1);
+	expect_u64_eq(info.read_errors, 2);
+	expect_u64_eq(info.writes, N);
+	expect_u64_eq(info.reads, 2 * N - 2);
+	expect_valid(m);
+	kmm_machine_destroy(m);
+}
+
 /* --- The header -------------------------------------------------------------------------------------- */
 
 static void write_file(const char *path, const void *data, size_t len, off_t size)
@@ -573,6 +637,7 @@ int main(int argc, char **argv)
 	run_test(test_swap_cache);
 	run_test(test_corruption);
 	run_test(test_injected_errors);
+	run_test(test_batched_io);
 	run_test(test_bad_input);
 	run_test(test_util_linux);
 	swap_test_cleanup();
