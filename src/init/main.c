@@ -78,6 +78,10 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	if (!m)
 		return;
 	kmm_wait_for_init(m);
+	/*
+	 * Swap goes after the tasks (their swap PTEs give their slots back)
+	 * and before the layers whose memory its swap cache uses (slab).
+	 */
 	swap_destroy(m);
 	kmem_cache_destroy_all(m);
 	page_alloc_destroy(m);
