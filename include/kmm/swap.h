@@ -22,8 +22,7 @@
 /* --- Switching areas on and off -------------------------------------------------- */
 
 /* kmm_swapon() flags. */
-#define KMM_SWAP_DIRECT 0x1 /* O_DIRECT I/O: reads and writes bypass the host's page cache */
-#define KMM_SWAP_SYNC	0x2 /* fdatasync after every write (slow; for durability tests) */
+#define KMM_SWAP_SYNC 0x2 /* fsync after every write (slow; for durability tests) */
 
 /*
  * Switch on swap on the host file @path with priority @prio (-1: the next

@@ -103,28 +103,24 @@ long kmm_port_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int kmm_port_ftruncate(int fd, uint64_t len);
 int kmm_port_fsync(int fd);
 int kmm_port_close(int fd);
+/* Open with a choice of access: KMM_PORT_O_* flags; returns the descriptor or -errno. */
+#define KMM_PORT_O_WRITE 0x1 /* read and write (else read only) */
+#define KMM_PORT_O_CREAT 0x2
+#define KMM_PORT_O_TRUNC 0x4
+int kmm_port_open_flags(const char *path, int flags, int mode);
+/* Identity and size of an open file (fstat); 0 or -errno. */
+int kmm_port_fstat(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size);
+/* Read into / write from several buffers at consecutive offsets (preadv/pwritev). */
+struct kmm_port_iovec {
+	void *base;
+	size_t len;
+};
+long kmm_port_preadv(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
+long kmm_port_pwritev(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
 const char *kmm_port_strerror(int errnum);
 
-/* kmm_port_open_ex() flags. */
-#define KMM_PORT_O_CREAT  0x1 /* create the file if it does not exist */
-#define KMM_PORT_O_DIRECT 0x2 /* I/O bypasses the host's page cache (buffers page-aligned) */
-/* Open read-write with @flags; the descriptor, or -errno. */
-int kmm_port_open_ex(const char *path, unsigned int flags, int mode);
-/*
- * Write (read) @n buffers of @len bytes each, in order, at @off: one system
- * call for a run of neighbouring pages. Returns the bytes transferred or -errno.
- */
-long kmm_port_pwritev(int fd, void *const *bufs, int n, size_t len, uint64_t off);
-long kmm_port_preadv(int fd, void *const *bufs, int n, size_t len, uint64_t off);
-/* Flush the file's data (not its metadata) to the disk: 0 or -errno. */
-int kmm_port_fdatasync(int fd);
-/* What a descriptor is: its size, whether it is a regular file, and its identity. */
-struct kmm_port_stat {
-	uint64_t size;
-	uint64_t dev, ino;
-	bool regular;
-};
-int kmm_port_fstat(int fd, struct kmm_port_stat *st);
+/* Is the open file @fd a regular file (not a device, pipe or directory)? */
+bool kmm_port_fd_is_regular(int fd);
 /* The absolute path of @path (symbolic links resolved) into @out: 0 or -errno. */
 int kmm_port_realpath(const char *path, char *out, size_t len);
 

@@ -17,7 +17,6 @@
 #include <execinfo.h>
 
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -359,6 +358,58 @@ int kmm_port_open(const char *path, int flags_create, int mode)
 	return fd < 0 ? -errno : fd;
 }
 
+int kmm_port_open_flags(const char *path, int flags, int mode)
+{
+	int oflags = O_CLOEXEC | ((flags & KMM_PORT_O_WRITE) ? O_RDWR : O_RDONLY) |
+		     ((flags & KMM_PORT_O_CREAT) ? O_CREAT : 0) |
+		     ((flags & KMM_PORT_O_TRUNC) ? O_TRUNC : 0);
+	int fd = open(path, oflags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int kmm_port_fstat(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+long kmm_port_preadv(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off)
+{
+	struct iovec v[64];
+	if (cnt > 64)
+		cnt = 64;
+	for (int i = 0; i < cnt; i++) {
+		v[i].iov_base = iov[i].base;
+		v[i].iov_len = iov[i].len;
+	}
+	ssize_t n;
+	do
+		n = preadv(fd, v, cnt, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+long kmm_port_pwritev(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off)
+{
+	struct iovec v[64];
+	if (cnt > 64)
+		cnt = 64;
+	for (int i = 0; i < cnt; i++) {
+		v[i].iov_base = iov[i].base;
+		v[i].iov_len = iov[i].len;
+	}
+	ssize_t n;
+	do
+		n = pwritev(fd, v, cnt, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 long kmm_port_pread(int fd, void *buf, size_t len, uint64_t off)
 {
 	ssize_t n;
@@ -397,83 +448,19 @@ const char *kmm_port_strerror(int errnum)
 	return strerror(errnum);
 }
 
-int kmm_port_open_ex(const char *path, unsigned int flags, int mode)
-{
-	int oflags = O_RDWR | O_CLOEXEC;
-	if (flags & KMM_PORT_O_CREAT)
-		oflags |= O_CREAT;
-#ifdef O_DIRECT
-	if (flags & KMM_PORT_O_DIRECT)
-		oflags |= O_DIRECT;
-#else
-	if (flags & KMM_PORT_O_DIRECT)
-		return -EINVAL;
-#endif
-	int fd = open(path, oflags, mode);
-	return fd < 0 ? -errno : fd;
-}
-
-int kmm_port_fdatasync(int fd)
-{
-	return fdatasync(fd) ? -errno : 0;
-}
-
-int kmm_port_fstat(int fd, struct kmm_port_stat *kst)
+bool kmm_port_fd_is_regular(int fd)
 {
 	struct stat st;
-	if (fstat(fd, &st))
-		return -errno;
-	kst->size = (uint64_t)st.st_size;
-	kst->dev = (uint64_t)st.st_dev;
-	kst->ino = (uint64_t)st.st_ino;
-	kst->regular = S_ISREG(st.st_mode);
-	return 0;
+	return !fstat(fd, &st) && S_ISREG(st.st_mode);
 }
 
 int kmm_port_realpath(const char *path, char *out, size_t len)
 {
-	char buf[PATH_MAX];
+	char buf[4096]; /* PATH_MAX on Linux */
 	if (!realpath(path, buf))
 		return -errno;
 	if (strlen(buf) >= len)
 		return -ENAMETOOLONG;
-	strcpy(out, buf);
+	memcpy(out, buf, strlen(buf) + 1);
 	return 0;
-}
-
-static long port_rwv(int fd, void *const *bufs, int n, size_t len, uint64_t off, bool write)
-{
-	struct iovec iov[64];
-	long done = 0;
-	while (n > 0) {
-		int k = n < 64 ? n : 64;
-		for (int i = 0; i < k; i++) {
-			iov[i].iov_base = bufs[i];
-			iov[i].iov_len = len;
-		}
-		ssize_t r;
-		do
-			r = write ? pwritev(fd, iov, k, (off_t)off)
-				  : preadv(fd, iov, k, (off_t)off);
-		while (r < 0 && errno == EINTR);
-		if (r < 0)
-			return done ? done : -errno;
-		done += r;
-		if ((size_t)r < (size_t)k * len)
-			break;
-		bufs += k;
-		n -= k;
-		off += (uint64_t)k * len;
-	}
-	return done;
-}
-
-long kmm_port_pwritev(int fd, void *const *bufs, int n, size_t len, uint64_t off)
-{
-	return port_rwv(fd, bufs, n, len, off, true);
-}
-
-long kmm_port_preadv(int fd, void *const *bufs, int n, size_t len, uint64_t off)
-{
-	return port_rwv(fd, bufs, n, len, off, false);
 }

@@ -143,7 +143,7 @@ struct swap_info {
 	/* The file. */
 	int fd;
 	uint64_t dev, ino;	 /* the file's identity: swapoff finds the area by it */
-	unsigned int swap_flags; /* KMM_SWAP_DIRECT, KMM_SWAP_SYNC */
+	unsigned int swap_flags; /* KMM_SWAP_SYNC */
 	char path[256];
 	unsigned char uuid[16];
 	char label[17];

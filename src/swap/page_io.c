@@ -108,7 +108,7 @@ static int swap_write_done(struct kmm_machine *m, struct swap_info *si, struct k
 {
 	unsigned long offset = swp_offset(entry);
 	if (!ret && (si->swap_flags & KMM_SWAP_SYNC))
-		ret = kmm_port_fdatasync(si->fd);
+		ret = kmm_port_fsync(si->fd);
 	if (ret) {
 		WRITE_ONCE(si->csum[offset], 0);
 		long nr = atomic_long_add_return(1, &si->write_errors);
@@ -153,7 +153,7 @@ int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_en
 		    int n, int *errs)
 {
 	struct swap_state *ss = swap_state(m);
-	void *bufs[SWAP_IO_RUN];
+	struct kmm_port_iovec bufs[SWAP_IO_RUN];
 	uint64_t sums[SWAP_IO_RUN];
 	int failed = 0;
 	for (int i = 0; i < n;) {
@@ -170,23 +170,23 @@ int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_en
 		while (i + k < n && k < SWAP_IO_RUN &&
 		       swp_type(entries[i + k]) == swp_type(entries[i]) &&
 		       swp_offset(entries[i + k]) == first + (unsigned long)k) {
-			bufs[k] = page_address(m, pages[i + k]);
-			injected = swap_write_fault(ss, si, bufs[k], first + (unsigned long)k);
+			bufs[k].base = page_address(m, pages[i + k]);
+			bufs[k].len = PAGE_SIZE;
+			injected = swap_write_fault(ss, si, bufs[k].base, first + (unsigned long)k);
 			if (injected)
 				break;
-			sums[k] = swap_page_checksum(bufs[k], entries[i + k]);
+			sums[k] = swap_page_checksum(bufs[k].base, entries[i + k]);
 			SetPageWriteback(pages[i + k]);
 			k++;
 		}
 		if (k) {
-			long done = kmm_port_pwritev(si->fd, bufs, k, PAGE_SIZE,
-						     (uint64_t)first * PAGE_SIZE);
+			long done = kmm_port_pwritev(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
 			for (int j = 0; j < k; j++) {
 				/* A run that fell short is finished page by page, to name the failures. */
-				long ret =
-				    done == (long)k * (long)PAGE_SIZE
-					? 0
-					: swap_write_slot(si, bufs[j], first + (unsigned long)j);
+				long ret = done == (long)k * (long)PAGE_SIZE
+					       ? 0
+					       : swap_write_slot(si, bufs[j].base,
+								 first + (unsigned long)j);
 				errs[i + j] = swap_write_done(m, si, pages[i + j], entries[i + j],
 							      sums[j], ret);
 				failed += errs[i + j] != 0;
@@ -288,7 +288,7 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 		   int n, int *errs)
 {
 	struct swap_state *ss = swap_state(m);
-	void *bufs[SWAP_IO_RUN];
+	struct kmm_port_iovec bufs[SWAP_IO_RUN];
 	char buf[160];
 	int failed = 0;
 	for (int i = 0; i < n;) {
@@ -308,17 +308,18 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 			why = swap_read_precheck(ss, si, entries[i + k]);
 			if (why)
 				break;
-			bufs[k] = page_address(m, pages[i + k]);
+			bufs[k].base = page_address(m, pages[i + k]);
+			bufs[k].len = PAGE_SIZE;
 			k++;
 		}
 		if (k) {
-			long done = kmm_port_preadv(si->fd, bufs, k, PAGE_SIZE,
-						    (uint64_t)first * PAGE_SIZE);
+			long done = kmm_port_preadv(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
 			for (int j = 0; j < k; j++) {
 				const char *w = NULL;
 				if (done != (long)k * (long)PAGE_SIZE)
-					w = swap_read_slot(si, bufs[j], first + (unsigned long)j,
-							   buf, sizeof(buf));
+					w = swap_read_slot(si, bufs[j].base,
+							   first + (unsigned long)j, buf,
+							   sizeof(buf));
 				errs[i + j] =
 				    swap_read_done(m, si, pages[i + j], entries[i + j], w);
 				failed += errs[i + j] != 0;

@@ -360,7 +360,9 @@ int kmm_swapon(struct kmm_machine *m, const char *path, uint64_t size, int prio,
 	       const char *label, struct kmm_error *err)
 {
 	struct swap_state *ss = swap_state(m);
-	struct kmm_port_stat st;
+	struct {
+		uint64_t dev, ino, size;
+	} st;
 	unsigned char *buf = NULL;
 	const size_t buflen = 65536;
 	struct swap_header_info *hdr = NULL;
@@ -376,22 +378,20 @@ int kmm_swapon(struct kmm_machine *m, const char *path, uint64_t size, int prio,
 				     "swapon %s: priority %d out of range (-1 for automatic, or "
 				     "0..32767)",
 				     path, prio);
-	if (flags & ~(KMM_SWAP_DIRECT | KMM_SWAP_SYNC))
+	if (flags & ~KMM_SWAP_SYNC)
 		return kmm_error_set(err, -EINVAL, "swapon %s: unknown flags %#x", path, flags);
 
 	swapon_lock(ss);
 	ret = swap_radix_cache(m, err);
 	if (ret)
 		goto out;
-	unsigned int oflags =
-	    (size ? KMM_PORT_O_CREAT : 0) | ((flags & KMM_SWAP_DIRECT) ? KMM_PORT_O_DIRECT : 0);
-	fd = kmm_port_open_ex(path, oflags, 0600);
+	fd = kmm_port_open_flags(path, KMM_PORT_O_WRITE | (size ? KMM_PORT_O_CREAT : 0), 0600);
 	if (fd < 0) {
 		ret = kmm_error_set(err, fd, "%s: cannot open: %s", path, kmm_port_strerror(-fd));
 		goto out;
 	}
-	ret = kmm_port_fstat(fd, &st);
-	if (ret || !st.regular) {
+	ret = kmm_port_fstat(fd, &st.dev, &st.ino, &st.size);
+	if (ret || !kmm_port_fd_is_regular(fd)) {
 		ret = kmm_error_set(err, ret ? ret : -EINVAL, "%s: not a regular file", path);
 		goto out;
 	}
@@ -412,7 +412,7 @@ int kmm_swapon(struct kmm_machine *m, const char *path, uint64_t size, int prio,
 		ret = swap_format(ss, fd, path, st.size, size, label, buf, err);
 		if (ret)
 			goto out;
-		kmm_port_fstat(fd, &st);
+		kmm_port_fstat(fd, &st.dev, &st.ino, &st.size);
 	}
 	long n = kmm_port_pread(fd, buf, (size_t)kmm_min((uint64_t)buflen, st.size), 0);
 	if (n < 0) {
@@ -529,7 +529,7 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 {
 	struct swap_state *ss = swap_state(m);
-	struct kmm_port_stat st;
+	uint64_t dev = 0, ino = 0, fsize;
 	struct swap_info *si = NULL;
 	char real[256];
 	int ret;
@@ -538,9 +538,9 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 		return kmm_error_set(err, -EINVAL, "swapoff %s: no swap areas", path);
 	/* The file may be gone or unreadable: match by resolved name as well as by inode. */
 	bool have_st = false;
-	int fd = kmm_port_open_ex(path, 0, 0);
+	int fd = kmm_port_open_flags(path, 0, 0);
 	if (fd >= 0) {
-		have_st = !kmm_port_fstat(fd, &st);
+		have_st = !kmm_port_fstat(fd, &dev, &ino, &fsize);
 		kmm_port_close(fd);
 	}
 	if (kmm_port_realpath(path, real, sizeof(real)))
@@ -550,7 +550,7 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 	spin_lock(&ss->swap_lock);
 	struct swap_info *p;
 	list_for_each_entry (p, &ss->swap_active_head, list) {
-		if ((have_st && p->dev == st.dev && p->ino == st.ino) || !strcmp(p->path, real)) {
+		if ((have_st && p->dev == dev && p->ino == ino) || !strcmp(p->path, real)) {
 			si = p;
 			break;
 		}
