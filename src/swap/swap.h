@@ -107,9 +107,10 @@ struct kmm_page *__read_swap_cache_async(struct kmm_machine *m, swp_entry_t entr
 /*
  * Read @entry's page, with readahead of its neighbours: the aligned
  * window of 2^page_cluster slots around it (Linux swap_cluster_readahead
- * with vm.page-cluster = 3: 8 slots). Returns the page of @entry, locked
- * no more, uptodate, with a reference; NULL with *@err = -ENOMEM or -EIO
- * (the read failed: checksum or I/O; the message is in the log).
+ * with vm.page-cluster = 3: 8 slots). Returns the page of @entry, unlocked,
+ * uptodate, with a reference; NULL with *@err = -EIO (the read failed:
+ * checksum or I/O; the message is in the log), -ENOENT (nothing holds the
+ * slot any more: the PTE changed under the caller) or -ENOMEM.
  */
 struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err);
 /*

@@ -293,8 +293,9 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 		}
 	}
 	if (!target) {
+		/* No page: the read failed (-EIO), nothing holds the slot any more, or no memory. */
 		if (!*err)
-			*err = -ENOMEM;
+			*err = swap_map_value(m, entry) > 0 ? -ENOMEM : -ENOENT;
 		return NULL;
 	}
 	if (!PageUptodate(target)) {

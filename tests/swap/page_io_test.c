@@ -165,6 +165,10 @@ static void test_swap_cache(void)
 	expect_true(try_to_free_swap(m, pages[0]));
 	ClearPageLocked(pages[0]);
 	expect_true(PageDirty(pages[0])); /* memory holds the only copy */
+	/* A slot nobody holds: no page, and the caller is told why. */
+	int rerr;
+	expect_ptr_null(swapin_readahead(m, swp_entry(0, 1000), GFP_KERNEL, &rerr));
+	expect_int_eq(rerr, -ENOENT);
 	for (int i = 0; i < 10; i++)
 		kmm_put_page(m, pages[i]);
 	struct kmm_swap_totals t;
