@@ -15,6 +15,7 @@
 #include "../phys/phys.h"
 #include "../page/page.h"
 #include "../slab/slab.h"
+#include "../swap/swap.h"
 #include <errno.h>
 #include <string.h>
 
@@ -53,8 +54,17 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 	build_all_zonelists(m);
 	mem_init(m);
 	kmem_cache_init(m);
+	if (swap_init(m, err))
+		goto fail;
 	m->ready_ns = kmm_port_now_ns();
 	deferred_init_start(m, late_init);
+	/*
+	 * The areas the configuration names (--swap) go on last, as an init
+	 * script's swapon -a after the kernel is up: every program that boots
+	 * from a configuration gets them, not only the CLI.
+	 */
+	if (swap_boot_areas(m, err))
+		goto fail;
 	return m;
 fail:
 	if (m->log.data && cfg->quiet == false && !m->log_echo)
@@ -68,6 +78,11 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	if (!m)
 		return;
 	kmm_wait_for_init(m);
+	/*
+	 * Swap goes after the tasks (their swap PTEs give their slots back)
+	 * and before the layers whose memory its swap cache uses (slab).
+	 */
+	swap_destroy(m);
 	kmem_cache_destroy_all(m);
 	page_alloc_destroy(m);
 	phys_destroy(m);

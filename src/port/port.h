@@ -103,6 +103,25 @@ long kmm_port_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int kmm_port_ftruncate(int fd, uint64_t len);
 int kmm_port_fsync(int fd);
 int kmm_port_close(int fd);
+/* Open with a choice of access: KMM_PORT_O_* flags; returns the descriptor or -errno. */
+#define KMM_PORT_O_WRITE 0x1 /* read and write (else read only) */
+#define KMM_PORT_O_CREAT 0x2
+#define KMM_PORT_O_TRUNC 0x4
+int kmm_port_open_flags(const char *path, int flags, int mode);
+/* Identity and size of an open file (fstat); 0 or -errno. */
+int kmm_port_fstat(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size);
+/* Read into / write from several buffers at consecutive offsets (preadv/pwritev). */
+struct kmm_port_iovec {
+	void *base;
+	size_t len;
+};
+long kmm_port_preadv(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
+long kmm_port_pwritev(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
 const char *kmm_port_strerror(int errnum);
+
+/* Is the open file @fd a regular file (not a device, pipe or directory)? */
+bool kmm_port_fd_is_regular(int fd);
+/* The absolute path of @path (symbolic links resolved) into @out: 0 or -errno. */
+int kmm_port_realpath(const char *path, char *out, size_t len);
 
 #endif /* KMM_PORT_H */
