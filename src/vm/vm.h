@@ -161,8 +161,8 @@ struct address_space_operations {
 };
 
 /* Bits of address_space::flags. */
-#define AS_EIO	  0 /* a writeback failed; reported by the next msync */
-#define AS_SHMEM  1 /* shared anonymous memory, no host file */
+#define AS_EIO	       0 /* a writeback failed; reported by the next msync */
+#define AS_SHMEM       1 /* shared anonymous memory, no host file */
 #define AS_UNEVICTABLE 2
 
 /*
@@ -253,8 +253,8 @@ struct kmm_task {
  * already dirty, so a first write goes to the slow path and sets the dirty
  * bit, as the hardware does.
  */
-#define TLB_ENTRIES  64
-#define TLB_NR_ASIDS 6 /* Linux TLB_NR_DYN_ASIDS */
+#define TLB_ENTRIES    64
+#define TLB_NR_ASIDS   6 /* Linux TLB_NR_DYN_ASIDS */
 #define TLB_FLUSH_REQS 8
 
 struct tlb_entry {
@@ -301,7 +301,7 @@ struct vm_cpu {
 struct vm_fault;
 /* swap/ registers these; without swap, no PTE ever holds a swap entry. */
 struct vm_swap_hooks {
-	int (*do_swap_page)(struct vm_fault *vmf); /* VM_FAULT_* */
+	int (*do_swap_page)(struct vm_fault *vmf);			 /* VM_FAULT_* */
 	int (*swap_duplicate)(struct kmm_machine *m, swp_entry_t entry); /* fork; 0 or -ENOMEM */
 	void (*free_swap_and_cache)(struct kmm_machine *m, swp_entry_t entry);
 };
@@ -393,8 +393,7 @@ static inline long get_mm_counter(const struct kmm_mm *mm, int member)
 }
 static inline unsigned long get_mm_rss(const struct kmm_mm *mm)
 {
-	return (unsigned long)(get_mm_counter(mm, MM_FILEPAGES) +
-			       get_mm_counter(mm, MM_ANONPAGES) +
+	return (unsigned long)(get_mm_counter(mm, MM_FILEPAGES) + get_mm_counter(mm, MM_ANONPAGES) +
 			       get_mm_counter(mm, MM_SHMEMPAGES));
 }
 /* Which counter a mapped page counts in (Linux mm_counter). */
@@ -509,9 +508,9 @@ void tlb_flush_mmu(struct mmu_gather *tlb);
 void tlb_finish_mmu(struct mmu_gather *tlb);
 
 /* memory.c: faults, zapping, copying at fork. */
-#define FAULT_FLAG_WRITE   0x01u
-#define FAULT_FLAG_USER	   0x02u
-#define FAULT_FLAG_REMOTE  0x04u /* populate / mlock, not a task's own access */
+#define FAULT_FLAG_WRITE  0x01u
+#define FAULT_FLAG_USER	  0x02u
+#define FAULT_FLAG_REMOTE 0x04u /* populate / mlock, not a task's own access */
 
 #define VM_FAULT_OOM	 0x0001u
 #define VM_FAULT_SIGBUS	 0x0002u
@@ -615,15 +614,13 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
 		      unsigned long index);
 void delete_from_page_cache(struct kmm_page *page);
 unsigned int filemap_fault(struct vm_fault *vmf);
-void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff,
-		       unsigned long end_pgoff);
+void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff, unsigned long end_pgoff);
 void set_page_dirty(struct kmm_page *page);
 void clear_page_dirty_for_io(struct kmm_page *page);
 int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned long first,
 				 unsigned long last);
 void truncate_inode_pages(struct kmm_address_space *mapping);
-void page_cache_readahead(struct kmm_address_space *mapping, unsigned long index,
-			  unsigned long nr);
+void page_cache_readahead(struct kmm_address_space *mapping, unsigned long index, unsigned long nr);
 void mapping_init(struct kmm_address_space *mapping, struct kmm_inode *host,
 		  const struct address_space_operations *a_ops);
 static inline uint64_t i_size_read(const struct kmm_inode *inode)
@@ -642,8 +639,8 @@ void force_sig_fault(struct kmm_task *t, int signo, int code, unsigned long addr
 /* mprotect.c, mlock.c */
 unsigned long change_protection(struct kmm_vma *vma, unsigned long start, unsigned long end,
 				pgprot_t newprot);
-int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev,
-		unsigned long start, unsigned long end, unsigned long newflags);
+int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev, unsigned long start,
+		unsigned long end, unsigned long newflags);
 
 /* msync.c: move dirty bits from PTEs to their pages (Linux 2.4 filemap_sync). */
 void msync_sync_ptes(struct kmm_vma *vma, unsigned long start, unsigned long end);
