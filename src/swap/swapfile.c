@@ -496,8 +496,13 @@ scan:
 			scanned_many = true;
 		}
 	}
+	/*
+	 * Up to and including scan_base: entering from a CPU that had no
+	 * cluster, the slot at scan_base itself was never looked at (Linux
+	 * stops short of it, so its last free slot can go unseen).
+	 */
 	offset = READ_ONCE(si->lowest_bit);
-	while (offset < scan_base) {
+	while (offset <= scan_base && offset <= READ_ONCE(si->highest_bit)) {
 		if (swap_offset_available_and_locked(m, si, offset))
 			goto checks;
 		if (--latency_ration < 0) {
