@@ -125,10 +125,10 @@ void kmm_task_faults(const struct kmm_task *t, unsigned long *min_flt, unsigned 
 
 /* The signal that killed a task, if any (0 if none). */
 struct kmm_task_signal {
-	int signo;	   /* KMM_SIGSEGV or KMM_SIGBUS */
-	int code;	   /* KMM_SEGV_MAPERR, ..., as si_code */
+	int signo;	    /* KMM_SIGSEGV or KMM_SIGBUS */
+	int code;	    /* KMM_SEGV_MAPERR, ..., as si_code */
 	unsigned long addr; /* the faulting address */
-	char msg[200];	   /* what the kernel log says about it */
+	char msg[200];	    /* what the kernel log says about it */
 };
 #define KMM_SIGBUS	7
 #define KMM_SIGSEGV	11

@@ -42,8 +42,7 @@ struct radix_tree_root {
 	void *ctx;
 };
 
-void radix_tree_init(struct radix_tree_root *root,
-		     struct radix_tree_node *(*node_alloc)(void *ctx),
+void radix_tree_init(struct radix_tree_root *root, struct radix_tree_node *(*node_alloc)(void *ctx),
 		     void (*node_free)(void *ctx, struct radix_tree_node *node), void *ctx);
 /* Store @item (non-NULL) at @index: 0, -EEXIST if taken, -ENOMEM. */
 int radix_tree_insert(struct radix_tree_root *root, unsigned long index, void *item);
@@ -54,8 +53,7 @@ void *radix_tree_replace(struct radix_tree_root *root, unsigned long index, void
 void *radix_tree_delete(struct radix_tree_root *root, unsigned long index);
 void radix_tree_tag_set(struct radix_tree_root *root, unsigned long index, unsigned int tag);
 void radix_tree_tag_clear(struct radix_tree_root *root, unsigned long index, unsigned int tag);
-bool radix_tree_tag_get(const struct radix_tree_root *root, unsigned long index,
-			unsigned int tag);
+bool radix_tree_tag_get(const struct radix_tree_root *root, unsigned long index, unsigned int tag);
 /* Does any entry carry @tag? */
 bool radix_tree_tagged(const struct radix_tree_root *root, unsigned int tag);
 /*
@@ -71,8 +69,7 @@ unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root);
  */
 long radix_tree_check(const struct radix_tree_root *root, const char **why);
 
-#define radix_tree_for_each(root, index, item, tag)                                   \
-	for ((index) = 0; ((item) = radix_tree_next(root, &(index), tag)) != NULL; \
-	     (index)++)
+#define radix_tree_for_each(root, index, item, tag) \
+	for ((index) = 0; ((item) = radix_tree_next(root, &(index), tag)) != NULL; (index)++)
 
 #endif /* KMM_RADIX_TREE_H */

@@ -34,19 +34,19 @@ struct rb_root {
 	struct rb_node *rb_node;
 };
 
-#define RB_ROOT \
-	(struct rb_root)      \
-	{                     \
-		NULL          \
+#define RB_ROOT          \
+	(struct rb_root) \
+	{                \
+		NULL     \
 	}
 
 #define RB_RED	 0
 #define RB_BLACK 1
 
 #define rb_entry(ptr, type, member) container_of(ptr, type, member)
-#define rb_entry_safe(ptr, type, member)                      \
-	({                                                    \
-		__typeof__(ptr) ____ptr = (ptr);              \
+#define rb_entry_safe(ptr, type, member)                          \
+	({                                                        \
+		__typeof__(ptr) ____ptr = (ptr);                  \
 		____ptr ? rb_entry(____ptr, type, member) : NULL; \
 	})
 
@@ -81,8 +81,7 @@ static inline void RB_CLEAR_NODE(struct rb_node *n)
 }
 
 /* Put @node at *@link, below @parent, as a red leaf; then call rb_insert_color(). */
-static inline void rb_link_node(struct rb_node *node, struct rb_node *parent,
-				struct rb_node **link)
+static inline void rb_link_node(struct rb_node *node, struct rb_node *parent, struct rb_node **link)
 {
 	node->__rb_parent_color = (uintptr_t)parent; /* red */
 	node->rb_left = node->rb_right = NULL;

@@ -17,8 +17,7 @@
 #include <kmm/bitops.h>
 #include <errno.h>
 
-void radix_tree_init(struct radix_tree_root *root,
-		     struct radix_tree_node *(*node_alloc)(void *ctx),
+void radix_tree_init(struct radix_tree_root *root, struct radix_tree_node *(*node_alloc)(void *ctx),
 		     void (*node_free)(void *ctx, struct radix_tree_node *node), void *ctx)
 {
 	root->rnode = NULL;
@@ -228,8 +227,7 @@ void radix_tree_tag_clear(struct radix_tree_root *root, unsigned long index, uns
 		clear_tag_up(leaf, index & RADIX_TREE_MAP_MASK, tag);
 }
 
-bool radix_tree_tag_get(const struct radix_tree_root *root, unsigned long index,
-			unsigned int tag)
+bool radix_tree_tag_get(const struct radix_tree_root *root, unsigned long index, unsigned int tag)
 {
 	struct radix_tree_node *leaf = find_leaf(root, index);
 	return leaf && (leaf->tags[tag] & (1UL << (index & RADIX_TREE_MAP_MASK)));

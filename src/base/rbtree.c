@@ -338,8 +338,8 @@ static int check_subtree(const struct rb_node *n, const struct rb_node *parent, 
 		*why = "parent pointer does not match the tree";
 		return -1;
 	}
-	if (rb_is_red(n) && ((n->rb_left && rb_is_red(n->rb_left)) ||
-			     (n->rb_right && rb_is_red(n->rb_right)))) {
+	if (rb_is_red(n) &&
+	    ((n->rb_left && rb_is_red(n->rb_left)) || (n->rb_right && rb_is_red(n->rb_right)))) {
 		*why = "red node with a red child";
 		return -1;
 	}

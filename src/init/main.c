@@ -13,6 +13,8 @@
  */
 #include "../phys/phys.h"
 #include "../page/page.h"
+#include "../vm/vm.h"
+#include "../sim/sim.h"
 #include <errno.h>
 #include <string.h>
 
@@ -48,8 +50,12 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 		goto fail;
 	if (page_alloc_init(m, err))
 		goto fail;
+	if (vm_init_early(m, err))
+		goto fail;
 	build_all_zonelists(m);
 	mem_init(m);
+	if (vm_init(m, err))
+		goto fail;
 	m->ready_ns = kmm_port_now_ns();
 	deferred_init_start(m, late_init);
 	return m;
@@ -65,6 +71,8 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	if (!m)
 		return;
 	kmm_wait_for_init(m);
+	sim_reap_all(m);
+	vm_destroy(m);
 	page_alloc_destroy(m);
 	phys_destroy(m);
 	kmm_port_free(m, sizeof(*m));

@@ -87,13 +87,13 @@ typedef pteval_t pgprot_t;
 #define _PAGE_TABLE  (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)
 
 /* Protections a VMA's vm_page_prot can hold (Linux protection_map, x86). */
-#define PAGE_NONE	  (_PAGE_PROTNONE | _PAGE_ACCESSED)
-#define PAGE_READONLY	  (_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
+#define PAGE_NONE	   (_PAGE_PROTNONE | _PAGE_ACCESSED)
+#define PAGE_READONLY	   (_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
 #define PAGE_READONLY_EXEC (_PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED)
-#define PAGE_COPY	  PAGE_READONLY /* private writable: write faults copy */
-#define PAGE_COPY_EXEC	  PAGE_READONLY_EXEC
-#define PAGE_SHARED	  (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
-#define PAGE_SHARED_EXEC  (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED)
+#define PAGE_COPY	   PAGE_READONLY /* private writable: write faults copy */
+#define PAGE_COPY_EXEC	   PAGE_READONLY_EXEC
+#define PAGE_SHARED	   (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
+#define PAGE_SHARED_EXEC   (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED)
 
 /* Swap entries. */
 #define SWP_TYPE_SHIFT	 58
@@ -144,6 +144,11 @@ static inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end)
 static inline pteval_t entry_read(const pteval_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+/* Reading a pointer to a lower table: acquire, pairing with entry_write's release. */
+static inline pteval_t entry_read_acquire(const pteval_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 static inline void entry_write(pteval_t *p, pteval_t v)
 {

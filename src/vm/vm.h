@@ -161,8 +161,8 @@ struct address_space_operations {
 };
 
 /* Bits of address_space::flags. */
-#define AS_EIO	  0 /* a writeback failed; reported by the next msync */
-#define AS_SHMEM  1 /* shared anonymous memory, no host file */
+#define AS_EIO	       0 /* a writeback failed; reported by the next msync */
+#define AS_SHMEM       1 /* shared anonymous memory, no host file */
 #define AS_UNEVICTABLE 2
 
 /*
@@ -253,8 +253,8 @@ struct kmm_task {
  * already dirty, so a first write goes to the slow path and sets the dirty
  * bit, as the hardware does.
  */
-#define TLB_ENTRIES  64
-#define TLB_NR_ASIDS 6 /* Linux TLB_NR_DYN_ASIDS */
+#define TLB_ENTRIES    64
+#define TLB_NR_ASIDS   6 /* Linux TLB_NR_DYN_ASIDS */
 #define TLB_FLUSH_REQS 8
 
 struct tlb_entry {
@@ -301,9 +301,17 @@ struct vm_cpu {
 struct vm_fault;
 /* swap/ registers these; without swap, no PTE ever holds a swap entry. */
 struct vm_swap_hooks {
-	int (*do_swap_page)(struct vm_fault *vmf); /* VM_FAULT_* */
+	int (*do_swap_page)(struct vm_fault *vmf);			 /* VM_FAULT_* */
 	int (*swap_duplicate)(struct kmm_machine *m, swp_entry_t entry); /* fork; 0 or -ENOMEM */
 	void (*free_swap_and_cache)(struct kmm_machine *m, swp_entry_t entry);
+};
+
+/* reclaim/ registers these to keep its LRU lists (NULL until it exists). */
+struct vm_lru_hooks {
+	/* A new anonymous or page-cache page enters the LRU (lru_cache_add). */
+	void (*lru_cache_add)(struct kmm_machine *m, struct kmm_page *page);
+	/* An unmapped PTE was young: the page was used (mark_page_accessed). */
+	void (*mark_page_accessed)(struct kmm_machine *m, struct kmm_page *page);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
@@ -315,6 +323,7 @@ struct vm_state {
 	struct kmm_kmem_cache *filp_cachep;
 	struct kmm_kmem_cache *inode_cachep;
 	struct kmm_kmem_cache *radix_node_cachep;
+	struct kmm_kmem_cache *anon_vma_cachep;
 	struct kmm_page *zero_page;
 	unsigned long zero_pfn;
 	spinlock_t mmlist_lock;
@@ -325,13 +334,15 @@ struct vm_state {
 	struct list_head tasks;
 	int next_pid;
 	unsigned long next_ctx_id;
-	bool heavy_barrier; /* the host offers membarrier: accesses need no fence */
+	atomic_long_t nr_table_pages; /* page-table pages of every level, PGDs included */
+	bool heavy_barrier;	      /* the host offers membarrier: accesses need no fence */
 	/* sysctls */
 	int max_map_count;
 	unsigned long stack_guard_gap;
 	unsigned long mmap_min_addr;
 	unsigned int fault_around_pages;
 	struct vm_swap_hooks swap;
+	struct vm_lru_hooks lru;
 	struct vm_cpu *cpus[KMM_MAX_CPUS];
 };
 
@@ -339,6 +350,9 @@ static inline struct vm_state *vm_state(const struct kmm_machine *m)
 {
 	return (struct vm_state *)m->vm;
 }
+
+/* A function returning an address or a negative errno failed (Linux IS_ERR_VALUE). */
+#define IS_ERR_ADDR(x) ((unsigned long)(x) >= (unsigned long)-4095)
 
 /* --- Page helpers -------------------------------------------------------------------------- */
 
@@ -380,7 +394,26 @@ static inline void unlock_page(struct kmm_page *page)
 	ClearPageLocked(page);
 }
 /* Drop a reference; the last one returns the page to the allocator (put_page). */
-void vm_put_page(struct kmm_machine *m, struct kmm_page *page);
+static inline void vm_put_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	kmm_put_page(m, page);
+}
+/* Drop one reference to each of @nr pages (release_pages). */
+static inline void release_pages(struct kmm_machine *m, struct kmm_page **pages, unsigned long nr)
+{
+	kmm_free_pages_bulk(m, pages, nr);
+}
+
+static inline void lru_cache_add(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (vm_state(m)->lru.lru_cache_add)
+		vm_state(m)->lru.lru_cache_add(m, page);
+}
+static inline void mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (vm_state(m)->lru.mark_page_accessed)
+		vm_state(m)->lru.mark_page_accessed(m, page);
+}
 
 /* RSS counters. */
 static inline void add_mm_counter(struct kmm_mm *mm, int member, long value)
@@ -393,8 +426,7 @@ static inline long get_mm_counter(const struct kmm_mm *mm, int member)
 }
 static inline unsigned long get_mm_rss(const struct kmm_mm *mm)
 {
-	return (unsigned long)(get_mm_counter(mm, MM_FILEPAGES) +
-			       get_mm_counter(mm, MM_ANONPAGES) +
+	return (unsigned long)(get_mm_counter(mm, MM_FILEPAGES) + get_mm_counter(mm, MM_ANONPAGES) +
 			       get_mm_counter(mm, MM_SHMEMPAGES));
 }
 /* Which counter a mapped page counts in (Linux mm_counter). */
@@ -448,6 +480,9 @@ static inline pteval_t *entry_table(const struct kmm_machine *m, pteval_t entry)
 {
 	return (pteval_t *)(m->ram + (entry & PTE_PFN_MASK));
 }
+void pt_dtor(struct kmm_mm *mm, struct kmm_page *table);
+/* The PMD entry for @addr, allocating the PUD and PMD tables (NULL: no memory). */
+pmd_t *pmd_alloc_map(struct kmm_mm *mm, unsigned long addr);
 /* The PTE for @addr, allocating the tables above it (NULL: no memory). */
 pte_t *pte_alloc_map(struct kmm_mm *mm, unsigned long addr, pmd_t **pmdp);
 /* The PTE for @addr if its tables exist, else NULL. */
@@ -509,9 +544,9 @@ void tlb_flush_mmu(struct mmu_gather *tlb);
 void tlb_finish_mmu(struct mmu_gather *tlb);
 
 /* memory.c: faults, zapping, copying at fork. */
-#define FAULT_FLAG_WRITE   0x01u
-#define FAULT_FLAG_USER	   0x02u
-#define FAULT_FLAG_REMOTE  0x04u /* populate / mlock, not a task's own access */
+#define FAULT_FLAG_WRITE  0x01u
+#define FAULT_FLAG_USER	  0x02u
+#define FAULT_FLAG_REMOTE 0x04u /* populate / mlock, not a task's own access */
 
 #define VM_FAULT_OOM	 0x0001u
 #define VM_FAULT_SIGBUS	 0x0002u
@@ -560,11 +595,16 @@ static inline struct kmm_vma *find_vma_intersection(struct kmm_mm *mm, unsigned 
 }
 void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev);
 void vma_unlink(struct kmm_mm *mm, struct kmm_vma *vma);
+/* Take @vma out of its file's i_mmap tree (a no-op if it is not in one). */
+void unlink_file_vma(struct kmm_vma *vma);
 void vma_set_range(struct kmm_vma *vma, unsigned long start, unsigned long end,
 		   unsigned long pgoff);
 void vma_gap_update(struct kmm_vma *vma);
 void remove_vma(struct kmm_vma *vma);
+/* Split @vma at @addr; the new VMA is the lower part if @new_below. Checks max_map_count. */
 int split_vma(struct kmm_mm *mm, struct kmm_vma *vma, unsigned long addr, int new_below);
+/* The same without the max_map_count check (Linux __split_vma). */
+int __split_vma(struct kmm_mm *mm, struct kmm_vma *vma, unsigned long addr, int new_below);
 struct kmm_vma *vma_merge(struct kmm_mm *mm, struct kmm_vma *prev, struct kmm_vma *curr,
 			  unsigned long start, unsigned long end, unsigned long vm_flags,
 			  struct kmm_anon_vma *anon_vma, struct kmm_file *file,
@@ -573,6 +613,7 @@ struct kmm_vma *vma_modify_flags(struct kmm_mm *mm, struct kmm_vma *prev, struct
 				 unsigned long start, unsigned long end, unsigned long newflags,
 				 int *err);
 pgprot_t vm_get_page_prot(unsigned long vm_flags);
+bool vma_wants_writenotify(const struct kmm_vma *vma);
 void vma_set_page_prot(struct kmm_vma *vma);
 void vm_stat_account(struct kmm_mm *mm, unsigned long flags, long npages);
 unsigned long unmapped_area_topdown(struct kmm_mm *mm, unsigned long length,
@@ -615,15 +656,13 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
 		      unsigned long index);
 void delete_from_page_cache(struct kmm_page *page);
 unsigned int filemap_fault(struct vm_fault *vmf);
-void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff,
-		       unsigned long end_pgoff);
+void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff, unsigned long end_pgoff);
 void set_page_dirty(struct kmm_page *page);
 void clear_page_dirty_for_io(struct kmm_page *page);
 int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned long first,
 				 unsigned long last);
 void truncate_inode_pages(struct kmm_address_space *mapping);
-void page_cache_readahead(struct kmm_address_space *mapping, unsigned long index,
-			  unsigned long nr);
+void page_cache_readahead(struct kmm_address_space *mapping, unsigned long index, unsigned long nr);
 void mapping_init(struct kmm_address_space *mapping, struct kmm_inode *host,
 		  const struct address_space_operations *a_ops);
 static inline uint64_t i_size_read(const struct kmm_inode *inode)
@@ -635,20 +674,42 @@ void fput(struct kmm_file *f);
 struct kmm_file *shmem_file_setup(struct kmm_machine *m, uint64_t size);
 extern const struct address_space_operations shmem_aops;
 
-/* fault.c: the access slow path and signals. */
+/* mmu.c: the software MMU, context switches, signals. */
+/* Run @t on its CPU from this thread; returns 0, or -ESRCH if the task is dead. */
+int vm_task_enter(struct kmm_task *t);
 void force_sig_fault(struct kmm_task *t, int signo, int code, unsigned long addr,
 		     const char *reason);
+/* The task gives up its mm (exit_mm): mmput, and off the CPU. */
+void exit_mm(struct kmm_task *t);
+/* Run-time knobs of mmap_lock for the public wrappers. */
+static inline void mmap_read_lock(struct kmm_mm *mm)
+{
+	down_read(&mm->mmap_lock);
+}
+static inline void mmap_read_unlock(struct kmm_mm *mm)
+{
+	up_read(&mm->mmap_lock);
+}
+static inline void mmap_write_lock(struct kmm_mm *mm)
+{
+	down_write(&mm->mmap_lock);
+}
+static inline void mmap_write_unlock(struct kmm_mm *mm)
+{
+	up_write(&mm->mmap_lock);
+}
 
 /* mprotect.c, mlock.c */
 unsigned long change_protection(struct kmm_vma *vma, unsigned long start, unsigned long end,
 				pgprot_t newprot);
-int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev,
-		unsigned long start, unsigned long end, unsigned long newflags);
+int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev, unsigned long start,
+		unsigned long end, unsigned long newflags);
 
 /* msync.c: move dirty bits from PTEs to their pages (Linux 2.4 filemap_sync). */
 void msync_sync_ptes(struct kmm_vma *vma, unsigned long start, unsigned long end);
 
 /* vm_init.c */
+int vm_init_early(struct kmm_machine *m, struct kmm_error *err);
 int vm_init(struct kmm_machine *m, struct kmm_error *err);
 void vm_destroy(struct kmm_machine *m);
 

@@ -72,7 +72,8 @@ static long check_aug(struct rb_node *n, unsigned long *max)
 	if (rm > m)
 		m = rm;
 	if (m != it->subtree_max || (unsigned long)(l + r + 1) != it->subtree_size) {
-		fprintf(stderr, "augmented value wrong at key %lu: max %lu vs %lu, size %lu vs %ld\n",
+		fprintf(stderr,
+			"augmented value wrong at key %lu: max %lu vs %lu, size %lu vs %ld\n",
 			it->key, it->subtree_max, m, it->subtree_size, l + r + 1);
 		return -1;
 	}
@@ -82,7 +83,9 @@ static long check_aug(struct rb_node *n, unsigned long *max)
 
 static void run_random(bool augmented)
 {
-	enum { N = 600 };
+	enum {
+		N = 600
+	};
 	static struct item items[N];
 	struct kmm_rng rng;
 	kmm_rng_seed(&rng, kmm_test_seed + augmented);
