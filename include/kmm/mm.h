@@ -181,6 +181,11 @@ struct kmm_file *kmm_file_open(struct kmm_machine *m, const char *path, int flag
 /* Drop the caller's reference (mappings keep their own). */
 void kmm_file_close(struct kmm_file *f);
 uint64_t kmm_file_size(const struct kmm_file *f);
+/*
+ * fsync(): write every dirty page of the file's page cache back. Dirty bits
+ * still in PTEs are not seen (msync moves them to the pages). 0 or -errno.
+ */
+int kmm_file_fsync(struct kmm_file *f);
 /* Pages of the file in the page cache, and how many of them are dirty. */
 void kmm_file_cached(const struct kmm_file *f, unsigned long *pages, unsigned long *dirty);
 

@@ -260,6 +260,11 @@ void kmm_file_close(struct kmm_file *f)
 		fput(f);
 }
 
+int kmm_file_fsync(struct kmm_file *f)
+{
+	return filemap_write_and_wait_range(f->f_mapping, 0, ~0UL);
+}
+
 uint64_t kmm_file_size(const struct kmm_file *f)
 {
 	return i_size_read(f->f_inode);

@@ -224,6 +224,8 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 	for (;;) {
 		spin_lock(&mapping->i_pages_lock);
 		struct kmm_page *page = radix_tree_next(&mapping->i_pages, &index, -1);
+		if (page)
+			kmm_get_page(page);
 		spin_unlock(&mapping->i_pages_lock);
 		if (!page)
 			break;
@@ -231,6 +233,7 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		lock_page(page);
 		delete_from_page_cache(page);
 		unlock_page(page);
+		vm_put_page(mapping->host->machine, page);
 	}
 }
 

@@ -192,6 +192,8 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 		if (err)
 			break;
 		start = tmp;
+		if (prev && start < prev->vm_end)
+			start = prev->vm_end; /* merged with the next VMA too */
 		if (start >= end)
 			break;
 		vma = prev ? prev->vm_next : find_vma(mm, start);

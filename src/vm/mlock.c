@@ -57,6 +57,8 @@ static int apply_vma_lock_flags(struct kmm_mm *mm, unsigned long start, unsigned
 		if (err)
 			return err;
 		nstart = tmp;
+		if (nstart < prev->vm_end)
+			nstart = prev->vm_end; /* merged with the next VMA too */
 		if (nstart >= end)
 			return 0;
 		vma = prev->vm_next;

@@ -132,6 +132,8 @@ int kmm_mprotect(struct kmm_task *t, unsigned long start, unsigned long len, int
 		if (err)
 			goto out;
 		nstart = tmp;
+		if (nstart < prev->vm_end)
+			nstart = prev->vm_end; /* the fixup merged with the next VMA too */
 		if (nstart >= end)
 			break;
 		vma = prev->vm_next;

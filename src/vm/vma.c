@@ -296,6 +296,15 @@ void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev)
 	if (next)
 		next->vm_prev = vma;
 
+	/*
+	 * The successor's gap shrinks: update the tree for it before inserting,
+	 * so that the insertion's rotations start from consistent values (a
+	 * rotation recomputing it afterwards would leave its ancestors stale).
+	 */
+	if (next)
+		vma_gap_update(next);
+	else
+		mm->highest_vm_end = vm_end_gap(vma);
 	struct rb_node **link = &mm->mm_rb.rb_node, *parent = NULL;
 	while (*link) {
 		parent = *link;
@@ -304,10 +313,6 @@ void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev)
 	}
 	rb_link_node(&vma->vm_rb, parent, link);
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, vma_gap_recompute);
-	if (next)
-		vma_gap_update(next);
-	else
-		mm->highest_vm_end = vm_end_gap(vma);
 	vma_link_file(vma);
 	if (vma->vm_file && (vma->vm_flags & VM_SHARED))
 		atomic_inc(&vma->vm_file->f_mapping->i_mmap_writable);
@@ -679,6 +684,8 @@ unsigned long unmapped_area(struct kmm_mm *mm, unsigned long length, unsigned lo
 
 /* --- Checks ------------------------------------------------------------------------------ */
 
+static __thread char gap_why[200];
+
 static unsigned long check_gaps(struct rb_node *node, int *bad)
 {
 	if (!node)
@@ -691,8 +698,16 @@ static unsigned long check_gaps(struct rb_node *node, int *bad)
 		max = l;
 	if (r > max)
 		max = r;
-	if (max != vma->rb_subtree_gap)
+	if (max != vma->rb_subtree_gap) {
+		if (!*bad)
+			kmm_port_snprintf(
+			    gap_why, sizeof(gap_why),
+			    "VMA %#lx-%#lx: rb_subtree_gap %#lx, should be %#lx (own gap "
+			    "%#lx)",
+			    vma->vm_start, vma->vm_end, vma->rb_subtree_gap, max,
+			    vma_compute_gap(vma));
 		*bad = 1;
+	}
 	return max;
 }
 
@@ -737,6 +752,6 @@ int vma_tree_validate(struct kmm_mm *mm, struct kmm_error *err)
 	int bad = 0;
 	check_gaps(mm->mm_rb.rb_node, &bad);
 	if (bad)
-		return kmm_error_set(err, -EINVAL, "mm %p: rb_subtree_gap out of date", (void *)mm);
+		return kmm_error_set(err, -EINVAL, "mm %p: %s", (void *)mm, gap_why);
 	return 0;
 }
