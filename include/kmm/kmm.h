@@ -12,6 +12,8 @@
 #include <kmm/page_alloc.h>
 #include <kmm/mm.h>
 #include <kmm/proc.h>
+#include <kmm/slab.h>
 #include <kmm/random.h>
+#include <kmm/ftrace.h>
 
 #endif /* KMM_KMM_H */

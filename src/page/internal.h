@@ -42,7 +42,6 @@ struct alloc_context {
 #define KMM_MAX_WARN_SITES 64
 
 struct kmm_page_alloc_state {
-	bool init_on_alloc;
 	bool pcp_disabled; /* allocate and free straight through the buddy lists */
 	/* gfp_zone(): the highest zone for each combination of zone modifiers. */
 	unsigned char gfp_zone_table[GFP_ZONEMASK + 1];

@@ -152,7 +152,7 @@ static __kmm_always_inline void prep_new_page(struct kmm_machine *m, struct kmm_
 			check_new_page(m, page + i);
 	page->private = 0;
 	set_page_count(page, 1);
-	if (unlikely((gfp_flags & __GFP_ZERO) || m->pa->init_on_alloc))
+	if (unlikely((gfp_flags & __GFP_ZERO) || m->init_on_alloc))
 		memset(page_address(m, page), 0, PAGE_SIZE << order);
 	if (order && (gfp_flags & __GFP_COMP))
 		prep_compound_page(page, order);
@@ -356,6 +356,7 @@ static __kmm_always_inline struct kmm_page *alloc_pages_cpu(struct kmm_machine *
 		page = __alloc_pages_slowpath(m, gfp, order, &ac);
 		if (!page) {
 			cpu_count_events(m, cpu, KMM_ALLOC_FAIL, 1);
+			trace_mm_page_alloc(m, KMM_TRACE_NO_PFN, order, gfp, ac.migratetype);
 			return NULL;
 		}
 	}
@@ -627,7 +628,6 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 		}
 		accounted++;
 		prep_new_page(m, page, 0, gfp);
-		kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), 0, gfp, (uint64_t)ac.migratetype);
 		pages[populated++] = page;
 	}
 	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), (long)accounted);
@@ -650,8 +650,10 @@ void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigne
 			continue;
 		if (unlikely(page_ref_count(page) <= 0))
 			bad_free(m, page, 0);
-		if (put_page_testzero(page))
+		if (put_page_testzero(page)) {
 			free_unref_page(m, cpu, page, 0);
+			trace_mm_page_free_batched(m, page_to_pfn(m, page));
+		}
 	}
 }
 
@@ -662,7 +664,7 @@ unsigned long kmm_nr_free_pages(struct kmm_machine *m)
 
 void kmm_page_alloc_set_options(struct kmm_machine *m, const struct kmm_page_alloc_options *o)
 {
-	m->pa->init_on_alloc = o->init_on_alloc;
+	WRITE_ONCE(m->init_on_alloc, o->init_on_alloc);
 	if (o->pcp_disabled && !m->pa->pcp_disabled)
 		kmm_drain_all_pages(m);
 	m->pa->pcp_disabled = o->pcp_disabled;

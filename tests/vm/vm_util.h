@@ -9,6 +9,7 @@
 #include "kmm_test.h"
 #include <errno.h>
 #include <kmm/kmm.h>
+#include <kmm/slab.h>
 #include "vm/vm.h"
 
 static inline struct kmm_machine *vm_boot(const char *options)
@@ -45,9 +46,13 @@ static inline struct kmm_machine *vm_boot(const char *options)
 		}                                                        \
 	} while (0)
 
-/* Free pages in the buddy lists once every CPU's lists are drained. */
+/*
+ * Free pages in the buddy lists once the slab caches have given their empty
+ * slabs back and every CPU's page lists are drained.
+ */
 static inline unsigned long vm_free_pages(struct kmm_machine *m)
 {
+	kmm_slab_shrink_all(m);
 	kmm_drain_all_pages(m);
 	return kmm_nr_free_pages(m);
 }
