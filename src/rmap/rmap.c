@@ -113,12 +113,12 @@ int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned 
 			   pte_t *ptep)
 {
 	(void)ptep;
-	VM_BUG_ON(!vma->anon_vma);
+	struct kmm_anon_vma *av = READ_ONCE(vma->anon_vma);
+	VM_BUG_ON(!av);
 	__SetPageSwapBacked(page);
 	atomic_set(&page->_mapcount, 0);
 	page->index = linear_page_index(vma, address);
-	WRITE_ONCE(page->mapping,
-		   (struct kmm_address_space *)((uintptr_t)vma->anon_vma + PAGE_MAPPING_ANON));
+	WRITE_ONCE(page->mapping, (struct kmm_address_space *)((uintptr_t)av + PAGE_MAPPING_ANON));
 	mapped_stat(vma, page, NR_ANON_MAPPED, 1);
 	return 0;
 }

@@ -370,7 +370,9 @@ void filemap_map_pages(struct vm_fault *vmf, unsigned long start, unsigned long 
 			continue;
 		spin_lock(&mapping->i_pages_lock);
 		struct kmm_page *page = radix_tree_lookup(&mapping->i_pages, idx);
-		if (page && PageUptodate(page) && !PageLocked(page))
+		/* Acquire: an unlocked uptodate page's data was written before its unlock. */
+		unsigned long flags = page ? __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) : 0;
+		if (page && (flags & (1UL << PG_uptodate)) && !(flags & (1UL << PG_locked)))
 			kmm_get_page(page);
 		else
 			page = NULL;

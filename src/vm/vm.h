@@ -389,9 +389,10 @@ static inline bool trylock_page(struct kmm_page *page)
 {
 	return !TestSetPageLocked(page);
 }
+/* Release: what was written to the page under the lock is visible to the next holder. */
 static inline void unlock_page(struct kmm_page *page)
 {
-	ClearPageLocked(page);
+	__atomic_fetch_and(&page->flags, ~(1UL << PG_locked), __ATOMIC_RELEASE);
 }
 /* Drop a reference; the last one returns the page to the allocator (put_page). */
 static inline void vm_put_page(struct kmm_machine *m, struct kmm_page *page)
