@@ -525,6 +525,14 @@ static int copy_pte_range(struct kmm_vma *dst_vma, struct kmm_vma *src_vma, pmd_
 	int err = 0;
 	bool cow = is_cow_mapping(src_vma->vm_flags);
 	bool shared = src_vma->vm_flags & VM_SHARED;
+	/*
+	 * The forking task is the only user of its mm: no MMU can set an
+	 * accessed or dirty bit in these PTEs meanwhile (the task is here, in
+	 * fork), and every kernel path that changes them holds the PTE lock we
+	 * hold. So a plain store can take write permission away, saving an
+	 * atomic operation per page (Linux always pays it: its MMU is hardware).
+	 */
+	bool exclusive = atomic_read(&src_vma->vm_mm->mm_users) == 1;
 	spinlock_t *dst_ptl = pte_lockptr(m, entry_read(dst_pmd));
 	spinlock_t *src_ptl = pte_lockptr(m, entry_read(src_pmd));
 	pte_t *dst_pte = pte_of(m, dst_pmd, addr);
@@ -558,8 +566,11 @@ static int copy_pte_range(struct kmm_vma *dst_vma, struct kmm_vma *src_vma, pmd_
 		}
 		/* Private writable: both sides lose write access and share until one writes. */
 		if (cow && pte_write(pte)) {
-			ptep_set_wrprotect(src_pte);
 			pte = pte_wrprotect(pte);
+			if (exclusive)
+				set_pte(src_pte, pte);
+			else
+				ptep_set_wrprotect(src_pte);
 		}
 		if (shared)
 			pte =

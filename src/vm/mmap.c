@@ -344,6 +344,7 @@ int do_munmap(struct kmm_mm *mm, unsigned long start, unsigned long len)
 		if (err)
 			return err;
 	}
+	update_hiwater(mm);
 	/* Detach the VMAs in [start, end) into a list of their own. */
 	vma = prev ? prev->vm_next : mm->mmap;
 	struct kmm_vma *detached = NULL, *tail = NULL;

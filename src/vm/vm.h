@@ -430,6 +430,15 @@ static inline unsigned long get_mm_rss(const struct kmm_mm *mm)
 	return (unsigned long)(get_mm_counter(mm, MM_FILEPAGES) + get_mm_counter(mm, MM_ANONPAGES) +
 			       get_mm_counter(mm, MM_SHMEMPAGES));
 }
+/* The high-water marks /proc/<pid>/status shows (VmHWM, VmPeak); mmap_lock held for writing. */
+static inline void update_hiwater(struct kmm_mm *mm)
+{
+	unsigned long rss = get_mm_rss(mm);
+	if (mm->hiwater_rss < rss)
+		mm->hiwater_rss = rss;
+	if (mm->hiwater_vm < mm->total_vm)
+		mm->hiwater_vm = mm->total_vm;
+}
 /* Which counter a mapped page counts in (Linux mm_counter). */
 static inline int mm_counter(const struct kmm_page *page)
 {

@@ -57,10 +57,21 @@ struct kmm_vma *vm_area_dup(struct kmm_vma *orig)
 	    kmm_kmem_cache_alloc(vm_state(orig->vm_mm->machine)->vma_cachep, GFP_KERNEL);
 	if (!vma)
 		return NULL;
-	*vma = *orig;
-	vma->vm_next = vma->vm_prev = NULL;
-	vma->anon_vma = NULL; /* the caller clones it */
-	INIT_LIST_HEAD(&vma->anon_vma_chain);
+	/*
+	 * Field by field: the original's i_mmap node (shared.rb) may be
+	 * rotated by another mm inserting into the same file's tree right now
+	 * (under i_mmap_rwsem, which we do not hold), so it is not read at all.
+	 */
+	memset(vma, 0, sizeof(*vma));
+	vma->vm_start = orig->vm_start;
+	vma->vm_end = orig->vm_end;
+	vma->vm_mm = orig->vm_mm;
+	vma->vm_page_prot = orig->vm_page_prot;
+	vma->vm_flags = orig->vm_flags;
+	vma->vm_pgoff = orig->vm_pgoff;
+	vma->vm_file = orig->vm_file;
+	vma->vm_private_data = orig->vm_private_data;
+	INIT_LIST_HEAD(&vma->anon_vma_chain); /* anon_vma: the caller clones it */
 	RB_CLEAR_NODE(&vma->vm_rb);
 	RB_CLEAR_NODE(&vma->shared.rb);
 	return vma;
@@ -274,10 +285,12 @@ static void vma_link_file(struct kmm_vma *vma)
 void unlink_file_vma(struct kmm_vma *vma)
 {
 	struct kmm_address_space *mapping = vma_mapping(vma);
-	if (!mapping || RB_EMPTY_NODE(&vma->shared.rb))
+	if (!mapping)
 		return;
+	/* The node's links change under other mms' insertions: look only under the lock. */
 	down_write(&mapping->i_mmap_rwsem);
-	vma_interval_tree_remove(vma, &mapping->i_mmap);
+	if (!RB_EMPTY_NODE(&vma->shared.rb))
+		vma_interval_tree_remove(vma, &mapping->i_mmap);
 	up_write(&mapping->i_mmap_rwsem);
 }
 
@@ -346,7 +359,7 @@ void vma_unlink(struct kmm_mm *mm, struct kmm_vma *vma)
  */
 void vma_set_range(struct kmm_vma *vma, unsigned long start, unsigned long end, unsigned long pgoff)
 {
-	bool file = vma_mapping(vma) && !RB_EMPTY_NODE(&vma->shared.rb);
+	bool file = vma_mapping(vma) != NULL; /* a linked file VMA is in i_mmap */
 	if (file)
 		unlink_file_vma(vma);
 	vma->vm_start = start;

@@ -130,11 +130,52 @@ static void test_munmap_frees_tables(void)
 	kmm_machine_destroy(m);
 }
 
+static void test_maps_and_status(void)
+{
+	struct kmm_machine *m = vm_boot("--mem 128M --nodes 1 --cpus 1");
+	expect_ptr_not_null(m);
+	struct kmm_task *t = vm_task(m, "maps", 0);
+	unsigned long b = kmm_brk(t, 0);
+	expect_x64_eq(b, 0x555555559000UL);
+	expect_u64_eq(kmm_brk(t, b + 3 * PAGE_SIZE), b + 3 * PAGE_SIZE);
+	long a = kmm_mmap(t, 0, 2 * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
+			  KMM_MAP_SHARED | KMM_MAP_ANONYMOUS, NULL, 0);
+	long x = kmm_mmap(t, 0, PAGE_SIZE, KMM_PROT_READ | KMM_PROT_EXEC,
+			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	expect_int_eq(kmm_touch(t, b, 3 * PAGE_SIZE, KMM_TOUCH_WRITE), 0);
+	expect_int_eq(kmm_touch(t, (unsigned long)a, PAGE_SIZE, KMM_TOUCH_WRITE), 0);
+	struct kmm_buf buf;
+	kmm_buf_init(&buf);
+	kmm_show_maps(t, &buf);
+	/* Linux's columns, the name at column 73. */
+	expect_str_eq(buf.data, "555555559000-55555555c000 rw-p 00000000 00:00 0"
+				"                          [heap]\n"
+				"7ffff7ffc000-7ffff7ffd000 r-xp 00000000 00:00 0 \n"
+				"7ffff7ffd000-7ffff7fff000 rw-s 00000000 00:00 0"
+				"                          /dev/zero (deleted)\n"
+				"7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0"
+				"                          [stack]\n");
+	expect_x64_eq(a, 0x7ffff7ffd000UL);
+	expect_x64_eq(x, 0x7ffff7ffc000UL);
+	kmm_buf_reset(&buf);
+	kmm_show_task_status(t, &buf);
+	expect_str_contains(buf.data, "VmSize:\t     156 kB\n");
+	expect_str_contains(buf.data, "VmRSS:\t      16 kB\n");
+	expect_str_contains(buf.data, "RssAnon:\t      12 kB\n");
+	expect_str_contains(buf.data, "RssShmem:\t       4 kB\n");
+	expect_str_contains(buf.data, "VmStk:\t     132 kB\n");
+	expect_str_contains(buf.data, "VmData:\t      12 kB\n");
+	expect_str_contains(buf.data, "VmExe:\t       4 kB\n");
+	kmm_buf_free(&buf);
+	kmm_machine_destroy(m);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
 	run_test(test_anon_fault_and_exit);
 	run_test(test_fork_cow);
 	run_test(test_munmap_frees_tables);
+	run_test(test_maps_and_status);
 	return kmm_test_done();
 }
