@@ -332,6 +332,34 @@ static __kmm_noinline int access_slow(struct kmm_task *t, unsigned long addr, vo
 	return 0;
 }
 
+/*
+ * Copy a few bytes without a call: most accesses are of a machine word, and
+ * a libc memcpy call costs as much as the rest of the fast path.
+ */
+static __kmm_always_inline void copy_small(void *dst, const void *src, size_t len)
+{
+	switch (len) {
+	case 8:
+		__builtin_memcpy(dst, src, 8);
+		break;
+	case 4:
+		__builtin_memcpy(dst, src, 4);
+		break;
+	case 1:
+		*(char *)dst = *(const char *)src;
+		break;
+	case 2:
+		__builtin_memcpy(dst, src, 2);
+		break;
+	case 16:
+		__builtin_memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, len);
+		break;
+	}
+}
+
 /* --- The public accessors: the fast path inline, everything else in access_slow() ----------- */
 
 int kmm_read(struct kmm_task *t, unsigned long addr, void *buf, size_t len)
@@ -341,7 +369,7 @@ int kmm_read(struct kmm_task *t, unsigned long addr, void *buf, size_t len)
 		struct tlb_entry *e = tlb_slot(vc, addr);
 		bool ok = access_begin(vc) && e->rtag == tlb_tag(vc, addr);
 		if (likely(ok))
-			memcpy(buf, e->page + (addr & ~PAGE_MASK), len);
+			copy_small(buf, e->page + (addr & ~PAGE_MASK), len);
 		access_end(vc);
 		if (likely(ok))
 			return 0;
@@ -356,7 +384,7 @@ int kmm_write(struct kmm_task *t, unsigned long addr, const void *buf, size_t le
 		struct tlb_entry *e = tlb_slot(vc, addr);
 		bool ok = access_begin(vc) && e->wtag == tlb_tag(vc, addr);
 		if (likely(ok))
-			memcpy(e->page + (addr & ~PAGE_MASK), buf, len);
+			copy_small(e->page + (addr & ~PAGE_MASK), buf, len);
 		access_end(vc);
 		if (likely(ok))
 			return 0;

@@ -104,6 +104,15 @@ void vm_cpus_destroy(struct kmm_machine *m)
 static void flush_entries(struct vm_cpu *vc, unsigned long asid, unsigned long start,
 			  unsigned long end)
 {
+	if (end - start < TLB_ENTRIES * PAGE_SIZE) {
+		/* Direct-mapped: a page can only be in its own slot. Look at those only. */
+		for (unsigned long a = start & PAGE_MASK; a < end; a += PAGE_SIZE) {
+			struct tlb_entry *e = &vc->tlb[(a >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
+			if (e->rtag == (a | asid))
+				e->rtag = e->wtag = 0;
+		}
+		return;
+	}
 	for (int i = 0; i < TLB_ENTRIES; i++) {
 		struct tlb_entry *e = &vc->tlb[i];
 		unsigned long tag = e->rtag;
