@@ -28,16 +28,38 @@
 #include "vm.h"
 #include "../rmap/rmap.h"
 #include <errno.h>
+#include <string.h>
 
 struct vm_census {
 	struct kmm_machine *m;
 	unsigned int *ptes;   /* per pfn: PTEs mapping it */
 	unsigned char *cache; /* per pfn: 1 if in a page cache */
 	unsigned long nr_pfns;
+	unsigned long *seen; /* the pfns marked above, so the page checks visit only them */
+	unsigned long nr_seen, max_seen;
 	long pte_tables, pmd_tables, all_tables;
 	long anon_mapped, file_mapped, file_pages, shmem_pages, file_dirty;
 	struct kmm_error *err;
 };
+
+/* Note @pfn the first time it is marked; false if the list is full (host memory). */
+static bool census_note(struct vm_census *c, unsigned long pfn)
+{
+	if (c->ptes[pfn] || c->cache[pfn])
+		return true;
+	if (c->nr_seen == c->max_seen) {
+		unsigned long n = c->max_seen ? 2 * c->max_seen : 4096;
+		unsigned long *p = kmm_port_alloc(n * sizeof(*p));
+		if (!p)
+			return false;
+		memcpy(p, c->seen, c->nr_seen * sizeof(*p));
+		kmm_port_free(c->seen, c->max_seen * sizeof(*p));
+		c->seen = p;
+		c->max_seen = n;
+	}
+	c->seen[c->nr_seen++] = pfn;
+	return true;
+}
 
 struct mm_walk_state {
 	struct vm_census *c;
@@ -76,6 +98,8 @@ static int check_pte(struct mm_walk_state *w, unsigned long addr, pte_t pte)
 		return kmm_error_set(c->err, -EINVAL, "PTE at %#lx maps invalid pfn %#lx", addr,
 				     pfn);
 	struct kmm_page *page = pfn_to_page(m, pfn);
+	if (!census_note(c, pfn))
+		return kmm_error_set(c->err, -ENOMEM, "no host memory for the census");
 	c->ptes[pfn]++;
 	w->rss[mm_counter(page)]++;
 	if (PageAnon(page)) {
@@ -227,6 +251,8 @@ static int census_mapping(struct vm_census *c, struct kmm_address_space *mapping
 			return kmm_error_set(
 			    c->err, -EINVAL, "page cache of %s: index %lu dirty flag %d, tag %d",
 			    mapping->host->path, index, PageDirty(page), !PageDirty(page));
+		if (!census_note(c, pfn))
+			return kmm_error_set(c->err, -ENOMEM, "no host memory for the census");
 		c->cache[pfn] = 1;
 		c->file_pages++;
 		if (mapping_shmem(mapping))
@@ -274,9 +300,8 @@ static int census_all(struct vm_census *c)
 static int check_pages(struct vm_census *c)
 {
 	struct kmm_machine *m = c->m;
-	for (unsigned long pfn = 0; pfn < c->nr_pfns; pfn++) {
-		if (!c->ptes[pfn] && !c->cache[pfn])
-			continue;
+	for (unsigned long i = 0; i < c->nr_seen; i++) {
+		unsigned long pfn = c->seen[i];
 		struct kmm_page *page = pfn_to_page(m, pfn);
 		if (page_mapcount(page) != (int)c->ptes[pfn])
 			return kmm_error_set(c->err, -EINVAL,
@@ -341,5 +366,7 @@ int kmm_vm_validate(struct kmm_machine *m, struct kmm_error *err)
 out:
 	kmm_port_free(c.ptes, c.nr_pfns * sizeof(*c.ptes));
 	kmm_port_free(c.cache, c.nr_pfns);
+	if (c.seen)
+		kmm_port_free(c.seen, c.max_seen * sizeof(*c.seen));
 	return ret;
 }

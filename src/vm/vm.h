@@ -638,6 +638,13 @@ struct kmm_vma *vma_interval_tree_iter_first(struct rb_root *root, unsigned long
 struct kmm_vma *vma_interval_tree_iter_next(struct kmm_vma *vma, unsigned long first,
 					    unsigned long last);
 int vma_tree_validate(struct kmm_mm *mm, struct kmm_error *err);
+/* KMM_DEBUG >= 2: check @mm's VMA tree after a change (Linux validate_mm), or BUG. */
+void vm_debug_check_mm(struct kmm_mm *mm, const char *after);
+static inline void vm_debug_check(struct kmm_mm *mm, const char *after)
+{
+	if (KMM_DEBUG >= 2)
+		vm_debug_check_mm(mm, after);
+}
 
 /* mmap.c */
 struct kmm_mm *mm_alloc(struct kmm_machine *m);
@@ -704,10 +711,13 @@ static inline void mmap_write_lock(struct kmm_mm *mm)
 {
 	down_write(&mm->mmap_lock);
 }
-static inline void mmap_write_unlock(struct kmm_mm *mm)
-{
-	up_write(&mm->mmap_lock);
-}
+/* With KMM_DEBUG >= 2, every change to the VMAs is checked before the lock goes. */
+#define mmap_write_unlock(mm)                  \
+	do {                                   \
+		struct kmm_mm *mm_ = (mm);     \
+		vm_debug_check(mm_, __func__); \
+		up_write(&mm_->mmap_lock);     \
+	} while (0)
 
 /* mprotect.c, mlock.c */
 unsigned long change_protection(struct kmm_vma *vma, unsigned long start, unsigned long end,

@@ -768,3 +768,10 @@ int vma_tree_validate(struct kmm_mm *mm, struct kmm_error *err)
 		return kmm_error_set(err, -EINVAL, "mm %p: %s", (void *)mm, gap_why);
 	return 0;
 }
+
+void vm_debug_check_mm(struct kmm_mm *mm, const char *after)
+{
+	struct kmm_error err = {0};
+	if (vma_tree_validate(mm, &err))
+		KMM_BUG_ON_MSG(1, "after %s: %s", after, err.msg);
+}
