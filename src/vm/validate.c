@@ -52,8 +52,10 @@ static bool census_note(struct vm_census *c, unsigned long pfn)
 		unsigned long *p = kmm_port_alloc(n * sizeof(*p));
 		if (!p)
 			return false;
-		memcpy(p, c->seen, c->nr_seen * sizeof(*p));
-		kmm_port_free(c->seen, c->max_seen * sizeof(*p));
+		if (c->seen) {
+			memcpy(p, c->seen, c->nr_seen * sizeof(*p));
+			kmm_port_free(c->seen, c->max_seen * sizeof(*p));
+		}
 		c->seen = p;
 		c->max_seen = n;
 	}

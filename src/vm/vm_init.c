@@ -87,6 +87,17 @@ void vm_destroy(struct kmm_machine *m)
 	if (!vm)
 		return;
 	vm_cpus_destroy(m);
+	/*
+	 * Files the user never closed: their structures go with the slab caches
+	 * (which report them), but the host descriptors must not outlive the
+	 * machine.
+	 */
+	struct kmm_inode *inode;
+	list_for_each_entry (inode, &vm->inodes, i_list)
+		if (inode->fd >= 0) {
+			kmm_port_close(inode->fd);
+			inode->fd = -1;
+		}
 	rmap_destroy(m);
 	kmm_kmem_cache_destroy(vm->radix_node_cachep);
 	kmm_kmem_cache_destroy(vm->inode_cachep);
