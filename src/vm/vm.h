@@ -28,7 +28,7 @@
 #include "../phys/phys.h"
 #include <kmm/radix_tree.h>
 #include "pgtable.h"
-#include "slab_compat.h"
+#include <kmm/slab.h>
 
 struct kmm_anon_vma;
 struct kmm_inode;
