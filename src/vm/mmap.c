@@ -86,10 +86,11 @@ void mmput(struct kmm_mm *mm)
 	if (!atomic_dec_and_test(&mm->mm_users))
 		return;
 	struct vm_state *vm = vm_state(mm->machine);
-	exit_mmap(mm);
+	/* Off the list first: walkers of every mm (the validator) never see it half gone. */
 	spin_lock(&vm->mmlist_lock);
 	list_del_init(&mm->mmlist);
 	spin_unlock(&vm->mmlist_lock);
+	exit_mmap(mm);
 	mmdrop(mm);
 }
 
