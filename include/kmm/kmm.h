@@ -15,5 +15,6 @@
 #include <kmm/slab.h>
 #include <kmm/random.h>
 #include <kmm/ftrace.h>
+#include <kmm/swap.h>
 
 #endif /* KMM_KMM_H */

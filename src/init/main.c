@@ -16,6 +16,7 @@
 #include "../page/page.h"
 #include "../slab/slab.h"
 #include "../vm/vm.h"
+#include "../swap/swap.h"
 #include "../sim/sim.h"
 #include <errno.h>
 #include <string.h>
@@ -59,8 +60,17 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 	kmem_cache_init(m);
 	if (vm_init(m, err))
 		goto fail;
+	if (swap_init(m, err))
+		goto fail;
 	m->ready_ns = kmm_port_now_ns();
 	deferred_init_start(m, late_init);
+	/*
+	 * The areas the configuration names (--swap) go on last, as an init
+	 * script's swapon -a after the kernel is up: every program that boots
+	 * from a configuration gets them, not only the CLI.
+	 */
+	if (swap_boot_areas(m, err))
+		goto fail;
 	return m;
 fail:
 	if (m->log.data && cfg->quiet == false && !m->log_echo)
@@ -74,7 +84,12 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	if (!m)
 		return;
 	kmm_wait_for_init(m);
+	/*
+	 * Swap goes after the tasks (their swap PTEs give their slots back)
+	 * and before the layers whose memory its swap cache uses (vm, slab).
+	 */
 	sim_reap_all(m);
+	swap_destroy(m);
 	vm_destroy(m);
 	kmem_cache_destroy_all(m);
 	page_alloc_destroy(m);

@@ -130,4 +130,9 @@ long kmm_port_preadv(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t
 long kmm_port_pwritev(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
 const char *kmm_port_strerror(int errnum);
 
+/* Is the open file @fd a regular file (not a device, pipe or directory)? */
+bool kmm_port_fd_is_regular(int fd);
+/* The absolute path of @path (symbolic links resolved) into @out: 0 or -errno. */
+int kmm_port_realpath(const char *path, char *out, size_t len);
+
 #endif /* KMM_PORT_H */

@@ -479,3 +479,20 @@ const char *kmm_port_strerror(int errnum)
 {
 	return strerror(errnum);
 }
+
+bool kmm_port_fd_is_regular(int fd)
+{
+	struct stat st;
+	return !fstat(fd, &st) && S_ISREG(st.st_mode);
+}
+
+int kmm_port_realpath(const char *path, char *out, size_t len)
+{
+	char buf[4096]; /* PATH_MAX on Linux */
+	if (!realpath(path, buf))
+		return -errno;
+	if (strlen(buf) >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, buf, strlen(buf) + 1);
+	return 0;
+}

@@ -21,21 +21,16 @@
  * Upper-level entries (PGD, PUD, PMD) point to the next table and carry
  * P|W|U|A|D (_PAGE_TABLE), so permissions are decided at the PTE. An entry
  * of zero is "none". A non-present PTE that is not none and not PROTNONE
- * holds a swap entry:
- *
- *   swap PTE         63 62 .. 58 57 ......................... 9  8  7 ... 1  0
- *                    [0][ type  ][           offset            ][0][   0   ][0]
- *
- * Linux stores the offset inverted (an L1TF mitigation: a non-present entry
- * must not point at real memory); kmm has no speculative execution to hide
- * from and stores it as is. Offset 0 of every swap area is its header and
- * is never mapped, so a swap PTE is never zero.
+ * holds a swap entry, laid out as Linux's x86-64 (type in bits 59..63, the
+ * offset inverted in bits 9..58): see <kmm/swapops.h>, which owns the swap
+ * entry and its conversions.
  */
 #ifndef KMM_VM_PGTABLE_H
 #define KMM_VM_PGTABLE_H
 
 #include <kmm/compiler.h>
 #include <kmm/mm_types.h>
+#include <kmm/swapops.h>
 
 typedef uint64_t pteval_t;
 typedef pteval_t pte_t;
@@ -94,17 +89,6 @@ typedef pteval_t pgprot_t;
 #define PAGE_COPY_EXEC	   PAGE_READONLY_EXEC
 #define PAGE_SHARED	   (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_NX)
 #define PAGE_SHARED_EXEC   (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED)
-
-/* Swap entries. */
-#define SWP_TYPE_SHIFT	 58
-#define SWP_TYPE_BITS	 5
-#define SWP_OFFSET_SHIFT 9
-#define SWP_OFFSET_BITS	 (SWP_TYPE_SHIFT - SWP_OFFSET_SHIFT)
-#define MAX_SWAPFILES	 (1 << SWP_TYPE_BITS)
-
-typedef struct {
-	unsigned long val;
-} swp_entry_t;
 
 static inline unsigned long pgd_index(unsigned long addr)
 {
@@ -232,29 +216,6 @@ static inline pte_t pte_modify(pte_t pte, pgprot_t newprot)
 static inline bool is_swap_pte(pte_t pte)
 {
 	return !pte_none(pte) && !pte_present(pte);
-}
-static inline swp_entry_t swp_entry(unsigned int type, unsigned long offset)
-{
-	swp_entry_t e = {((unsigned long)type << SWP_TYPE_SHIFT) |
-			 ((offset & ((1UL << SWP_OFFSET_BITS) - 1)) << SWP_OFFSET_SHIFT)};
-	return e;
-}
-static inline unsigned int swp_type(swp_entry_t e)
-{
-	return (unsigned int)((e.val >> SWP_TYPE_SHIFT) & ((1UL << SWP_TYPE_BITS) - 1));
-}
-static inline unsigned long swp_offset(swp_entry_t e)
-{
-	return (e.val >> SWP_OFFSET_SHIFT) & ((1UL << SWP_OFFSET_BITS) - 1);
-}
-static inline pte_t swp_entry_to_pte(swp_entry_t e)
-{
-	return e.val;
-}
-static inline swp_entry_t pte_to_swp_entry(pte_t pte)
-{
-	swp_entry_t e = {pte};
-	return e;
 }
 
 /* Upper levels. */
