@@ -138,6 +138,29 @@ struct kmm_task_signal {
 #define KMM_BUS_OBJERR	3 /* the file could not be read */
 const struct kmm_task_signal *kmm_task_signal(const struct kmm_task *t);
 
+/* --- Running the CPUs ---------------------------------------------------------------- */
+
+enum kmm_run_mode {
+	KMM_RUN_DETERMINISTIC, /* one host thread steps every CPU in turn: same input, same run */
+	KMM_RUN_CONCURRENT,    /* one host thread per simulated CPU, truly in parallel */
+};
+
+/*
+ * One step of the work of simulated CPU @cpu (the calling thread is on it):
+ * return false when that CPU has no more work.
+ */
+typedef bool (*kmm_cpu_step_fn)(struct kmm_machine *m, int cpu, void *arg);
+
+/*
+ * Run @step on every CPU of @m until each has returned false. Deterministic
+ * mode calls the CPUs' steps in CPU order, round after round, from the
+ * calling thread; concurrent mode starts one host thread per CPU, each
+ * calling its CPU's step in a loop, and waits for them. A step should run
+ * only the tasks of its own CPU. Returns 0, or a negative errno if the host
+ * could not start a thread.
+ */
+int kmm_run(struct kmm_machine *m, enum kmm_run_mode mode, kmm_cpu_step_fn step, void *arg);
+
 /* --- Memory access through the software MMU ---------------------------------------- */
 
 int kmm_read(struct kmm_task *t, unsigned long addr, void *buf, size_t len);
@@ -181,6 +204,11 @@ struct kmm_file *kmm_file_open(struct kmm_machine *m, const char *path, int flag
 /* Drop the caller's reference (mappings keep their own). */
 void kmm_file_close(struct kmm_file *f);
 uint64_t kmm_file_size(const struct kmm_file *f);
+/*
+ * fsync(): write every dirty page of the file's page cache back. Dirty bits
+ * still in PTEs are not seen (msync moves them to the pages). 0 or -errno.
+ */
+int kmm_file_fsync(struct kmm_file *f);
 /* Pages of the file in the page cache, and how many of them are dirty. */
 void kmm_file_cached(const struct kmm_file *f, unsigned long *pages, unsigned long *dirty);
 

@@ -15,7 +15,9 @@
 #include "../phys/phys.h"
 #include "../page/page.h"
 #include "../slab/slab.h"
+#include "../vm/vm.h"
 #include "../swap/swap.h"
+#include "../sim/sim.h"
 #include <errno.h>
 #include <string.h>
 
@@ -51,9 +53,13 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 		goto fail;
 	if (page_alloc_init(m, err))
 		goto fail;
+	if (vm_init_early(m, err))
+		goto fail;
 	build_all_zonelists(m);
 	mem_init(m);
 	kmem_cache_init(m);
+	if (vm_init(m, err))
+		goto fail;
 	if (swap_init(m, err))
 		goto fail;
 	m->ready_ns = kmm_port_now_ns();
@@ -80,9 +86,11 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	kmm_wait_for_init(m);
 	/*
 	 * Swap goes after the tasks (their swap PTEs give their slots back)
-	 * and before the layers whose memory its swap cache uses (slab).
+	 * and before the layers whose memory its swap cache uses (vm, slab).
 	 */
+	sim_reap_all(m);
 	swap_destroy(m);
+	vm_destroy(m);
 	kmem_cache_destroy_all(m);
 	page_alloc_destroy(m);
 	phys_destroy(m);

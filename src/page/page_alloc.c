@@ -441,6 +441,9 @@ static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct
 {
 	if (unlikely(PageHead(page)))
 		free_compound_tails(m, page, order);
+	/* An anonymous page keeps its anon_vma (low bit set) until it is freed. */
+	if ((uintptr_t)page->mapping & 1)
+		page->mapping = NULL;
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_free_page(m, page + i);

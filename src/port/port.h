@@ -62,6 +62,17 @@ void kmm_port_waitq_unlock(struct kmm_port_waitq *wq);
 void kmm_port_waitq_wait(struct kmm_port_waitq *wq, uint64_t timeout_ns);
 void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq);
 
+/*
+ * An asymmetric barrier: make every thread of the process execute a full
+ * memory barrier before this returns (Linux membarrier(2), private
+ * expedited). It lets the hot path of the software TLB go without a fence:
+ * a CPU that shoots down another's TLB entries pays for the ordering instead.
+ * kmm_port_heavy_barrier_init() registers the process and returns false
+ * if the host cannot do it (callers then fence on the hot path).
+ */
+bool kmm_port_heavy_barrier_init(void);
+void kmm_port_heavy_barrier(void);
+
 void kmm_port_cpu_relax(void);
 void kmm_port_yield(void);
 

@@ -27,6 +27,10 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -197,6 +201,34 @@ void kmm_port_waitq_wait(struct kmm_port_waitq *wq, uint64_t timeout_ns)
 void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq)
 {
 	pthread_cond_broadcast(&((struct waitq_impl *)wq->opaque)->cond);
+}
+
+bool kmm_port_heavy_barrier_init(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+	static int state; /* 0 unknown, 1 registered, -1 unavailable */
+	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	if (s)
+		return s > 0;
+	long mask = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	s = -1;
+	if (mask > 0 && (mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		s = 1;
+	__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+	return s > 0;
+#else
+	return false;
+#endif
+}
+
+void kmm_port_heavy_barrier(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+#endif
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 void kmm_port_cpu_relax(void)

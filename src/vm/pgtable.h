@@ -129,6 +129,11 @@ static inline pteval_t entry_read(const pteval_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
+/* Reading a pointer to a lower table: acquire, pairing with entry_write's release. */
+static inline pteval_t entry_read_acquire(const pteval_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
 static inline void entry_write(pteval_t *p, pteval_t v)
 {
 	__atomic_store_n(p, v, __ATOMIC_RELEASE);

@@ -28,7 +28,7 @@
 #include "../phys/phys.h"
 #include <kmm/radix_tree.h>
 #include "pgtable.h"
-#include "slab_compat.h"
+#include <kmm/slab.h>
 
 struct kmm_anon_vma;
 struct kmm_inode;
@@ -306,6 +306,14 @@ struct vm_swap_hooks {
 	void (*free_swap_and_cache)(struct kmm_machine *m, swp_entry_t entry);
 };
 
+/* reclaim/ registers these to keep its LRU lists (NULL until it exists). */
+struct vm_lru_hooks {
+	/* A new anonymous or page-cache page enters the LRU (lru_cache_add). */
+	void (*lru_cache_add)(struct kmm_machine *m, struct kmm_page *page);
+	/* An unmapped PTE was young: the page was used (mark_page_accessed). */
+	void (*mark_page_accessed)(struct kmm_machine *m, struct kmm_page *page);
+};
+
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
 
 struct vm_state {
@@ -315,6 +323,7 @@ struct vm_state {
 	struct kmm_kmem_cache *filp_cachep;
 	struct kmm_kmem_cache *inode_cachep;
 	struct kmm_kmem_cache *radix_node_cachep;
+	struct kmm_kmem_cache *anon_vma_cachep;
 	struct kmm_page *zero_page;
 	unsigned long zero_pfn;
 	spinlock_t mmlist_lock;
@@ -325,13 +334,15 @@ struct vm_state {
 	struct list_head tasks;
 	int next_pid;
 	unsigned long next_ctx_id;
-	bool heavy_barrier; /* the host offers membarrier: accesses need no fence */
+	atomic_long_t nr_table_pages; /* page-table pages of every level, PGDs included */
+	bool heavy_barrier;	      /* the host offers membarrier: accesses need no fence */
 	/* sysctls */
 	int max_map_count;
 	unsigned long stack_guard_gap;
 	unsigned long mmap_min_addr;
 	unsigned int fault_around_pages;
 	struct vm_swap_hooks swap;
+	struct vm_lru_hooks lru;
 	struct vm_cpu *cpus[KMM_MAX_CPUS];
 };
 
@@ -339,6 +350,9 @@ static inline struct vm_state *vm_state(const struct kmm_machine *m)
 {
 	return (struct vm_state *)m->vm;
 }
+
+/* A function returning an address or a negative errno failed (Linux IS_ERR_VALUE). */
+#define IS_ERR_ADDR(x) ((unsigned long)(x) >= (unsigned long)-4095)
 
 /* --- Page helpers -------------------------------------------------------------------------- */
 
@@ -375,12 +389,32 @@ static inline bool trylock_page(struct kmm_page *page)
 {
 	return !TestSetPageLocked(page);
 }
+/* Release: what was written to the page under the lock is visible to the next holder. */
 static inline void unlock_page(struct kmm_page *page)
 {
-	ClearPageLocked(page);
+	__atomic_fetch_and(&page->flags, ~(1UL << PG_locked), __ATOMIC_RELEASE);
 }
 /* Drop a reference; the last one returns the page to the allocator (put_page). */
-void vm_put_page(struct kmm_machine *m, struct kmm_page *page);
+static inline void vm_put_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	kmm_put_page(m, page);
+}
+/* Drop one reference to each of @nr pages (release_pages). */
+static inline void release_pages(struct kmm_machine *m, struct kmm_page **pages, unsigned long nr)
+{
+	kmm_free_pages_bulk(m, pages, nr);
+}
+
+static inline void lru_cache_add(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (vm_state(m)->lru.lru_cache_add)
+		vm_state(m)->lru.lru_cache_add(m, page);
+}
+static inline void mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (vm_state(m)->lru.mark_page_accessed)
+		vm_state(m)->lru.mark_page_accessed(m, page);
+}
 
 /* RSS counters. */
 static inline void add_mm_counter(struct kmm_mm *mm, int member, long value)
@@ -395,6 +429,15 @@ static inline unsigned long get_mm_rss(const struct kmm_mm *mm)
 {
 	return (unsigned long)(get_mm_counter(mm, MM_FILEPAGES) + get_mm_counter(mm, MM_ANONPAGES) +
 			       get_mm_counter(mm, MM_SHMEMPAGES));
+}
+/* The high-water marks /proc/<pid>/status shows (VmHWM, VmPeak); mmap_lock held for writing. */
+static inline void update_hiwater(struct kmm_mm *mm)
+{
+	unsigned long rss = get_mm_rss(mm);
+	if (mm->hiwater_rss < rss)
+		mm->hiwater_rss = rss;
+	if (mm->hiwater_vm < mm->total_vm)
+		mm->hiwater_vm = mm->total_vm;
 }
 /* Which counter a mapped page counts in (Linux mm_counter). */
 static inline int mm_counter(const struct kmm_page *page)
@@ -447,6 +490,9 @@ static inline pteval_t *entry_table(const struct kmm_machine *m, pteval_t entry)
 {
 	return (pteval_t *)(m->ram + (entry & PTE_PFN_MASK));
 }
+void pt_dtor(struct kmm_mm *mm, struct kmm_page *table);
+/* The PMD entry for @addr, allocating the PUD and PMD tables (NULL: no memory). */
+pmd_t *pmd_alloc_map(struct kmm_mm *mm, unsigned long addr);
 /* The PTE for @addr, allocating the tables above it (NULL: no memory). */
 pte_t *pte_alloc_map(struct kmm_mm *mm, unsigned long addr, pmd_t **pmdp);
 /* The PTE for @addr if its tables exist, else NULL. */
@@ -559,11 +605,16 @@ static inline struct kmm_vma *find_vma_intersection(struct kmm_mm *mm, unsigned 
 }
 void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev);
 void vma_unlink(struct kmm_mm *mm, struct kmm_vma *vma);
+/* Take @vma out of its file's i_mmap tree (a no-op if it is not in one). */
+void unlink_file_vma(struct kmm_vma *vma);
 void vma_set_range(struct kmm_vma *vma, unsigned long start, unsigned long end,
 		   unsigned long pgoff);
 void vma_gap_update(struct kmm_vma *vma);
 void remove_vma(struct kmm_vma *vma);
+/* Split @vma at @addr; the new VMA is the lower part if @new_below. Checks max_map_count. */
 int split_vma(struct kmm_mm *mm, struct kmm_vma *vma, unsigned long addr, int new_below);
+/* The same without the max_map_count check (Linux __split_vma). */
+int __split_vma(struct kmm_mm *mm, struct kmm_vma *vma, unsigned long addr, int new_below);
 struct kmm_vma *vma_merge(struct kmm_mm *mm, struct kmm_vma *prev, struct kmm_vma *curr,
 			  unsigned long start, unsigned long end, unsigned long vm_flags,
 			  struct kmm_anon_vma *anon_vma, struct kmm_file *file,
@@ -572,6 +623,7 @@ struct kmm_vma *vma_modify_flags(struct kmm_mm *mm, struct kmm_vma *prev, struct
 				 unsigned long start, unsigned long end, unsigned long newflags,
 				 int *err);
 pgprot_t vm_get_page_prot(unsigned long vm_flags);
+bool vma_wants_writenotify(const struct kmm_vma *vma);
 void vma_set_page_prot(struct kmm_vma *vma);
 void vm_stat_account(struct kmm_mm *mm, unsigned long flags, long npages);
 unsigned long unmapped_area_topdown(struct kmm_mm *mm, unsigned long length,
@@ -586,6 +638,13 @@ struct kmm_vma *vma_interval_tree_iter_first(struct rb_root *root, unsigned long
 struct kmm_vma *vma_interval_tree_iter_next(struct kmm_vma *vma, unsigned long first,
 					    unsigned long last);
 int vma_tree_validate(struct kmm_mm *mm, struct kmm_error *err);
+/* KMM_DEBUG >= 2: check @mm's VMA tree after a change (Linux validate_mm), or BUG. */
+void vm_debug_check_mm(struct kmm_mm *mm, const char *after);
+static inline void vm_debug_check(struct kmm_mm *mm, const char *after)
+{
+	if (KMM_DEBUG >= 2)
+		vm_debug_check_mm(mm, after);
+}
 
 /* mmap.c */
 struct kmm_mm *mm_alloc(struct kmm_machine *m);
@@ -632,9 +691,33 @@ void fput(struct kmm_file *f);
 struct kmm_file *shmem_file_setup(struct kmm_machine *m, uint64_t size);
 extern const struct address_space_operations shmem_aops;
 
-/* fault.c: the access slow path and signals. */
+/* mmu.c: the software MMU, context switches, signals. */
+/* Run @t on its CPU from this thread; returns 0, or -ESRCH if the task is dead. */
+int vm_task_enter(struct kmm_task *t);
 void force_sig_fault(struct kmm_task *t, int signo, int code, unsigned long addr,
 		     const char *reason);
+/* The task gives up its mm (exit_mm): mmput, and off the CPU. */
+void exit_mm(struct kmm_task *t);
+/* Run-time knobs of mmap_lock for the public wrappers. */
+static inline void mmap_read_lock(struct kmm_mm *mm)
+{
+	down_read(&mm->mmap_lock);
+}
+static inline void mmap_read_unlock(struct kmm_mm *mm)
+{
+	up_read(&mm->mmap_lock);
+}
+static inline void mmap_write_lock(struct kmm_mm *mm)
+{
+	down_write(&mm->mmap_lock);
+}
+/* With KMM_DEBUG >= 2, every change to the VMAs is checked before the lock goes. */
+#define mmap_write_unlock(mm)                  \
+	do {                                   \
+		struct kmm_mm *mm_ = (mm);     \
+		vm_debug_check(mm_, __func__); \
+		up_write(&mm_->mmap_lock);     \
+	} while (0)
 
 /* mprotect.c, mlock.c */
 unsigned long change_protection(struct kmm_vma *vma, unsigned long start, unsigned long end,
@@ -646,6 +729,7 @@ int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev, u
 void msync_sync_ptes(struct kmm_vma *vma, unsigned long start, unsigned long end);
 
 /* vm_init.c */
+int vm_init_early(struct kmm_machine *m, struct kmm_error *err);
 int vm_init(struct kmm_machine *m, struct kmm_error *err);
 void vm_destroy(struct kmm_machine *m);
 
