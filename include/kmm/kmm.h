@@ -16,5 +16,6 @@
 #include <kmm/random.h>
 #include <kmm/ftrace.h>
 #include <kmm/swap.h>
+#include <kmm/reclaim.h>
 
 #endif /* KMM_KMM_H */

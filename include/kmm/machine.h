@@ -284,6 +284,8 @@ struct kmm_hooks {
 					   unsigned int order, gfp_t gfp);
 	/* page/ -> swap/: free swap pages, so anonymous pages count as reclaimable. */
 	long (*nr_swap_pages)(struct kmm_machine *m);
+	/* page/ -> reclaim/: a page's last reference went while it had PG_lru: off its list. */
+	void (*lru_page_release)(struct kmm_machine *m, struct kmm_page *page);
 	/* page/ -> reclaim/: the OOM killer; returns true if it freed memory. */
 	bool (*out_of_memory)(struct kmm_machine *m, gfp_t gfp, unsigned int order);
 	/* phys/ -> page/: hand a block of free boot memory to the buddy allocator. */

@@ -17,6 +17,7 @@
 #include "../slab/slab.h"
 #include "../vm/vm.h"
 #include "../swap/swap.h"
+#include "../reclaim/reclaim.h"
 #include "../sim/sim.h"
 #include <errno.h>
 #include <string.h>
@@ -62,6 +63,8 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 		goto fail;
 	if (swap_init(m, err))
 		goto fail;
+	if (reclaim_init(m, err))
+		goto fail;
 	m->ready_ns = kmm_port_now_ns();
 	deferred_init_start(m, late_init);
 	/*
@@ -89,6 +92,7 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	 * and before the layers whose memory its swap cache uses (vm, slab).
 	 */
 	sim_reap_all(m);
+	reclaim_destroy(m);
 	swap_destroy(m);
 	vm_destroy(m);
 	kmem_cache_destroy_all(m);

@@ -441,6 +441,9 @@ static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct
 {
 	if (unlikely(PageHead(page)))
 		free_compound_tails(m, page, order);
+	/* Still on an LRU list: reclaim/ takes it off (Linux __page_cache_release). */
+	if (unlikely(page->flags & (1UL << PG_lru)) && m->hooks.lru_page_release)
+		m->hooks.lru_page_release(m, page);
 	/* An anonymous page keeps its anon_vma (low bit set) until it is freed. */
 	if ((uintptr_t)page->mapping & 1)
 		page->mapping = NULL;

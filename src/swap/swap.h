@@ -80,6 +80,19 @@ int add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t 
 void delete_from_swap_cache(struct kmm_machine *m, struct kmm_page *page);
 /* Only the tree and the counters (the slot and the reference are the caller's). */
 void __delete_from_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry);
+/*
+ * Reclaim: give @page (anonymous, locked, PG_swapbacked, not in the cache)
+ * a slot and put it in the swap cache, dirty (Linux add_to_swap). Returns
+ * 0, -ENOSPC (swap full or off) or -ENOMEM.
+ */
+int add_to_swap(struct kmm_machine *m, struct kmm_page *page);
+/*
+ * Reclaim: take @page (locked, clean, unmapped) out of the swap cache and
+ * free its slot's cache reference, if only the cache and the caller hold
+ * it; its refcount is frozen at 0 for the caller to free (Linux
+ * __remove_mapping for swap). Returns true if it did.
+ */
+bool remove_swap_mapping(struct kmm_machine *m, struct kmm_page *page);
 /* The cache page of @entry with a reference taken, or NULL. */
 struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry);
 /*

@@ -141,6 +141,47 @@ void delete_from_swap_cache(struct kmm_machine *m, struct kmm_page *page)
 	page_ref_add(page, -1);
 }
 
+bool remove_swap_mapping(struct kmm_machine *m, struct kmm_page *page)
+{
+	KMM_BUG_ON(!PageLocked(page));
+	if (!PageSwapCache(page) || PageDirty(page) || PageWriteback(page))
+		return false;
+	swp_entry_t entry = page_swap_entry(page);
+	struct swap_info *si = swap_type_to_swap_info(m, swp_type(entry));
+	unsigned long offset = swp_offset(entry);
+	struct swap_address_space *space = swap_address_space(si, offset);
+	spin_lock(&space->lock);
+	if (atomic_read(&page->_mapcount) >= 0 || atomic_cmpxchg(&page->_refcount, 2, 0) != 2) {
+		spin_unlock(&space->lock);
+		return false;
+	}
+	void *old = radix_tree_delete(&space->i_pages, offset);
+	KMM_BUG_ON(old != page);
+	space->nrpages--;
+	swap_cache_account(m, page, -1);
+	spin_unlock(&space->lock);
+	ClearPageSwapCache(page);
+	page->private = 0;
+	put_swap_page(m, entry);
+	return true;
+}
+
+int add_to_swap(struct kmm_machine *m, struct kmm_page *page)
+{
+	KMM_BUG_ON(!PageLocked(page));
+	swp_entry_t entry = get_swap_page(m);
+	if (!entry.val)
+		return -ENOSPC;
+	int err = add_to_swap_cache(m, page, entry, GFP_ATOMIC | __GFP_NOWARN | __GFP_NOMEMALLOC);
+	if (err) {
+		put_swap_page(m, entry);
+		return err;
+	}
+	/* Memory holds the only copy until the slot is written: the page must go out. */
+	SetPageDirty(page);
+	return 0;
+}
+
 struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
 {
 	struct swap_info *si = get_swap_device(m, entry);

@@ -115,6 +115,29 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
 	return 0;
 }
 
+/*
+ * Reclaim: take @page (locked, unmapped, isolated) out of @mapping if it is
+ * clean and nobody but the cache and the caller holds it (Linux
+ * __remove_mapping). Its refcount is frozen from 2 to 0 under the tree
+ * lock, so no lookup can take a new reference; the caller frees it.
+ */
+bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page)
+{
+	VM_BUG_ON_PAGE(!PageLocked(page), page);
+	spin_lock(&mapping->i_pages_lock);
+	if (page->mapping != mapping || PageDirty(page) || page_mapped(page) ||
+	    atomic_cmpxchg(&page->_refcount, 2, 0) != 2) {
+		spin_unlock(&mapping->i_pages_lock);
+		return false;
+	}
+	radix_tree_delete(&mapping->i_pages, page->index);
+	mapping->nrpages--;
+	page_cache_stat(mapping, page, -1);
+	page->mapping = NULL;
+	spin_unlock(&mapping->i_pages_lock);
+	return true;
+}
+
 static void account_page_cleaned(struct kmm_address_space *mapping, struct kmm_page *page)
 {
 	struct kmm_machine *m = mapping->host->machine;

@@ -308,6 +308,9 @@ static unsigned int do_wp_page(struct vm_fault *vmf)
 			set_page_dirty(page);
 		return wp_page_reuse(vmf);
 	}
+	/* A new page still in this CPU's LRU batch holds a reference of the batch's. */
+	if (page && PageAnon(page) && !PageLRU(page) && page_ref_count(page) == 2)
+		vm_lru_add_drain(m);
 	if (page && PageAnon(page) && !PageSwapCache(page) && page_ref_count(page) == 1) {
 		/* Only this PTE holds the page: no one else can see a write to it. */
 		count_vm_event(m, PGREUSE);

@@ -309,7 +309,8 @@ static int check_pages(struct vm_census *c)
 			return kmm_error_set(c->err, -EINVAL,
 					     "pfn %#lx: map count %d but %u PTEs map it", pfn,
 					     page_mapcount(page), c->ptes[pfn]);
-		int expect = (int)c->ptes[pfn] + c->cache[pfn];
+		/* The swap cache holds a reference of its own (swap/). */
+		int expect = (int)c->ptes[pfn] + c->cache[pfn] + (PageSwapCache(page) ? 1 : 0);
 		if (page_ref_count(page) != expect)
 			return kmm_error_set(c->err, -EINVAL,
 					     "pfn %#lx: refcount %d but %u PTEs%s hold it", pfn,
@@ -341,6 +342,8 @@ int kmm_vm_validate(struct kmm_machine *m, struct kmm_error *err)
 	c.ptes = kmm_port_alloc(c.nr_pfns * sizeof(*c.ptes));
 	c.cache = kmm_port_alloc(c.nr_pfns);
 	int ret = -ENOMEM;
+	/* Pages in reclaim's per-CPU LRU batches hold a reference the census cannot see. */
+	vm_lru_add_drain_all(m);
 	if (!c.ptes || !c.cache) {
 		kmm_error_set(err, -ENOMEM, "no host memory for the census");
 		goto out;
@@ -354,7 +357,9 @@ int kmm_vm_validate(struct kmm_machine *m, struct kmm_error *err)
 		goto out;
 	if ((ret = check_counter(&c, NR_ANON_MAPPED, c.anon_mapped)) ||
 	    (ret = check_counter(&c, NR_FILE_MAPPED, c.file_mapped)) ||
-	    (ret = check_counter(&c, NR_FILE_PAGES, c.file_pages)) ||
+	    /* As in Linux 6.1, swap-cache pages count as file pages too. */
+	    (ret = check_counter(&c, NR_FILE_PAGES,
+				 c.file_pages + (long)global_node_page_state(m, NR_SWAPCACHE))) ||
 	    (ret = check_counter(&c, NR_SHMEM, c.shmem_pages)) ||
 	    (ret = check_counter(&c, NR_FILE_DIRTY, c.file_dirty)) ||
 	    (ret = check_counter(&c, NR_PAGETABLE, c.pte_tables + c.pmd_tables)))

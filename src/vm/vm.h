@@ -312,6 +312,9 @@ struct vm_lru_hooks {
 	void (*lru_cache_add)(struct kmm_machine *m, struct kmm_page *page);
 	/* An unmapped PTE was young: the page was used (mark_page_accessed). */
 	void (*mark_page_accessed)(struct kmm_machine *m, struct kmm_page *page);
+	/* Put this CPU's (or every CPU's) batched new pages on their lists. */
+	void (*lru_add_drain)(struct kmm_machine *m);
+	void (*lru_add_drain_all)(struct kmm_machine *m);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
@@ -414,6 +417,16 @@ static inline void mark_page_accessed(struct kmm_machine *m, struct kmm_page *pa
 {
 	if (vm_state(m)->lru.mark_page_accessed)
 		vm_state(m)->lru.mark_page_accessed(m, page);
+}
+static inline void vm_lru_add_drain(struct kmm_machine *m)
+{
+	if (vm_state(m)->lru.lru_add_drain)
+		vm_state(m)->lru.lru_add_drain(m);
+}
+static inline void vm_lru_add_drain_all(struct kmm_machine *m)
+{
+	if (vm_state(m)->lru.lru_add_drain_all)
+		vm_state(m)->lru.lru_add_drain_all(m);
 }
 
 /* RSS counters. */
@@ -672,6 +685,8 @@ struct kmm_page *find_get_page(struct kmm_address_space *mapping, unsigned long 
 int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
 		      unsigned long index);
 void delete_from_page_cache(struct kmm_page *page);
+/* Reclaim: drop a clean, unmapped, locked page only the cache and the caller hold. */
+bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page);
 unsigned int filemap_fault(struct vm_fault *vmf);
 void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff, unsigned long end_pgoff);
 void set_page_dirty(struct kmm_page *page);

@@ -1,0 +1,281 @@
+/*
+ * kswapd: one reclaimer per node that keeps free memory between the low and
+ * the high watermark, so that allocations rarely have to reclaim
+ * themselves.
+ *
+ * Linux: mm/vmscan.c of 6.1 (wakeup_kswapd, kswapd, kswapd_try_to_sleep,
+ * prepare_kswapd_sleep, balance_pgdat, kswapd_shrink_node, pgdat_balanced,
+ * kswapd_age_node).
+ *
+ * Theory of operation.
+ *  1. The page allocator's slow path calls wakeup_kswapd() for the nodes of
+ *     its zonelist when an allocation found every zone below its low
+ *     watermark. The request (order, highest zone) is merged into the
+ *     node's, and kswapd is woken unless the node is balanced already or
+ *     kswapd gave up on it (16 runs without progress; a successful direct
+ *     reclaim resets that).
+ *  2. balance_pgdat() reclaims at priority 12, 11, ... until some eligible
+ *     zone is above its high watermark, aging the anonymous active list on
+ *     the way, and counts a failure if a whole run reclaimed nothing.
+ *  3. Two ways to run: in concurrent mode (kmm_kswapd_start_threads, which
+ *     kmm_run does) each node has a host thread sleeping on a wait queue,
+ *     as Linux's; otherwise a wake-up only marks the node, and the run
+ *     happens when the deterministic scheduler calls
+ *     kmm_kswapd_run_pending() between rounds of CPU steps, so a run is a
+ *     pure function of its input and seed.
+ *
+ * Locks: kswapd->wait's mutex around the request fields and the state
+ * flags; no other lock is held while reclaiming.
+ */
+#include "internal.h"
+
+/* The watermark check with every CPU's pending free-page delta folded in (Linux _safe). */
+static bool zone_watermark_ok_safe(struct kmm_zone *zone, unsigned int order, unsigned long mark,
+				   int highest_zoneidx)
+{
+	long free = (long)zone_page_state_snapshot(zone, NR_FREE_PAGES);
+	return __zone_watermark_ok(zone, order, mark, highest_zoneidx, 0, free);
+}
+
+/* Is some zone up to @highest_zoneidx above its high watermark? (Linux pgdat_balanced) */
+bool pgdat_balanced(struct kmm_node *pgdat, int order, int highest_zoneidx)
+{
+	bool any = false;
+	for (int i = 0; i <= highest_zoneidx && i < MAX_NR_ZONES; i++) {
+		struct kmm_zone *zone = &pgdat->node_zones[i];
+		if (!managed_zone(zone))
+			continue;
+		any = true;
+		if (zone_watermark_ok_safe(zone, (unsigned int)order, high_wmark_pages(zone),
+					   highest_zoneidx))
+			return true;
+	}
+	/* No managed zone at all: nothing to balance. */
+	return !any;
+}
+
+/* Linux kswapd_shrink_node(): reclaim up to the high watermarks of the eligible zones. */
+static bool kswapd_shrink_node(struct kmm_machine *m, struct kmm_node *pgdat,
+			       struct scan_control *sc)
+{
+	sc->nr_to_reclaim = 0;
+	for (int z = 0; z <= (int)sc->reclaim_idx; z++) {
+		struct kmm_zone *zone = &pgdat->node_zones[z];
+		if (!managed_zone(zone))
+			continue;
+		sc->nr_to_reclaim += kmm_max(high_wmark_pages(zone), SWAP_CLUSTER_MAX);
+	}
+	shrink_node(m, pgdat, sc);
+	return sc->nr_scanned >= sc->nr_to_reclaim;
+}
+
+/* Linux balance_pgdat(). Returns the pages reclaimed. */
+static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat, int order,
+				   int highest_zoneidx)
+{
+	struct scan_control sc = {
+	    .gfp_mask = GFP_KERNEL,
+	    .order = order,
+	    .priority = DEF_PRIORITY,
+	    .may_writepage = true,
+	    .may_unmap = true,
+	    .may_swap = true,
+	    .is_kswapd = true,
+	    .reclaim_idx = (enum zone_type)highest_zoneidx,
+	};
+	count_vm_event(m, PAGEOUTRUN);
+	do {
+		unsigned long before = sc.nr_reclaimed;
+		bool raise_priority = true;
+		if (pgdat_balanced(pgdat, order, highest_zoneidx))
+			break;
+		/* Age the anonymous active list even if only file pages get scanned (kswapd_age_node). */
+		struct lruvec *lruvec = node_lruvec(pgdat);
+		if (can_reclaim_anon_pages(m) && inactive_is_low(m, lruvec, LRU_INACTIVE_ANON))
+			shrink_active_list(m, SWAP_CLUSTER_MAX, lruvec, &sc, LRU_ACTIVE_ANON);
+		sc.nr_scanned = 0;
+		if (kswapd_shrink_node(m, pgdat, &sc))
+			raise_priority = false;
+		if (raise_priority || sc.nr_reclaimed == before)
+			sc.priority--;
+	} while (sc.priority >= 1);
+	if (!sc.nr_reclaimed)
+		pgdat->kswapd_failures++;
+	return sc.nr_reclaimed;
+}
+
+void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
+		   enum zone_type highest_zoneidx)
+{
+	struct kmm_machine *m = zone->machine;
+	struct reclaim_state *rs = reclaim_state(m);
+	if (!rs || !managed_zone(zone))
+		return;
+	struct kmm_node *pgdat = NODE_DATA(m, zone->node);
+	struct kswapd *k = &rs->kswapd[zone->node];
+
+	kmm_port_waitq_lock(&k->wait);
+	if (pgdat->kswapd_highest_zoneidx == MAX_NR_ZONES ||
+	    pgdat->kswapd_highest_zoneidx < highest_zoneidx)
+		pgdat->kswapd_highest_zoneidx = highest_zoneidx;
+	if (pgdat->kswapd_order < (int)order)
+		pgdat->kswapd_order = (int)order;
+	/* Linux: only a sleeping kswapd is woken (waitqueue_active). */
+	bool asleep = rs->threads ? k->sleeping : !k->pending;
+	if (!asleep || pgdat->kswapd_failures >= MAX_RECLAIM_RETRIES ||
+	    pgdat_balanced(pgdat, (int)order, (int)highest_zoneidx)) {
+		kmm_port_waitq_unlock(&k->wait);
+		return;
+	}
+	atomic_inc(&pgdat->kswapd_wakeups);
+	trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
+	k->pending = true;
+	if (rs->threads)
+		kmm_port_waitq_wake_all(&k->wait);
+	kmm_port_waitq_unlock(&k->wait);
+}
+
+/* Take the node's request (Linux kswapd: reading and resetting kswapd_order/highest_zoneidx). */
+static void kswapd_take_request(struct kmm_node *pgdat, int *order, int *highest)
+{
+	*order = pgdat->kswapd_order;
+	*highest = pgdat->kswapd_highest_zoneidx == MAX_NR_ZONES
+		       ? pgdat->nr_zones - 1
+		       : (int)pgdat->kswapd_highest_zoneidx;
+	pgdat->kswapd_order = 0;
+	pgdat->kswapd_highest_zoneidx = (enum zone_type)MAX_NR_ZONES;
+}
+
+/* One kswapd run on the calling thread: wake trace, balance, sleep trace. */
+static void kswapd_run_once(struct kmm_machine *m, struct kswapd *k, int order, int highest)
+{
+	struct kmm_node *pgdat = k->pgdat;
+	trace_mm_vmscan_kswapd_wake(m, pgdat->node_id, highest, order);
+	balance_pgdat(m, pgdat, order, highest);
+	trace_mm_vmscan_kswapd_sleep(m, pgdat->node_id);
+}
+
+int kmm_kswapd_run_pending(struct kmm_machine *m)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	int n = 0, nid;
+	if (!rs || rs->threads)
+		return 0;
+	for_each_online_node (m, nid) {
+		struct kswapd *k = &rs->kswapd[nid];
+		if (!k->pgdat)
+			continue;
+		kmm_port_waitq_lock(&k->wait);
+		bool pending = k->pending;
+		int order = 0, highest = 0;
+		if (pending)
+			kswapd_take_request(k->pgdat, &order, &highest);
+		kmm_port_waitq_unlock(&k->wait);
+		if (!pending)
+			continue;
+		kswapd_run_once(m, k, order, highest);
+		kmm_port_waitq_lock(&k->wait);
+		k->pending = false;
+		kmm_port_waitq_unlock(&k->wait);
+		n++;
+	}
+	return n;
+}
+
+static void *kswapd_thread(void *arg)
+{
+	struct kswapd *k = arg;
+	struct kmm_machine *m = k->pgdat->machine;
+	kmm_port_waitq_lock(&k->wait);
+	for (;;) {
+		while (!k->pending && !k->stop) {
+			k->sleeping = true;
+			kmm_port_waitq_wait(&k->wait, 0);
+			k->sleeping = false;
+		}
+		if (k->stop)
+			break;
+		int order, highest;
+		kswapd_take_request(k->pgdat, &order, &highest);
+		k->running = true;
+		kmm_port_waitq_unlock(&k->wait);
+		kswapd_run_once(m, k, order, highest);
+		kmm_port_waitq_lock(&k->wait);
+		k->running = false;
+		k->pending = false;
+		kmm_port_waitq_wake_all(&k->wait); /* anyone waiting for kswapd to go idle */
+	}
+	k->sleeping = false;
+	kmm_port_waitq_unlock(&k->wait);
+	return NULL;
+}
+
+int kmm_kswapd_start_threads(struct kmm_machine *m)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	int nid;
+	if (!rs || rs->threads)
+		return 0;
+	rs->threads = true;
+	for_each_online_node (m, nid) {
+		struct kswapd *k = &rs->kswapd[nid];
+		if (!k->pgdat)
+			continue;
+		k->stop = false;
+		int err = kmm_port_thread_create(&k->thread, kswapd_thread, k);
+		if (err) {
+			k->thread = NULL;
+			kmm_kswapd_stop_threads(m);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void kmm_kswapd_stop_threads(struct kmm_machine *m)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	int nid;
+	if (!rs || !rs->threads)
+		return;
+	for_each_online_node (m, nid) {
+		struct kswapd *k = &rs->kswapd[nid];
+		if (!k->thread)
+			continue;
+		kmm_port_waitq_lock(&k->wait);
+		k->stop = true;
+		kmm_port_waitq_wake_all(&k->wait);
+		kmm_port_waitq_unlock(&k->wait);
+		kmm_port_thread_join(k->thread);
+		k->thread = NULL;
+		/* A wake-up the thread did not get to is dropped: the node is checked again later. */
+		k->pending = false;
+	}
+	rs->threads = false;
+}
+
+int kswapd_init(struct kmm_machine *m)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	int nid;
+	for_each_online_node (m, nid) {
+		struct kmm_node *pgdat = NODE_DATA(m, nid);
+		if (!pgdat)
+			continue;
+		rs->kswapd[nid].pgdat = pgdat;
+		kmm_port_waitq_init(&rs->kswapd[nid].wait);
+		pgdat->kswapd_highest_zoneidx = (enum zone_type)MAX_NR_ZONES;
+		pgdat->kswapd_order = 0;
+	}
+	return 0;
+}
+
+void kswapd_destroy(struct kmm_machine *m)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	int nid;
+	kmm_kswapd_stop_threads(m);
+	for_each_online_node (m, nid)
+		if (rs->kswapd[nid].pgdat)
+			kmm_port_waitq_destroy(&rs->kswapd[nid].wait);
+}
