@@ -153,7 +153,7 @@ struct scan_control {
 	bool may_unmap;
 	bool may_swap;
 	bool is_kswapd;
-	bool proactive;		     /* drop_caches-like: not counted as kswapd or direct */
+	bool proactive; /* kmm_reclaim_pages(): counted as direct, without an allocstall */
 	unsigned int may_deactivate; /* 1 << is_file: may deactivate that type's active list */
 	bool force_deactivate;
 	bool skipped_deactivate;

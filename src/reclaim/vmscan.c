@@ -347,16 +347,12 @@ keep:
 
 static void count_scan(struct kmm_machine *m, struct scan_control *sc, bool file, unsigned long nr)
 {
-	if (sc->proactive)
-		return;
 	count_vm_events(m, sc->is_kswapd ? PGSCAN_KSWAPD : PGSCAN_DIRECT, (long)nr);
 	count_vm_events(m, file ? PGSCAN_FILE : PGSCAN_ANON, (long)nr);
 }
 
 static void count_steal(struct kmm_machine *m, struct scan_control *sc, bool file, unsigned long nr)
 {
-	if (sc->proactive)
-		return;
 	count_vm_events(m, sc->is_kswapd ? PGSTEAL_KSWAPD : PGSTEAL_DIRECT, (long)nr);
 	count_vm_events(m, file ? PGSTEAL_FILE : PGSTEAL_ANON, (long)nr);
 }
@@ -379,8 +375,17 @@ static unsigned long shrink_inactive_list(struct kmm_machine *m, unsigned long n
 	__mod_node_page_state(pgdat, isolated, (long)nr_taken);
 	spin_unlock(&lruvec->lru_lock);
 	count_scan(m, sc, file, nr_scanned);
-	if (nr_taken == 0)
+	if (nr_taken == 0) {
+		/*
+		 * Linux returns here without the event; kmm fires it, so that the
+		 * trace's nr_scanned always adds up to pgscan.
+		 */
+		if (nr_scanned)
+			trace_mm_vmscan_lru_shrink_inactive(m, pgdat->node_id, nr_scanned, 0, 0, 0,
+							    0, 0, 0, 0, 0, 0, sc->priority,
+							    trace_reclaim_flags(file));
 		return 0;
+	}
 
 	nr_reclaimed = shrink_page_list(m, &page_list, pgdat, sc, &stat);
 	mod_node_page_state(pgdat, isolated, -(long)nr_taken);
@@ -417,8 +422,7 @@ void shrink_active_list(struct kmm_machine *m, unsigned long nr_to_scan, struct 
 	nr_taken = isolate_lru_pages(m, nr_to_scan, lruvec, &l_hold, &nr_scanned, sc, lru);
 	__mod_node_page_state(pgdat, isolated, (long)nr_taken);
 	spin_unlock(&lruvec->lru_lock);
-	if (!sc->proactive)
-		count_vm_events(m, PGREFILL, (long)nr_scanned);
+	count_vm_events(m, PGREFILL, (long)nr_scanned);
 
 	while (!list_empty(&l_hold)) {
 		struct kmm_page *page = list_first_entry(&l_hold, struct kmm_page, lru);
@@ -453,8 +457,7 @@ void shrink_active_list(struct kmm_machine *m, unsigned long nr_to_scan, struct 
 	putback_lru_pages(m, &l_active);
 	putback_lru_pages(m, &l_inactive);
 	mod_node_page_state(pgdat, isolated, -(long)nr_taken);
-	if (!sc->proactive)
-		count_vm_events(m, PGDEACTIVATE, (long)nr_deactivate);
+	count_vm_events(m, PGDEACTIVATE, (long)nr_deactivate);
 	trace_mm_vmscan_lru_shrink_active(m, pgdat->node_id, nr_taken, nr_activate, nr_deactivate,
 					  nr_rotated, sc->priority, trace_reclaim_flags(file));
 }

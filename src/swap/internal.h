@@ -237,6 +237,9 @@ struct swap_info *get_swap_device(struct kmm_machine *m, swp_entry_t entry);
 void put_swap_device(struct swap_info *si);
 
 /* swap_state.c: the swap cache. */
+/* swap_fault.c: vm/'s swap hooks (do_swap_page, fork, zap). */
+void swap_fault_init(struct kmm_machine *m);
+void swap_fault_exit(struct kmm_machine *m);
 int init_swap_address_space(struct kmm_machine *m, struct swap_info *si);
 void exit_swap_address_space(struct kmm_machine *m, struct swap_info *si);
 static inline struct swap_address_space *swap_address_space(struct swap_info *si,

@@ -48,6 +48,7 @@ int swap_init(struct kmm_machine *m, struct kmm_error *err)
 	kmm_fault_attr_init(&ss->fail_read, m->cfg.seed + 12);
 	m->swap = ss;
 	m->hooks.nr_swap_pages = swap_hook_nr_swap_pages;
+	swap_fault_init(m);
 	return 0;
 }
 
@@ -118,6 +119,7 @@ void swap_destroy(struct kmm_machine *m)
 		kmm_kmem_cache_destroy(ss->radix_node_cachep);
 	kmm_port_waitq_destroy(&ss->swapon_mutex);
 	m->hooks.nr_swap_pages = NULL;
+	swap_fault_exit(m);
 	m->swap = NULL;
 	kmm_port_free(ss, sizeof(*ss));
 }

@@ -503,6 +503,11 @@ unsigned int handle_mm_fault(struct kmm_vma *vma, unsigned long address, unsigne
 		return VM_FAULT_OOM;
 	vmf.ptl = pte_lockptr(m, entry_read(vmf.pmd));
 	unsigned int ret = handle_pte_fault(&vmf);
+	if ((ret & VM_FAULT_SIGBUS) && vmf.sigbus_reason) {
+		struct vm_cpu *cur = this_vm_cpu(m);
+		if (cur)
+			cur->sigbus_reason = vmf.sigbus_reason;
+	}
 
 	/* Account the fault to the task running here (mm_account_fault). */
 	struct vm_cpu *vc = this_vm_cpu(m);

@@ -220,6 +220,12 @@ static int do_user_addr_fault(struct kmm_task *t, unsigned long addr, bool write
 		} else {
 			kmm_port_snprintf(reason, sizeof(reason), "no page to map");
 		}
+		struct vm_cpu *vc = this_vm_cpu(t->machine);
+		if (vc && vc->sigbus_reason) {
+			kmm_port_snprintf(reason, sizeof(reason), "%s", vc->sigbus_reason);
+			code = KMM_BUS_OBJERR;
+			vc->sigbus_reason = NULL;
+		}
 		mmap_read_unlock(mm);
 		force_sig_fault(t, KMM_SIGBUS, code, addr, reason);
 		exit_mm(t);

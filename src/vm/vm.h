@@ -272,6 +272,7 @@ struct tlb_flush_req {
 struct vm_cpu {
 	/* Read on every access by the thread on this CPU. */
 	struct kmm_task *curr;
+	const char *sigbus_reason; /* set by a fault handler that knows why it failed */
 	unsigned long asid;	   /* of the loaded context, 1..TLB_NR_ASIDS */
 	unsigned long in_access;   /* odd while an access runs (read by shootdowns) */
 	unsigned long ipi_pending; /* flush requests from other CPUs wait (written remotely) */
@@ -592,6 +593,7 @@ struct vm_fault {
 	struct kmm_page *page;	   /* the page found or made */
 	struct kmm_page *cow_page; /* the copy for a private write */
 	int sigbus_code;	   /* KMM_BUS_* when VM_FAULT_SIGBUS */
+	const char *sigbus_reason; /* what the log says, when the handler knows better */
 };
 unsigned int handle_mm_fault(struct kmm_vma *vma, unsigned long address, unsigned int flags);
 struct kmm_page *vm_normal_page(struct kmm_vma *vma, unsigned long addr, pte_t pte);

@@ -1,0 +1,136 @@
+/*
+ * The fault path into swap: a PTE that holds a swap entry gets its page
+ * back from the swap cache or from the area; and the hooks vm/ calls when
+ * fork copies or exit zaps a swap PTE.
+ *
+ * Linux: mm/memory.c do_swap_page() (6.1, without THP, KSM and
+ * SWP_SYNCHRONOUS_IO's cache bypass), copy_nonpresent_pte's
+ * swap_duplicate, zap_pte_range's free_swap_and_cache.
+ *
+ * Theory of operation. The faulting task looks the entry up in the swap
+ * cache; on a miss it reads the slot and its neighbours
+ * (swapin_readahead): a major fault. With the page locked it re-checks
+ * that the PTE still holds the entry (another CPU may have brought the
+ * page in, or the task unmapped it), maps the page read-only, drops the
+ * PTE's slot reference, and frees the slot when nothing else names it and
+ * swap is getting full or the fault is a write (the page then becomes the
+ * only copy, dirty, and a write fault maps it writable in place). A read
+ * error kills only the faulting task, with SIGBUS and the swap layer's
+ * message.
+ *
+ * Locks: PG_locked of the page, then the PTE lock; the swap cache's and
+ * slots' locks inside both.
+ */
+#include "internal.h"
+#include "../vm/vm.h"
+#include "../rmap/rmap.h"
+#include <errno.h>
+
+static int do_swap_page(struct vm_fault *vmf)
+{
+	struct kmm_vma *vma = vmf->vma;
+	struct kmm_mm *mm = vma->vm_mm;
+	struct kmm_machine *m = mm->machine;
+	swp_entry_t entry = pte_to_swp_entry(vmf->orig_pte);
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	int ret = 0;
+
+	if (anon_vma_prepare(vma))
+		return VM_FAULT_OOM;
+	struct kmm_page *page = lookup_swap_cache(m, entry);
+	if (!page) {
+		int err = 0;
+		page = swapin_readahead(m, entry, GFP_HIGHUSER_MOVABLE, &err);
+		if (!page) {
+			if (err == -ENOMEM)
+				return VM_FAULT_OOM;
+			if (err == -EIO) {
+				vmf->sigbus_code = KMM_BUS_OBJERR;
+				vmf->sigbus_reason = "swap-in failed: the page could not be read "
+						     "back from its swap slot";
+				return VM_FAULT_SIGBUS;
+			}
+			return 0; /* the PTE changed under us: let the access retry */
+		}
+		ret = VM_FAULT_MAJOR;
+		count_vm_event(m, PGMAJFAULT);
+		/* Every swap-in is a refault of an anonymous page reclaim evicted. */
+		mod_node_page_state(page_pgdat(m, page), WORKINGSET_REFAULT_ANON, 1);
+	}
+
+	lock_page(page);
+	if (!PageSwapCache(page) || page->private != entry.val) {
+		/* Freed from the cache and reused meanwhile: retry from the PTE. */
+		unlock_page(page);
+		kmm_put_page(m, page);
+		return ret;
+	}
+	if (!PageUptodate(page)) {
+		unlock_page(page);
+		kmm_put_page(m, page);
+		vmf->sigbus_code = KMM_BUS_OBJERR;
+		vmf->sigbus_reason = "swap-in failed: the page could not be read back";
+		return VM_FAULT_SIGBUS;
+	}
+
+	spin_lock(vmf->ptl);
+	if (entry_read(vmf->pte) != vmf->orig_pte) {
+		spin_unlock(vmf->ptl);
+		unlock_page(page);
+		kmm_put_page(m, page);
+		return ret;
+	}
+	int rc = PageAnon(page) ? page_add_anon_rmap(page, vma, vmf->address, vmf->pte)
+				: page_add_new_anon_rmap(page, vma, vmf->address, vmf->pte);
+	if (rc) {
+		spin_unlock(vmf->ptl);
+		unlock_page(page);
+		kmm_put_page(m, page);
+		return VM_FAULT_OOM;
+	}
+	add_mm_counter(mm, MM_ANONPAGES, 1);
+	add_mm_counter(mm, MM_SWAPENTS, -1);
+	/* Our reference becomes the PTE's. */
+	pte_t pte = pfn_pte(page_to_pfn(m, page), vma->vm_page_prot);
+	entry_write(vmf->pte, pte_mkyoung(pte) & ~(pte_t)_PAGE_RW);
+	swap_free(m, entry);
+	/* The slot is of no use once memory holds the only copy that will be written. */
+	if (write || vm_swap_full(m))
+		try_to_free_swap(m, page);
+	if (write && (vma->vm_flags & VM_WRITE) && !PageSwapCache(page) &&
+	    page_mapcount(page) == 1 && page_ref_count(page) == 1)
+		entry_write(vmf->pte, pte_mkdirty(pte_mkwrite(pte_mkyoung(pte))));
+	spin_unlock(vmf->ptl);
+	unlock_page(page);
+	return ret;
+}
+
+static int swap_hook_duplicate(struct kmm_machine *m, swp_entry_t entry)
+{
+	return swap_duplicate(m, entry);
+}
+
+static void swap_hook_free(struct kmm_machine *m, swp_entry_t entry)
+{
+	free_swap_and_cache(m, entry);
+}
+
+void swap_fault_init(struct kmm_machine *m)
+{
+	struct vm_state *vm = vm_state(m);
+	if (!vm)
+		return;
+	vm->swap.do_swap_page = do_swap_page;
+	vm->swap.swap_duplicate = swap_hook_duplicate;
+	vm->swap.free_swap_and_cache = swap_hook_free;
+}
+
+void swap_fault_exit(struct kmm_machine *m)
+{
+	struct vm_state *vm = vm_state(m);
+	if (!vm)
+		return;
+	vm->swap.do_swap_page = NULL;
+	vm->swap.swap_duplicate = NULL;
+	vm->swap.free_swap_and_cache = NULL;
+}
