@@ -328,6 +328,8 @@ struct vm_state {
 	struct kmm_kmem_cache *inode_cachep;
 	struct kmm_kmem_cache *radix_node_cachep;
 	struct kmm_kmem_cache *anon_vma_cachep;
+	struct kmm_kmem_cache *anon_vma_chain_cachep; /* rmap/, objrmap design */
+	struct kmm_kmem_cache *pte_chain_cachep;      /* rmap/, ptechain design */
 	struct kmm_page *zero_page;
 	unsigned long zero_pfn;
 	spinlock_t mmlist_lock;
