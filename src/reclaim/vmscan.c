@@ -40,7 +40,7 @@
  * inside PG_locked.
  */
 #include "internal.h"
-#include "rmap_compat.h"
+#include "../rmap/rmap.h"
 #include <kmm/slab.h>
 #include <errno.h>
 #include <string.h>

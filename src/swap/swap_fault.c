@@ -115,6 +115,15 @@ static void swap_hook_free(struct kmm_machine *m, swp_entry_t entry)
 	free_swap_and_cache(m, entry);
 }
 
+/* Linux free_swap_cache(): an unmapped swap-cache page nobody else is using lets its slot go. */
+static void swap_hook_free_cache(struct kmm_machine *m, struct kmm_page *page)
+{
+	if (PageSwapCache(page) && !page_mapped(page) && trylock_page(page)) {
+		try_to_free_swap(m, page);
+		unlock_page(page);
+	}
+}
+
 void swap_fault_init(struct kmm_machine *m)
 {
 	struct vm_state *vm = vm_state(m);
@@ -123,6 +132,7 @@ void swap_fault_init(struct kmm_machine *m)
 	vm->swap.do_swap_page = do_swap_page;
 	vm->swap.swap_duplicate = swap_hook_duplicate;
 	vm->swap.free_swap_and_cache = swap_hook_free;
+	vm->swap.free_swap_cache = swap_hook_free_cache;
 }
 
 void swap_fault_exit(struct kmm_machine *m)
@@ -133,4 +143,5 @@ void swap_fault_exit(struct kmm_machine *m)
 	vm->swap.do_swap_page = NULL;
 	vm->swap.swap_duplicate = NULL;
 	vm->swap.free_swap_and_cache = NULL;
+	vm->swap.free_swap_cache = NULL;
 }

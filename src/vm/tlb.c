@@ -294,8 +294,15 @@ void tlb_flush_mmu(struct mmu_gather *tlb)
 	}
 	tlb->start = ~0UL;
 	tlb->end = 0;
-	if (tlb->nr)
+	if (tlb->nr) {
+		/* Unmapped swap-cache pages give their slots back (free_pages_and_swap_cache). */
+		struct vm_state *vm = vm_state(m);
+		if (vm->swap.free_swap_cache)
+			for (unsigned int i = 0; i < tlb->nr; i++)
+				if (PageSwapCache(tlb->pages[i]))
+					vm->swap.free_swap_cache(m, tlb->pages[i]);
 		release_pages(m, tlb->pages, tlb->nr);
+	}
 	tlb->nr = 0;
 	for (unsigned int i = 0; i < tlb->nr_tables; i++) {
 		pt_dtor(mm, tlb->tables[i]);

@@ -305,6 +305,8 @@ struct vm_swap_hooks {
 	int (*do_swap_page)(struct vm_fault *vmf);			 /* VM_FAULT_* */
 	int (*swap_duplicate)(struct kmm_machine *m, swp_entry_t entry); /* fork; 0 or -ENOMEM */
 	void (*free_swap_and_cache)(struct kmm_machine *m, swp_entry_t entry);
+	/* A swap-cache page lost a mapping: drop it from the cache if nothing maps it. */
+	void (*free_swap_cache)(struct kmm_machine *m, struct kmm_page *page);
 };
 
 /* reclaim/ registers these to keep its LRU lists (NULL until it exists). */
