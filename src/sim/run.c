@@ -8,8 +8,13 @@
  * Deterministic mode makes a run a pure function of its input and seed (one
  * thread, a fixed interleaving: CPU 0's step, CPU 1's step, ...); concurrent
  * mode is where races show, and what ThreadSanitizer checks.
+ *
+ * kswapd follows the mode: in concurrent mode each node's kswapd is a host
+ * thread for the length of the run; in deterministic mode the wake-ups of
+ * a round are served after it, on the calling thread (reclaim/kswapd.c).
  */
 #include "sim.h"
+#include <kmm/reclaim.h>
 #include <errno.h>
 
 struct cpu_thread {
@@ -37,6 +42,7 @@ static int run_concurrent(struct kmm_machine *m, kmm_cpu_step_fn step, void *arg
 	struct cpu_thread *ct = kmm_port_alloc((size_t)n * sizeof(*ct));
 	if (!ct)
 		return -ENOMEM;
+	bool own_kswapd = kmm_kswapd_start_threads(m) == 0;
 	for (int c = 0; c < n; c++) {
 		ct[c] = (struct cpu_thread){.m = m, .cpu = c, .step = step, .arg = arg};
 		err = kmm_port_thread_create(&ct[c].thread, cpu_thread_fn, &ct[c]);
@@ -46,6 +52,8 @@ static int run_concurrent(struct kmm_machine *m, kmm_cpu_step_fn step, void *arg
 	}
 	for (int c = 0; c < started; c++)
 		kmm_port_thread_join(ct[c].thread);
+	if (own_kswapd)
+		kmm_kswapd_stop_threads(m);
 	kmm_port_free(ct, (size_t)n * sizeof(*ct));
 	return err;
 }
@@ -68,6 +76,10 @@ static int run_deterministic(struct kmm_machine *m, kmm_cpu_step_fn step, void *
 			}
 			kmm_task_switch_out(m);
 		}
+		/* kswapd's turn: what this round's allocations woke it for. */
+		kmm_cpu_enter(m, 0);
+		kmm_kswapd_run_pending(m);
+		kmm_cpu_exit(m);
 	}
 	kmm_port_free(done, (size_t)n);
 	return 0;

@@ -80,8 +80,20 @@ static int do_swap_page(struct vm_fault *vmf)
 		kmm_put_page(m, page);
 		return ret;
 	}
-	int rc = PageAnon(page) ? page_add_anon_rmap(page, vma, vmf->address, vmf->pte)
-				: page_add_new_anon_rmap(page, vma, vmf->address, vmf->pte);
+	bool fresh = !PageAnon(page);
+	int rc = fresh ? page_add_new_anon_rmap(page, vma, vmf->address, vmf->pte)
+		       : page_add_anon_rmap(page, vma, vmf->address, vmf->pte);
+	/*
+	 * A page read back for a slot other mms still name (fork) may be mapped
+	 * by any VMA of the fork tree: it belongs to the tree's root anon_vma,
+	 * which every one of them chains to (Linux __page_set_anon_rmap with
+	 * !exclusive).
+	 */
+	if (!rc && fresh && __swap_count(m, entry) > 1) {
+		struct kmm_anon_vma *root = vma->anon_vma->root;
+		WRITE_ONCE(page->mapping,
+			   (struct kmm_address_space *)((uintptr_t)root + PAGE_MAPPING_ANON));
+	}
 	if (rc) {
 		spin_unlock(vmf->ptl);
 		unlock_page(page);

@@ -34,7 +34,12 @@
 static struct radix_tree_node *radix_node_alloc(void *ctx)
 {
 	struct kmm_machine *m = ctx;
-	return kmm_kmem_cache_alloc(vm_state(m)->radix_node_cachep, GFP_KERNEL);
+	/*
+	 * Called under i_pages_lock: no direct reclaim, which would take that
+	 * lock again to drop cache pages (Linux's xarray allocates with
+	 * GFP_NOWAIT under the lock for the same reason).
+	 */
+	return kmm_kmem_cache_alloc(vm_state(m)->radix_node_cachep, GFP_ATOMIC | __GFP_NOWARN);
 }
 
 static void radix_node_free(void *ctx, struct radix_tree_node *node)
@@ -355,6 +360,15 @@ unsigned int filemap_fault(struct vm_fault *vmf)
 		}
 		page_cache_readahead(mapping, start, nr);
 		page = find_get_page(mapping, index);
+		/*
+		 * Reclaim on another CPU may take the page between the read and
+		 * the lookup (it is unlocked and unmapped then): read it alone
+		 * again, as Linux's filemap_fault retries its lookup.
+		 */
+		for (int tries = 0; !page && tries < 8; tries++) {
+			page_cache_readahead(mapping, index, 1);
+			page = find_get_page(mapping, index);
+		}
 		if (!page)
 			return VM_FAULT_OOM;
 	}
