@@ -318,54 +318,136 @@ static void world_teardown(struct world *w)
 	unlink(w->swap);
 }
 
-static void run_overcommit(enum kmm_run_mode mode, unsigned long steps)
+struct oc_opts {
+	enum kmm_run_mode mode;
+	unsigned long steps;
+	const char *fail_write; /* kmm_fault_attr spec for swap writes, or NULL */
+	enum kmm_swap_write_fault write_kind;
+	const char *fail_read;
+	struct kmm_buf *vmstat_out; /* the final /proc/vmstat, for determinism */
+};
+
+static void run_overcommit(const struct oc_opts *o)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	expect_int_eq(world_setup(w, ""), 0);
 	expect_all_valid(w->m);
-	for (int c = 0; c < NCPUS; c++)
-		w->steps_left[c] = steps;
-	if (mode == KMM_RUN_DETERMINISTIC) {
+	struct kmm_error err = {0};
+	if (o->fail_write) {
+		kmm_swap_set_write_fault(w->m, o->write_kind);
+		expect_int_eq(kmm_fault_attr_parse(kmm_swap_fail_write(w->m), o->fail_write, &err),
+			      0);
+	}
+	if (o->fail_read) {
+		expect_int_eq(kmm_fault_attr_parse(kmm_swap_fail_read(w->m), o->fail_read, &err),
+			      0);
+		w->allow_sigbus = true;
+	}
+	if (o->mode == KMM_RUN_DETERMINISTIC) {
 		/* In rounds, with every checker between them. */
 		for (int round = 0; round < 10 && !w->failed; round++) {
 			for (int c = 0; c < NCPUS; c++)
-				w->steps_left[c] = steps / 10;
-			expect_int_eq(kmm_run(w->m, mode, step, w), 0);
+				w->steps_left[c] = o->steps / 10;
+			expect_int_eq(kmm_run(w->m, o->mode, step, w), 0);
 			kmm_task_switch_out(w->m);
 			expect_all_valid(w->m);
 		}
 	} else {
+		for (int c = 0; c < NCPUS; c++)
+			w->steps_left[c] = o->steps;
 		kmm_task_switch_out(w->m); /* the CPU threads need every CPU free */
-		expect_int_eq(kmm_run(w->m, mode, step, w), 0);
+		expect_int_eq(kmm_run(w->m, o->mode, step, w), 0);
 		kmm_task_switch_out(w->m);
 	}
 	expect_int_eq(w->failed, 0);
+	/* Reads fail no more: the survivors must read back everything. */
+	kmm_swap_fail_read(w->m)->enabled = false;
 	expect_all_valid(w->m);
 	expect_int_eq(world_check(w), 0);
 	long out = vmstat(w->m, "pswpout"), in = vmstat(w->m, "pswpin");
-	printf("%s: %lu forks, pswpout %ld pswpin %ld pgsteal_anon %ld pgsteal_file %ld "
-	       "pgsteal_kswapd %ld pgsteal_direct %ld pgmajfault %ld\n",
-	       mode == KMM_RUN_DETERMINISTIC ? "deterministic" : "concurrent", w->forks, out, in,
-	       vmstat(w->m, "pgsteal_anon"), vmstat(w->m, "pgsteal_file"),
+	struct kmm_swap_totals tot;
+	kmm_swap_totals(w->m, &tot);
+	int dead = 0;
+	for (int i = 0; i < w->nr_tasks; i++)
+		dead += w->tasks[i].dead;
+	printf("%s: %lu forks, %d killed, pswpout %ld pswpin %ld pgsteal_anon %ld pgsteal_file "
+	       "%ld pgsteal_kswapd %ld pgsteal_direct %ld pgmajfault %ld, swap write errors %lu "
+	       "read errors %lu\n",
+	       o->mode == KMM_RUN_DETERMINISTIC ? "deterministic" : "concurrent", w->forks, dead,
+	       out, in, vmstat(w->m, "pgsteal_anon"), vmstat(w->m, "pgsteal_file"),
 	       vmstat(w->m, "pgsteal_kswapd"), vmstat(w->m, "pgsteal_direct"),
-	       vmstat(w->m, "pgmajfault"));
+	       vmstat(w->m, "pgmajfault"), tot.write_errors, tot.read_errors);
 	/* 2x RAM touched: much went to swap and came back, and file pages were reclaimed. */
 	expect_i64_ge(out, (long)(w->anon_pages * 2));
 	expect_i64_ge(in, 1000);
 	expect_i64_ge(vmstat(w->m, "pgsteal_file"), 1000);
+	if (o->fail_write)
+		expect_u64_ge(tot.write_errors, 10);
+	if (o->fail_read) {
+		expect_u64_ge(tot.read_errors, 1);
+		/* Only a task whose own fault failed dies (a failed readahead kills nobody). */
+		expect_u64_le((uint64_t)dead, tot.read_errors);
+		expect_int_ne(dead, w->nr_tasks);
+	} else {
+		expect_int_eq(dead, 0);
+	}
 	expect_all_valid(w->m);
+	if (o->vmstat_out)
+		kmm_show(w->m, "vmstat", o->vmstat_out);
 	world_teardown(w);
 	free(w);
 }
 
 static void test_overcommit_deterministic(void)
 {
-	run_overcommit(KMM_RUN_DETERMINISTIC, 20000 * kmm_test_scale);
+	struct oc_opts o = {.mode = KMM_RUN_DETERMINISTIC, .steps = 20000 * kmm_test_scale};
+	run_overcommit(&o);
 }
 
 static void test_overcommit_concurrent(void)
 {
-	run_overcommit(KMM_RUN_CONCURRENT, 20000 * kmm_test_scale);
+	struct oc_opts o = {.mode = KMM_RUN_CONCURRENT, .steps = 20000 * kmm_test_scale};
+	run_overcommit(&o);
+}
+
+/* Injected write errors (EIO, ENOSPC, short writes) lose nothing. */
+static void test_swap_write_errors(void)
+{
+	static const enum kmm_swap_write_fault kinds[] = {KMM_SWAP_FAULT_EIO, KMM_SWAP_FAULT_SHORT};
+	for (unsigned int k = 0; k < KMM_ARRAY_SIZE(kinds); k++) {
+		struct oc_opts o = {.mode = KMM_RUN_DETERMINISTIC,
+				    .steps = 6000 * kmm_test_scale,
+				    .fail_write = "probability=5",
+				    .write_kind = kinds[k]};
+		run_overcommit(&o);
+		if (kmm_test_case_failed)
+			return;
+	}
+}
+
+/* Injected read errors kill the faulting task only; the others read back every byte. */
+static void test_swap_read_errors(void)
+{
+	struct oc_opts o = {.mode = KMM_RUN_DETERMINISTIC,
+			    .steps = 6000 * kmm_test_scale,
+			    .fail_read = "probability=2,times=3"};
+	run_overcommit(&o);
+}
+
+/* One seed, one run: the counters are byte-identical. */
+static void test_determinism(void)
+{
+	struct kmm_buf a, b;
+	kmm_buf_init(&a);
+	kmm_buf_init(&b);
+	struct oc_opts o = {.mode = KMM_RUN_DETERMINISTIC, .steps = 4000, .vmstat_out = &a};
+	run_overcommit(&o);
+	o.vmstat_out = &b;
+	run_overcommit(&o);
+	expect_true(a.len > 1000);
+	expect_str_eq(a.data, b.data);
+	kmm_buf_free(&a);
+	kmm_buf_free(&b);
 }
 
 int main(int argc, char **argv)
@@ -373,5 +455,8 @@ int main(int argc, char **argv)
 	kmm_test_init(argc, argv);
 	run_test(test_overcommit_deterministic);
 	run_test(test_overcommit_concurrent);
+	run_test(test_swap_write_errors);
+	run_test(test_swap_read_errors);
+	run_test(test_determinism);
 	return kmm_test_done();
 }
