@@ -49,6 +49,12 @@ int kmm_kswapd_start_threads(struct kmm_machine *m);
 void kmm_kswapd_stop_threads(struct kmm_machine *m);
 
 /*
+ * The node whose kswapd the calling thread is running now, or -1 (Linux
+ * current_is_kswapd()): trace context hooks show such events as kswapdN.
+ */
+int kmm_current_kswapd_node(void);
+
+/*
  * Check the LRU lists: every page on a list belongs to its node, carries
  * PG_lru and the flags of that list, is in use and is not a slab or
  * page-table page; list lengths equal the node and zone counters; no page

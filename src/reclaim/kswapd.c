@@ -146,13 +146,26 @@ static void kswapd_take_request(struct kmm_node *pgdat, int *order, int *highest
 	pgdat->kswapd_highest_zoneidx = (enum zone_type)MAX_NR_ZONES;
 }
 
+/*
+ * The node whose kswapd the calling thread is running, or -1: Linux's
+ * current_is_kswapd() (PF_KSWAPD), per thread as a task flag is per task.
+ */
+static __thread int kswapd_node = -1;
+
+int kmm_current_kswapd_node(void)
+{
+	return kswapd_node;
+}
+
 /* One kswapd run on the calling thread: wake trace, balance, sleep trace. */
 static void kswapd_run_once(struct kmm_machine *m, struct kswapd *k, int order, int highest)
 {
 	struct kmm_node *pgdat = k->pgdat;
+	kswapd_node = pgdat->node_id;
 	trace_mm_vmscan_kswapd_wake(m, pgdat->node_id, highest, order);
 	balance_pgdat(m, pgdat, order, highest);
 	trace_mm_vmscan_kswapd_sleep(m, pgdat->node_id);
+	kswapd_node = -1;
 }
 
 int kmm_kswapd_run_pending(struct kmm_machine *m)
