@@ -36,7 +36,7 @@
 #include <kmm/swapops.h>
 
 #define RW	    (KMM_PROT_READ | KMM_PROT_WRITE)
-#define MACHINE	    "--mem 2G --nodes 1 --cpus 2 --rmap %s"
+#define MACHINE	    "--mem %s --nodes 1 --cpus 2 --rmap %s"
 #define MAX_N	    64
 #define NR_DESIGNS  2
 #define NR_NS	    4
@@ -60,15 +60,20 @@ static __attribute__((noreturn)) void die(const char *what, const char *msg)
 	exit(1);
 }
 
-static struct kmm_machine *boot(const char *design)
+static struct kmm_machine *boot_mem(const char *design, const char *mem)
 {
 	char opts[128];
 	struct kmm_error err = {0};
-	snprintf(opts, sizeof(opts), MACHINE, design);
+	snprintf(opts, sizeof(opts), MACHINE, mem, design);
 	struct kmm_machine *m = bench_boot(opts, &err);
 	if (!m)
 		die("boot", err.msg);
 	return m;
+}
+
+static struct kmm_machine *boot(const char *design)
+{
+	return boot_mem(design, "2G");
 }
 
 static char file_path[64];
@@ -282,10 +287,74 @@ static struct morton morton(const char *design, int tasks, int reps)
 			       (unsigned long)tasks * MORTON_VMAS};
 }
 
+/* --- Instruction counts (callgrind): the walk and the fork/exit bookkeeping --------------- */
+
+#define CG_PAGES 1024
+#define CG_KIDS	 16
+
+struct cg_state {
+	struct kmm_machine *m;
+	struct kmm_task *p, *kids[CG_KIDS];
+	struct kmm_page *pages[CG_PAGES];
+};
+
+/* A parent with CG_PAGES written anonymous pages shared with CG_KIDS children. */
+static void *cg_setup(const char *design)
+{
+	struct cg_state *s = calloc(1, sizeof(*s));
+	s->m = boot_mem(design, "256M"); /* small: it boots under valgrind */
+	s->p = kmm_task_create(s->m, "parent", 0, &(struct kmm_error){0});
+	if (!s->p)
+		die("task", "cannot create the parent");
+	long a = kmm_mmap(s->p, 0, CG_PAGES * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS,
+			  NULL, 0);
+	if (a < 0)
+		die("mmap", "no room");
+	touch(s->p, (unsigned long)a, CG_PAGES * PAGE_SIZE, KMM_TOUCH_WRITE);
+	for (unsigned long i = 0; i < CG_PAGES; i++)
+		s->pages[i] = page_at(s->p, (unsigned long)a + i * PAGE_SIZE);
+	for (int i = 0; i < CG_KIDS; i++)
+		s->kids[i] = fork_task(s->p, i % 2);
+	return s;
+}
+static void *cg_setup_obj(void)
+{
+	return cg_setup("objrmap");
+}
+static void *cg_setup_ptc(void)
+{
+	return cg_setup("ptechain");
+}
+
+/* page_referenced of a page mapped by 17 PTEs. */
+static void cg_referenced(void *arg, uint64_t iters)
+{
+	struct cg_state *s = arg;
+	unsigned long flags;
+	for (uint64_t i = 0; i < iters; i++)
+		bench_keep((void *)(uintptr_t)page_referenced(s->pages[i % CG_PAGES], 1, &flags));
+}
+
+/* fork and exit of one more child: every page gets one mapping more, then one less. */
+static void cg_fork_exit(void *arg, uint64_t iters)
+{
+	struct cg_state *s = arg;
+	for (uint64_t i = 0; i < iters; i++)
+		kmm_task_reap(fork_task(s->p, 0));
+}
+
+static const struct bench_region regions[] = {
+    {"referenced_objrmap", cg_setup_obj, cg_referenced, NULL},
+    {"referenced_ptechain", cg_setup_ptc, cg_referenced, NULL},
+    {"fork_exit_objrmap", cg_setup_obj, cg_fork_exit, NULL},
+    {"fork_exit_ptechain", cg_setup_ptc, cg_fork_exit, NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
-	argc = bench_init(&o, argc, argv, "rmap", NULL, NULL);
+	argc = bench_init(&o, argc, argv, "rmap", NULL, regions);
 	if (argc > 1)
 		bench_usage_error(&o, "unknown option '%s'", argv[1]);
 	const unsigned long mib = o.quick ? 8 : 64;
@@ -302,6 +371,16 @@ int main(int argc, char **argv)
 	for (int d = 0; d < NR_DESIGNS; d++) {
 		measure(designs[d], mib, reps, rows[d]);
 		worst[d] = morton(designs[d], morton_tasks, reps);
+	}
+
+	/* Instructions: a page_referenced of 17 mappings, a fork+exit of 1024 shared pages. */
+	double instr[NR_DESIGNS][2];
+	for (int d = 0; d < NR_DESIGNS; d++) {
+		char name[48];
+		snprintf(name, sizeof(name), "referenced_%s", designs[d]);
+		instr[d][0] = bench_instructions(&o, name, o.quick ? 2000 : 20000);
+		snprintf(name, sizeof(name), "fork_exit_%s", designs[d]);
+		instr[d][1] = bench_instructions(&o, name, o.quick ? 4 : 20) / CG_PAGES;
 	}
 
 	printf("\n");
@@ -343,6 +422,21 @@ int main(int argc, char **argv)
 		bench_table_num(&t, worst[d].unmap_us);
 	}
 
+	printf(
+	    "\nInstructions (callgrind): page_referenced of a page mapped %d times; fork+exit of "
+	    "a child sharing %d pages already mapped %d times, per page\n\n",
+	    CG_KIDS + 1, CG_PAGES, CG_KIDS + 1);
+	bench_table_init(&t);
+	bench_table_col(&t, "design", -9);
+	bench_table_col(&t, "page_referenced", 15);
+	bench_table_col(&t, "fork+exit per page", 18);
+	bench_table_header(&t);
+	for (int d = 0; d < NR_DESIGNS; d++) {
+		bench_table_cell(&t, "%s", designs[d]);
+		bench_table_num(&t, instr[d][0]);
+		bench_table_num(&t, instr[d][1]);
+	}
+
 	printf("\n");
 	char name[96];
 	for (int d = 0; d < NR_DESIGNS; d++) {
@@ -359,6 +453,10 @@ int main(int argc, char **argv)
 			snprintf(name, sizeof(name), "rmap_%s_n%d_unmap", designs[d], ns[k]);
 			bench_figure(name, r->unmap_ns, "ns/page");
 		}
+		snprintf(name, sizeof(name), "rmap_%s_referenced17_instructions", designs[d]);
+		bench_figure(name, instr[d][0], "instructions");
+		snprintf(name, sizeof(name), "rmap_%s_fork_exit_instructions", designs[d]);
+		bench_figure(name, instr[d][1], "instructions/page");
 		snprintf(name, sizeof(name), "rmap_%s_morton_referenced", designs[d]);
 		bench_figure(name, worst[d].ref_us, "us");
 		snprintf(name, sizeof(name), "rmap_%s_morton_unmap", designs[d]);
