@@ -197,6 +197,30 @@ static __kmm_always_inline int nr_pcp_high(struct per_cpu_pages *pcp, struct kmm
 	return kmm_min(READ_ONCE(pcp->batch) << 2, high);
 }
 
+/*
+ * High orders other than THP fragment memory: while frees run without
+ * allocations (free_factor), a free of one trims the lists at once.
+ */
+static __kmm_always_inline bool pcp_free_high(const struct per_cpu_pages *pcp, unsigned int order)
+{
+	return order && order <= PAGE_ALLOC_COSTLY_ORDER && pcp->free_factor;
+}
+
+/*
+ * count >= nr_pcp_high(), ordered so that the usual answer (no) costs
+ * least: a high of 0 is also "count >= high", as count is never negative.
+ */
+static __kmm_always_inline bool pcp_over_high(struct per_cpu_pages *pcp, struct kmm_zone *zone,
+					      bool free_high)
+{
+	int count = pcp->count, high = READ_ONCE(pcp->high);
+	if (unlikely(free_high || count >= high))
+		return true;
+	if (likely(!test_bit(ZONE_RECLAIM_ACTIVE, &zone->flags)))
+		return false;
+	return count >= kmm_min(READ_ONCE(pcp->batch) << 2, high);
+}
+
 /* page_alloc.c */
 bool __zone_watermark_ok(struct kmm_zone *z, unsigned int order, unsigned long mark,
 			 int highest_zoneidx, unsigned int alloc_flags, long free_pages);
