@@ -64,7 +64,8 @@ static const struct design {
 enum wl_kind {
 	WL_PAIR,
 	WL_BULK,
-	WL_MIX
+	WL_MIX,
+	WL_REFCOUNT
 };
 
 static const struct workload {
@@ -83,12 +84,19 @@ static const struct workload {
     {"bulk128_per_page", "bulk 128 alloc+free, per page", WL_BULK, 0, false, 128,
      LINUX_BULK_PER_PAGE},
     {"bulk512_per_page", "bulk 512 alloc+free, per page", WL_BULK, 0, false, 512, NULL},
+    {"refcount_drop_per_page", "(floor) refcount drop alone, per page of 128", WL_REFCOUNT, 0,
+     false, 128, NULL},
     {"order3_pair", "order-3 alloc+free", WL_PAIR, 3, false, 1, NULL},
     {"order9_pair", "order-9 alloc+free", WL_PAIR, 9, false, 1, NULL},
     {"mix_pair", "random orders, freed in random order, per block", WL_MIX, 0, false, MIX_BLOCKS,
      NULL},
 };
 #define NR_WORKLOADS KMM_ARRAY_SIZE(workloads)
+/* Rows of workloads[] that goals and callgrind regions refer to. */
+#define WL_PCP	     0
+#define WL_BUDDY     1
+#define WL_BULK128   3
+#define WL_REFCNT    5
 
 /* The random mix's sequences: the same for every design and thread. */
 static struct mix_plan {
@@ -174,6 +182,16 @@ static void run_loop(void *arg, uint64_t iters)
 			/* The bulk allocator fills empty slots only. */
 			memset(wk->pages, 0, sizeof(wk->pages[0]) * n);
 		}
+		break;
+	case WL_REFCOUNT:
+		/* What freeing a page cannot avoid: the atomic drop of its reference. */
+		for (uint64_t i = 0; i < iters; i++)
+			for (unsigned int k = 0; k < w->nr; k++) {
+				struct kmm_page *p = wk->pages[k];
+				if (unlikely(!put_page_testzero(p)))
+					fail_alloc(wk, 0);
+				set_page_count(p, 1);
+			}
 		break;
 	case WL_MIX:
 		for (uint64_t i = 0; i < iters; i++) {
@@ -273,7 +291,8 @@ static struct kmm_machine *boot_design(const struct design *d)
 
 static void set_pcp(struct kmm_machine *m, bool off)
 {
-	struct kmm_page_alloc_options o = {.init_on_alloc = false, .pcp_disabled = off};
+	struct kmm_page_alloc_options o = {.init_on_alloc = m->pa->init_on_alloc,
+					   .pcp_disabled = off};
 	kmm_page_alloc_set_options(m, &o);
 }
 
@@ -302,6 +321,7 @@ struct cell {
 static struct cell cells[NR_DESIGNS][NR_WORKLOADS];
 static size_t bitmap_bytes;
 static unsigned long managed_pages;
+static double buddy_splits, buddy_merges; /* per order-0 pair with the per-CPU lists off */
 
 static bool measure_cell(struct kmm_machine *m, const struct workload *w, int reps,
 			 uint64_t target_ns, struct cell *c)
@@ -313,7 +333,19 @@ static bool measure_cell(struct kmm_machine *m, const struct workload *w, int re
 	for (int t = 0; t < NR_THREADS_MAX; t++)
 		wks[t] = (struct worker){.m = m, .w = w, .cpu = t, .round = (uint64_t)t * 5};
 	set_pcp(m, w->pcp_off);
+	if (w->kind == WL_REFCOUNT)
+		for (int t = 0; t < NR_THREADS_MAX; t++)
+			if (kmm_alloc_pages_bulk(m, GFP_KERNEL, w->nr, wks[t].pages) != w->nr)
+				fail_alloc(&wks[t], 0);
 	run_loop(&wks[0], 64); /* lists and host memory warm before calibrating */
+	if (w->pcp_off) {
+		/* What one pair does in the buddy lists. */
+		unsigned long s0 = sum_vm_event(m, KMM_BUDDY_SPLIT),
+			      m0 = sum_vm_event(m, KMM_BUDDY_MERGE);
+		run_loop(&wks[0], 1000);
+		buddy_splits = (double)(sum_vm_event(m, KMM_BUDDY_SPLIT) - s0) / 1000;
+		buddy_merges = (double)(sum_vm_event(m, KMM_BUDDY_MERGE) - m0) / 1000;
+	}
 	uint64_t iters = bench_calibrate(run_loop, &wks[0], target_ns);
 	for (int r = 0; r < reps; r++) {
 		t1[r] = run_threads(wks, 1, iters) / per;
@@ -321,6 +353,11 @@ static bool measure_cell(struct kmm_machine *m, const struct workload *w, int re
 		ratio[r] = 2.0 * t1[r] / t2[r];
 	}
 	set_pcp(m, false);
+	if (w->kind == WL_REFCOUNT)
+		for (int t = 0; t < NR_THREADS_MAX; t++) {
+			kmm_free_pages_bulk(m, wks[t].pages, w->nr);
+			memset(wks[t].pages, 0, sizeof(wks[t].pages));
+		}
 	struct bench_stats s1 = bench_stats(t1, reps);
 	c->ns_1t = s1.median;
 	c->min_1t = s1.min;
@@ -330,12 +367,28 @@ static bool measure_cell(struct kmm_machine *m, const struct workload *w, int re
 	return !wks[0].failed && !wks[1].failed;
 }
 
+/* The host's 1-minute load average (/proc/loadavg), NAN if unknown: neighbours skew 2T. */
+static double host_load(void)
+{
+	double load = NAN;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f) {
+		if (fscanf(f, "%lf", &load) != 1)
+			load = NAN;
+		fclose(f);
+	}
+	return load;
+}
+
+static double load_before, load_after;
+
 static bool measure(const struct bench_opts *o)
 {
 	int reps = kmm_min(bench_reps(o, 9, 3), MAX_REPS);
 	uint64_t target_ns = o->quick ? 8000000 : 40000000;
 	bool ok = true;
 
+	load_before = host_load();
 	printf("%zu operations x %zu designs, 1 and 2 threads, %d repetitions of ~%.0f ms...\n",
 	       NR_WORKLOADS, NR_DESIGNS, reps, (double)target_ns / 1e6);
 	for (size_t d = 0; d < NR_DESIGNS; d++) {
@@ -350,6 +403,7 @@ static bool measure(const struct bench_opts *o)
 		kmm_cpu_exit(m);
 		kmm_machine_destroy(m);
 	}
+	load_after = host_load();
 	return ok;
 }
 
@@ -378,9 +432,6 @@ static void region_run(void *state, uint64_t iters)
 	run_loop(&s->wk, iters);
 }
 
-#define WL_PCP	   0
-#define WL_BUDDY   1
-#define WL_BULK128 3
 #define REGION_SETUP(fn, design, wl)                                   \
 	static void *fn(void)                                          \
 	{                                                              \
@@ -455,13 +506,22 @@ static void print_tables(void)
 	printf("\n1T: one thread on CPU 0; 2T: two threads on CPUs 0 and 1 at once, time per\n"
 	       "operation of each; x2: throughput of two threads over one (2 = perfect).\n"
 	       "Medians of the repetitions. Bulk rows are per page; the random mix is per\n"
-	       "block (%.1f pages on average, orders 0-10). Linux 4.x: J. D. Brouer's\n"
-	       "page_bench (prototype-kernel, kernel/mm/bench/page_bench01.c, alloc_page +\n"
-	       "__free_page; page_bench04_bulk.c, bulk alloc + put_page per page), cycles\n"
-	       "converted at ~3.9 GHz. Machine: %s, %lu pages free at boot;\n"
-	       "the bitmap design's maps take %zu KiB of host memory, the page-flag design\n"
-	       "none (PageBuddy and the order live in struct page).\n",
-	       mix.avg_pages, MACHINE_OPTIONS, managed_pages, bitmap_bytes >> 10);
+	       "block (%.1f pages on average, orders 0-10). With the per-CPU lists off each\n"
+	       "order-0 pair splits %.1f and merges %.1f times (a 4 MiB block down to 4 KiB\n"
+	       "and back) under the zone lock, which two threads take in turns. The floor row\n"
+	       "is only the atomic decrement of each page's reference count that every free\n"
+	       "makes (put_page_testzero), for the 128 pages of a bulk batch.\n"
+	       "Linux 4.x: J. D. Brouer's page_bench (prototype-kernel,\n"
+	       "kernel/mm/bench/page_bench01.c, alloc_page + __free_page;\n"
+	       "page_bench04_bulk.c, bulk alloc + put_page per page), cycles converted at\n"
+	       "~3.9 GHz. Machine: %s, %lu pages free at boot; the bitmap\n"
+	       "design's maps take %zu KiB of host memory, the page-flag design none\n"
+	       "(PageBuddy and the order live in struct page).\n",
+	       mix.avg_pages, buddy_splits, buddy_merges, MACHINE_OPTIONS, managed_pages,
+	       bitmap_bytes >> 10);
+	printf("Host load average %.2f before the runs, %.2f after (2 CPUs: above ~0.5 the\n"
+	       "2T column shares its CPUs with other programs).\n",
+	       load_before, load_after);
 
 	bench_section("Instructions per operation (callgrind)");
 	bench_table_init(&t);
@@ -521,6 +581,10 @@ static void print_goals(void)
 		snprintf(what, sizeof(what), "order-0 pcp, 2 threads over 1, %s", designs[d].name);
 		goal_at_least(what, cells[d][pcp].scaling, GOAL_SCALING_2T, "x");
 	}
+	printf("\nOf the bulk goal's %.0f ns per page, the atomic reference drop alone (the floor\n"
+	       "row) takes %.2f ns here: the allocator's own work per page is %.2f ns.\n",
+	       GOAL_BULK_NS, cells[0][WL_REFCNT].ns_1t,
+	       cells[0][bulk].ns_1t - cells[0][WL_REFCNT].ns_1t);
 }
 
 static void print_figures(void)
