@@ -291,8 +291,7 @@ static struct kmm_machine *boot_design(const struct design *d)
 
 static void set_pcp(struct kmm_machine *m, bool off)
 {
-	struct kmm_page_alloc_options o = {.init_on_alloc = m->pa->init_on_alloc,
-					   .pcp_disabled = off};
+	struct kmm_page_alloc_options o = {.init_on_alloc = m->init_on_alloc, .pcp_disabled = off};
 	kmm_page_alloc_set_options(m, &o);
 }
 

@@ -101,6 +101,17 @@ static inline bool gfpflags_allow_blocking(gfp_t gfp)
 	return !!(gfp & __GFP_DIRECT_RECLAIM);
 }
 
+/*
+ * The names of masks and flags in the order Linux's show_gfp_flags() tries
+ * them (include/trace/events/mmflags.h): composite masks first.
+ */
+struct kmm_gfp_name {
+	gfp_t mask;
+	const char *name;
+};
+extern const struct kmm_gfp_name kmm_gfp_names[];
+extern const size_t kmm_nr_gfp_names;
+
 struct kmm_buf;
 /*
  * Decode a mask as Linux's %pGg and ftrace do: the known combinations

@@ -11,6 +11,8 @@
 #include <kmm/gfp.h>
 #include <kmm/page_alloc.h>
 #include <kmm/proc.h>
+#include <kmm/slab.h>
 #include <kmm/random.h>
+#include <kmm/ftrace.h>
 
 #endif /* KMM_KMM_H */

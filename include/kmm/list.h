@@ -28,7 +28,7 @@ static inline void INIT_LIST_HEAD(struct list_head *list)
 static inline void __list_add(struct list_head *new, struct list_head *prev, struct list_head *next)
 {
 	next->prev = new;
-	new->next = next;
+	WRITE_ONCE(new->next, next);
 	new->prev = prev;
 	/* Lockless readers test list_empty(): publish with a single store. */
 	WRITE_ONCE(prev->next, new);
@@ -57,7 +57,7 @@ static inline void __list_del(struct list_head *prev, struct list_head *next)
 static inline void list_del(struct list_head *entry)
 {
 	__list_del(entry->prev, entry->next);
-	entry->next = LIST_POISON1;
+	WRITE_ONCE(entry->next, LIST_POISON1);
 	entry->prev = LIST_POISON2;
 }
 
@@ -95,8 +95,8 @@ static inline void list_splice(struct list_head *list, struct list_head *head)
 	if (!list_empty(list)) {
 		struct list_head *first = list->next, *last = list->prev, *at = head->next;
 		first->prev = head;
-		head->next = first;
-		last->next = at;
+		WRITE_ONCE(head->next, first);
+		WRITE_ONCE(last->next, at);
 		at->prev = last;
 	}
 }
@@ -106,8 +106,8 @@ static inline void list_splice_tail_init(struct list_head *list, struct list_hea
 	if (!list_empty(list)) {
 		struct list_head *first = list->next, *last = list->prev, *at = head->prev;
 		first->prev = at;
-		at->next = first;
-		last->next = head;
+		WRITE_ONCE(at->next, first);
+		WRITE_ONCE(last->next, head);
 		head->prev = last;
 		INIT_LIST_HEAD(list);
 	}

@@ -168,6 +168,8 @@ struct kmm_config {
 
 	uint64_t seed;
 	bool quiet; /* do not echo the boot log */
+	/* Slab debugging for every cache or one ("FZPU[,name]", Linux slub_debug=); "" for none. */
+	char slub_debug[64];
 };
 
 /* Defaults: 4 GiB, 2 nodes, 4 CPUs, x86_64, SPARSEMEM_VMEMMAP (kmm's default machine). */
@@ -275,6 +277,8 @@ struct kmm_hooks {
 	bool (*out_of_memory)(struct kmm_machine *m, gfp_t gfp, unsigned int order);
 	/* phys/ -> page/: hand a block of free boot memory to the buddy allocator. */
 	void (*free_boot_pages)(struct kmm_machine *m, struct kmm_page *page, unsigned int order);
+	/* slab/ -> sim/: the pid of the simulated task running now (slab debug tracks); 0 if unset. */
+	int (*current_pid)(struct kmm_machine *m);
 };
 
 struct kmm_machine {
@@ -363,9 +367,14 @@ struct kmm_machine {
 	uint64_t boot_start_ns, ready_ns, init_done_ns;
 
 	struct kmm_hooks hooks;
+	/* Pages of the page allocator holding per-CPU data (slab's first percpu chunk). */
+	atomic_long_t percpu_pages;
+	/* init_on_alloc=: zero every page and slab object as it is allocated. */
+	bool init_on_alloc;
 	/* Trace points (kmm/trace.h): enabled events and where they go. */
 	unsigned long trace_mask;
 	kmm_trace_hook_t trace_hook;
+	void *trace_arg; /* the hook's own state (kmm/ftrace.h) */
 	struct kmm_fault_attr fail_page_alloc;
 	struct kmm_fault_attr failslab;
 

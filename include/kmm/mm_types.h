@@ -127,6 +127,8 @@ struct kmm_page {
 					unsigned inuse : 16;
 					unsigned objects : 15;
 					unsigned frozen : 1;
+					/* kmm: the CPU a frozen slab belongs to (to count remote frees) */
+					unsigned cpu : 16;
 				};
 			};
 		};
@@ -245,15 +247,15 @@ KMM_PAGE_TYPE(Guard, PG_guard)
 
 static inline unsigned int page_zonenum(const struct kmm_page *page)
 {
-	return (unsigned int)((page->flags >> ZONES_PGSHIFT) & ZONES_MASK);
+	return (unsigned int)((READ_ONCE(page->flags) >> ZONES_PGSHIFT) & ZONES_MASK);
 }
 static inline int page_to_nid(const struct kmm_page *page)
 {
-	return (int)((page->flags >> NODES_PGSHIFT) & NODES_MASK);
+	return (int)((READ_ONCE(page->flags) >> NODES_PGSHIFT) & NODES_MASK);
 }
 static inline unsigned long page_to_section(const struct kmm_page *page)
 {
-	return (page->flags >> SECTIONS_PGSHIFT) & SECTIONS_MASK;
+	return (READ_ONCE(page->flags) >> SECTIONS_PGSHIFT) & SECTIONS_MASK;
 }
 static inline void set_page_links(struct kmm_page *page, unsigned int zone, int nid,
 				  unsigned long section)

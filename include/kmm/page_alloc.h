@@ -43,7 +43,15 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 /* Free an array of order-0 pages (release_pages without the LRU part). */
 void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigned long nr);
 
+/* The order of the smallest block that holds @size bytes (Linux get_order; size > 0). */
+static inline unsigned int get_order(unsigned long size)
+{
+	size = (size - 1) >> PAGE_SHIFT;
+	return size ? (unsigned int)fls64(size) : 0;
+}
+
 /* Reference counting (get_page/put_page) for pages from the allocator. */
+
 static inline void kmm_get_page(struct kmm_page *page)
 {
 	page_ref_inc(page);

@@ -18,6 +18,8 @@ void kmm_show_pagetypeinfo(struct kmm_machine *m, struct kmm_buf *out);
 void kmm_show_meminfo(struct kmm_machine *m, struct kmm_buf *out);
 void kmm_show_vmstat(struct kmm_machine *m, struct kmm_buf *out);
 void kmm_show_iomem(struct kmm_machine *m, struct kmm_buf *out);
+/* Every slab cache, newest first (Linux mm/slab_common.c slab_show). */
+void kmm_show_slabinfo(struct kmm_machine *m, struct kmm_buf *out);
 /* kmm's own counters (pcp hits, buddy splits and merges, ...), "name value" lines. */
 void kmm_show_kmmstat(struct kmm_machine *m, struct kmm_buf *out);
 

@@ -4,15 +4,17 @@
  * Linux: init/main.c (start_kernel, mm_core_init, kernel_init_freeable),
  * which calls into every layer in order. This file is the one place that
  * knows all the layers it starts: phys/ (firmware map, memblock, zones,
- * struct pages), page/ (per-CPU lists, the hand-over of free memory), and
- * then the late initcalls that need every page counted (watermarks).
- * Upper layers (slab/ and above) are started here as they are built.
+ * struct pages), page/ (per-CPU lists, the hand-over of free memory),
+ * the slab allocator (kmem_cache_init, right after mem_init as in
+ * Linux's mm_core_init), then the late initcalls that need every page
+ * counted (watermarks). Upper layers are started here as they are built.
  *
  * Map note: DESIGN.md has no folder for the boot sequence; it sits above
  * every layer because it calls each of them, so it lives in src/init/.
  */
 #include "../phys/phys.h"
 #include "../page/page.h"
+#include "../slab/slab.h"
 #include <errno.h>
 #include <string.h>
 
@@ -50,6 +52,7 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 		goto fail;
 	build_all_zonelists(m);
 	mem_init(m);
+	kmem_cache_init(m);
 	m->ready_ns = kmm_port_now_ns();
 	deferred_init_start(m, late_init);
 	return m;
@@ -65,6 +68,7 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	if (!m)
 		return;
 	kmm_wait_for_init(m);
+	kmem_cache_destroy_all(m);
 	page_alloc_destroy(m);
 	phys_destroy(m);
 	kmm_port_free(m, sizeof(*m));

@@ -501,8 +501,9 @@ do_steal:;
 	steal_suitable_fallback(m, cpu, zone, page, (unsigned int)current_order, alloc_flags,
 				start_mt, can_steal);
 	cpu_count_events(m, cpu, KMM_FALLBACK_ALLOC, 1);
-	kmm_trace(m, MM_PAGE_ALLOC_EXTFRAG, page_to_pfn(m, page), order, (uint64_t)current_order,
-		  (uint64_t)start_mt, (uint64_t)fallback_mt);
+	trace_mm_page_alloc_extfrag(
+	    m, page_to_pfn(m, page), order, current_order, start_mt, fallback_mt,
+	    get_pfnblock_migratetype(zone, page_to_pfn(m, page)) == start_mt);
 	return true;
 }
 

@@ -35,10 +35,7 @@ void gfp_zone_bug(gfp_t flags)
 	__builtin_unreachable();
 }
 
-static const struct {
-	gfp_t mask;
-	const char *name;
-} gfp_names[] = {
+const struct kmm_gfp_name kmm_gfp_names[] = {
     {GFP_TRANSHUGE, "GFP_TRANSHUGE"},
     {GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT"},
     {GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"},
@@ -76,6 +73,7 @@ static const struct {
     {__GFP_KSWAPD_RECLAIM, "__GFP_KSWAPD_RECLAIM"},
     {__GFP_ZEROTAGS, "__GFP_ZEROTAGS"},
 };
+const size_t kmm_nr_gfp_names = KMM_ARRAY_SIZE(kmm_gfp_names);
 
 char *kmm_gfp_decode(gfp_t gfp, char *buf, size_t len)
 {
@@ -87,12 +85,12 @@ char *kmm_gfp_decode(gfp_t gfp, char *buf, size_t len)
 		kmm_port_snprintf(buf, len, "none");
 		return buf;
 	}
-	for (size_t i = 0; i < KMM_ARRAY_SIZE(gfp_names) && gfp; i++) {
-		if ((gfp & gfp_names[i].mask) != gfp_names[i].mask)
+	for (size_t i = 0; i < kmm_nr_gfp_names && gfp; i++) {
+		if ((gfp & kmm_gfp_names[i].mask) != kmm_gfp_names[i].mask)
 			continue;
-		gfp &= ~gfp_names[i].mask;
+		gfp &= ~kmm_gfp_names[i].mask;
 		n += (size_t)kmm_port_snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "|" : "",
-					       gfp_names[i].name);
+					       kmm_gfp_names[i].name);
 	}
 	if (gfp)
 		kmm_port_snprintf(buf + n, n < len ? len - n : 0, "%s%#x", n ? "|" : "", gfp);
@@ -106,10 +104,10 @@ int kmm_gfp_parse(const char *s, gfp_t *out)
 		const char *end = strchr(s, '|');
 		size_t len = end ? (size_t)(end - s) : strlen(s);
 		bool found = false;
-		for (size_t i = 0; i < KMM_ARRAY_SIZE(gfp_names); i++) {
-			if (strlen(gfp_names[i].name) == len &&
-			    !strncmp(s, gfp_names[i].name, len)) {
-				gfp |= gfp_names[i].mask;
+		for (size_t i = 0; i < kmm_nr_gfp_names; i++) {
+			if (strlen(kmm_gfp_names[i].name) == len &&
+			    !strncmp(s, kmm_gfp_names[i].name, len)) {
+				gfp |= kmm_gfp_names[i].mask;
 				found = true;
 				break;
 			}

@@ -42,7 +42,6 @@ struct alloc_context {
 #define KMM_MAX_WARN_SITES 64
 
 struct kmm_page_alloc_state {
-	bool init_on_alloc;
 	bool pcp_disabled; /* allocate and free straight through the buddy lists */
 	/* gfp_zone(): the highest zone for each combination of zone modifiers. */
 	unsigned char gfp_zone_table[GFP_ZONEMASK + 1];
@@ -99,6 +98,12 @@ static inline bool is_migrate_highatomic(int mt)
 static inline bool migratetype_is_mergeable(int mt)
 {
 	return mt < MIGRATE_PCPTYPES;
+}
+
+/* Is any of the trace events in @mask (KMM_TRACE_BIT()s) enabled? */
+static __kmm_always_inline bool trace_on(const struct kmm_machine *m, unsigned long long mask)
+{
+	return unlikely(READ_ONCE(m->trace_mask) & mask);
 }
 
 /* Count a VM event on the caller's CPU (known), or atomically without one. */

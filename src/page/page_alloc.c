@@ -159,15 +159,14 @@ static __kmm_always_inline void prep_new_page_head(struct kmm_machine *m, struct
 static __kmm_always_inline bool prep_new_page_more(struct kmm_machine *m, unsigned int order,
 						   gfp_t gfp_flags)
 {
-	return (gfp_flags & __GFP_ZERO) || m->pa->init_on_alloc ||
-	       (order && (gfp_flags & __GFP_COMP));
+	return (gfp_flags & __GFP_ZERO) || m->init_on_alloc || (order && (gfp_flags & __GFP_COMP));
 }
 
 /* Zero the block and make it compound, as @gfp_flags ask (the rest of prep_new_page). */
 static void prep_new_page_tail(struct kmm_machine *m, struct kmm_page *page, unsigned int order,
 			       gfp_t gfp_flags)
 {
-	if ((gfp_flags & __GFP_ZERO) || m->pa->init_on_alloc)
+	if ((gfp_flags & __GFP_ZERO) || m->init_on_alloc)
 		memset(page_address(m, page), 0, PAGE_SIZE << order);
 	if (order && (gfp_flags & __GFP_COMP))
 		prep_compound_page(page, order);
@@ -403,7 +402,7 @@ static __kmm_always_inline struct kmm_page *alloc_pages_fast(struct kmm_machine 
 	WRITE_ONCE(ev[where], ev[where] + 1);
 	prep_new_page_head(m, page, order);
 	if (unlikely(prep_new_page_more(m, order, gfp) ||
-		     trace_enabled(m, KMM_TRACE_MM_PAGE_ALLOC)))
+		     trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_ALLOC))))
 		return alloc_pages_fast_finish(m, page, order, gfp, migratetype);
 	return page;
 general:
@@ -438,6 +437,7 @@ static __kmm_always_inline struct kmm_page *alloc_pages_cpu(struct kmm_machine *
 		page = __alloc_pages_slowpath(m, gfp, order, &ac);
 		if (!page) {
 			cpu_count_events(m, cpu, KMM_ALLOC_FAIL, 1);
+			trace_mm_page_alloc(m, KMM_TRACE_NO_PFN, order, gfp, ac.migratetype);
 			return NULL;
 		}
 	}
@@ -658,7 +658,7 @@ static __kmm_always_inline void free_unref_page_fast(struct kmm_machine *m, stru
 {
 	struct kmm_zone *zone = flags_zone(m, flags);
 	if (unlikely((flags & (1UL << PG_head)) || !cpu || !zone->per_cpu_pageset ||
-		     m->pa->pcp_disabled || trace_enabled(m, KMM_TRACE_MM_PAGE_FREE)))
+		     m->pa->pcp_disabled || trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE))))
 		return free_unref_page_slow(m, cpu, page, order);
 	int migratetype = get_pfnblock_migratetype(zone, page_to_pfn(m, page));
 	if (unlikely(migratetype >= MIGRATE_PCPTYPES))
@@ -762,9 +762,8 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
 	struct list_head *list = &pcp->lists[order_to_pindex(ac.migratetype, 0)];
 	pcp->free_factor >>= 1;
-	/* What does not change from page to page is decided once. */
+	/* Whether pages need zeroing is decided once. */
 	bool more = prep_new_page_more(m, 0, gfp);
-	bool traced = trace_enabled(m, KMM_TRACE_MM_PAGE_ALLOC);
 	while (populated < nr) {
 		if (pages[populated]) {
 			populated++;
@@ -788,9 +787,6 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 		prep_new_page_head(m, page, 0);
 		if (unlikely(more))
 			prep_new_page_tail(m, page, 0, gfp);
-		if (unlikely(traced))
-			kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), 0, gfp,
-				  (uint64_t)ac.migratetype);
 		pages[populated++] = page;
 	}
 	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), (long)accounted);
@@ -821,7 +817,9 @@ void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigne
 	int high = 0, block_mt = 0;
 	uintptr_t memmap_base = m->memmap_base;
 	/* The conditions of free_unref_page_fast() that do not depend on the page. */
-	bool fast = cpu && !m->pa->pcp_disabled && !trace_enabled(m, KMM_TRACE_MM_PAGE_FREE);
+	bool fast = cpu && !m->pa->pcp_disabled &&
+		    !trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE) |
+				     KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE_BATCHED));
 
 	for (unsigned long i = 0; i < nr; i++) {
 		struct kmm_page *page = pages[i];
@@ -863,6 +861,7 @@ void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigne
 		continue;
 slow:
 		free_unref_page_slow(m, cpu, page, 0);
+		trace_mm_page_free_batched(m, page_to_pfn(m, page));
 		zone_id = ~0UL; /* it may have trimmed a list: look everything up again */
 	}
 	if (freed)
@@ -876,7 +875,7 @@ unsigned long kmm_nr_free_pages(struct kmm_machine *m)
 
 void kmm_page_alloc_set_options(struct kmm_machine *m, const struct kmm_page_alloc_options *o)
 {
-	m->pa->init_on_alloc = o->init_on_alloc;
+	WRITE_ONCE(m->init_on_alloc, o->init_on_alloc);
 	if (o->pcp_disabled && !m->pa->pcp_disabled)
 		kmm_drain_all_pages(m);
 	m->pa->pcp_disabled = o->pcp_disabled;

@@ -56,8 +56,36 @@ const char *kmm_config_help(void)
 	       "  --watermark-boost-factor N   vm.watermark_boost_factor (default 15000)\n"
 	       "  --lowmem-reserve-ratio 'A B ...'  vm.lowmem_reserve_ratio per zone\n"
 	       "  --percpu-pagelist-high-fraction N  vm.percpu_pagelist_high_fraction\n"
+	       "  --slub-debug FZPU[,CACHE]  slab debugging (Linux slub_debug=): F checks,\n"
+	       "                         Z red zones, P poisoning, U owner tracking\n"
 	       "  --seed N               seed for everything random (default 1)\n"
 	       "  --quiet                do not print the boot log\n";
+}
+
+/*
+ * --slub-debug FZPU[,cache]: the letters of Linux's slub_debug= that kmm
+ * has (F consistency checks, Z red zones, P poisoning, U owner tracking;
+ * '-' for none), optionally for one cache only. The slab allocator applies it.
+ */
+static int parse_slub_debug(const char *opt, const char *val, struct kmm_config *cfg,
+			    struct kmm_error *err)
+{
+	size_t len = strlen(val);
+	if (len >= sizeof(cfg->slub_debug))
+		return kmm_error_set(err, -EINVAL, "%s '%s': too long (at most %zu characters)",
+				     opt, val, sizeof(cfg->slub_debug) - 1);
+	for (const char *p = val; *p && *p != ','; p++)
+		if (!strchr("FZPU-fzpu", *p))
+			return kmm_error_set(err, -EINVAL,
+					     "%s '%s': unknown letter '%c' (expected F, Z, P, U or "
+					     "'-', then optionally ,CACHE)",
+					     opt, val, *p);
+	const char *comma = strchr(val, ',');
+	if (comma && !comma[1])
+		return kmm_error_set(err, -EINVAL, "%s '%s': a cache name must follow the comma",
+				     opt, val);
+	memcpy(cfg->slub_debug, val, len + 1);
+	return 0;
 }
 
 static int parse_int(const char *opt, const char *val, long lo, long hi, long *out,
@@ -171,7 +199,7 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 	    !IS("--mem-limit") && !IS("--kernel-image") && !IS("--thp") &&
 	    !IS("--min-free-kbytes") && !IS("--watermark-scale-factor") &&
 	    !IS("--watermark-boost-factor") && !IS("--lowmem-reserve-ratio") &&
-	    !IS("--percpu-pagelist-high-fraction") && !IS("--seed"))
+	    !IS("--percpu-pagelist-high-fraction") && !IS("--seed") && !IS("--slub-debug"))
 		return 0;
 	if (!val)
 		return kmm_error_set(err, -EINVAL, "%s needs a value", opt);
@@ -275,6 +303,8 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 		else
 			ret = kmm_error_set(err, -EINVAL,
 					    "--thp %s: expected always, madvise or never", val);
+	} else if (IS("--slub-debug")) {
+		ret = parse_slub_debug(opt, val, cfg, err);
 	} else if (IS("--min-free-kbytes")) {
 		ret = parse_int(opt, val, 0, 1L << 30, &v, err);
 		cfg->min_free_kbytes = (int)v;

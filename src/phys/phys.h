@@ -39,21 +39,6 @@ enum kmm_kernel_piece {
 };
 #define KERNEL_LOAD_ADDR (16 * KMM_SZ_1M)
 
-/* --- Trace points ----------------------------------------------------------------- */
-
-static __kmm_always_inline bool trace_enabled(const struct kmm_machine *m, enum kmm_trace_event ev)
-{
-	return unlikely(READ_ONCE(m->trace_mask) & (1UL << ev));
-}
-#define kmm_trace(m, ev, ...)                                                       \
-	do {                                                                        \
-		if (trace_enabled(m, KMM_TRACE_##ev)) {                             \
-			const uint64_t __args[] = {__VA_ARGS__};                    \
-			(m)->trace_hook((m), KMM_TRACE_##ev, __args,                \
-					(int)(sizeof(__args) / sizeof(__args[0]))); \
-		}                                                                   \
-	} while (0)
-
 /* --- Boot steps, called by init/ in the kernel's order (boot.c) --------------- */
 
 void printk_init(struct kmm_machine *m);

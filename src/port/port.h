@@ -82,6 +82,11 @@ void kmm_port_write_stderr(const char *s, size_t len);
 void kmm_port_write_stdout(const char *s, size_t len);
 __kmm_noreturn void kmm_port_abort(void);
 void kmm_port_backtrace(void);
+/*
+ * Name the code at @addr as "symbol+0xoff" (or "object+0xoff" when the
+ * symbol is not exported) into @buf; returns false if nothing is known.
+ */
+bool kmm_port_symbolize(uintptr_t addr, char *buf, size_t len);
 
 /* --- Files -------------------------------------------------------------------- */
 

@@ -12,8 +12,10 @@
 #define _GNU_SOURCE
 #include "port.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <execinfo.h>
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -279,6 +281,25 @@ void kmm_port_backtrace(void)
 	void *frames[32];
 	int n = backtrace(frames, 32);
 	backtrace_symbols_fd(frames, n, 2);
+}
+
+bool kmm_port_symbolize(uintptr_t addr, char *buf, size_t len)
+{
+	Dl_info info;
+	if (!addr || !dladdr((void *)addr, &info))
+		return false;
+	if (info.dli_sname && info.dli_saddr) {
+		snprintf(buf, len, "%s+%#lx", info.dli_sname,
+			 (unsigned long)(addr - (uintptr_t)info.dli_saddr));
+		return true;
+	}
+	if (info.dli_fname && info.dli_fbase) {
+		const char *base = strrchr(info.dli_fname, '/');
+		snprintf(buf, len, "%s+%#lx", base ? base + 1 : info.dli_fname,
+			 (unsigned long)(addr - (uintptr_t)info.dli_fbase));
+		return true;
+	}
+	return false;
 }
 
 int kmm_port_read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)

@@ -108,7 +108,8 @@ void kmm_show_meminfo(struct kmm_machine *m, struct kmm_buf *out)
 	show_val_kb(out, "VmallocChunk:   ", 0);
 	show_val_kb(out, "Percpu:         ",
 		    (unsigned long)m->nr_cpus *
-			KMM_DIV_ROUND_UP(sizeof(struct kmm_cpu), PAGE_SIZE));
+			    KMM_DIV_ROUND_UP(sizeof(struct kmm_cpu), PAGE_SIZE) +
+			(unsigned long)atomic_long_read(&m->percpu_pages));
 	kmm_buf_printf(out, "HardwareCorrupted: %5lu kB\n", 0UL);
 	show_val_kb(out, "AnonHugePages:  ", global_node_page_state(m, NR_ANON_THPS));
 	show_val_kb(out, "ShmemHugePages: ", global_node_page_state(m, NR_SHMEM_THPS));

@@ -2,8 +2,8 @@
  * The kmm command-line program, end to end: the built binary is run through
  * the shell and its output and exit status checked, as a user would see
  * them. Covers the help texts, `kmm boot` views and errors, `kmm pages`
- * scripts (allocations, buddyinfo before and after, script errors), and a
- * twin booted from a real Linux 6.1 boot log.
+ * scripts (allocations, buddyinfo before and after, script errors, trace
+ * events), and a twin booted from a real Linux 6.1 boot log.
  *
  * Each case starts one to three short processes; the whole file runs in
  * about a second.
@@ -440,6 +440,109 @@ static void test_pages_stdin_cpu_bulk_drain(void)
 	free(r.out);
 }
 
+/* --trace prints Linux's ftrace lines among the script's; --trace-out writes a trace file. */
+static void test_pages_trace(void)
+{
+	struct result r = kmm(false, "pages --mem 64M --nodes 1 --cpus 1 --trace "
+				     "mm_page_alloc,mm_page_free -e 'alloc 3; free a1'");
+	expect_int_eq(r.status, 0);
+	const char *line_re =
+	    "^             kmm-1       \\[000\\] \\.\\.\\.\\.\\. +[0-9]+\\.[0-9]{6}: "
+	    "mm_page_alloc: page=ffffea[0-9a-f]{10} pfn=0x[0-9a-f]+ order=3 "
+	    "migratetype=0 gfp_flags=GFP_KERNEL$";
+	expect_true(matches(r.out, line_re));
+	/* The trace line comes before the script's, and both name the same page. */
+	unsigned long long page = 0;
+	unsigned long pfn = 0, pfn2 = 0;
+	const char *t = strstr(r.out, "mm_page_alloc: page=");
+	const char *a = strstr(r.out, "a1: pfn ");
+	expect_true(t && a && t < a);
+	expect_int_eq(sscanf(t, "mm_page_alloc: page=%llx pfn=%lx", &page, &pfn), 2);
+	expect_int_eq(sscanf(a, "a1: pfn %lx", &pfn2), 1);
+	expect_u64_eq(pfn, pfn2);
+	expect_x64_eq(page, 0xffffea0000000000ULL + 64ULL * pfn);
+	expect_true(
+	    matches(r.out, "mm_page_free: page=ffffea[0-9a-f]{10} pfn=0x[0-9a-f]+ order=3$"));
+	free(r.out);
+
+	char path[] = "/tmp/kmm-e2e-trace-XXXXXX";
+	int fd = mkstemp(path);
+	expect_true(fd >= 0);
+	close(fd);
+	r = kmm(false,
+		"pages --mem 256M --nodes 1 --cpus 2 --trace-out %s -e 'cpu 0; alloc 0; free a1; "
+		"drain'",
+		path);
+	expect_int_eq(r.status, 0);
+	expect_true(!strstr(r.out, "mm_page_"));
+	free(r.out);
+	FILE *f = fopen(path, "r");
+	expect_ptr_not_null(f);
+	static char text[1 << 16];
+	size_t len = fread(text, 1, sizeof(text) - 1, f);
+	text[len] = '\0';
+	fclose(f);
+	unlink(path);
+	expect_true(!strncmp(text, "# tracer: nop\n#\n# entries-in-buffer/entries-written: ", 51));
+	expect_true(matches(text, "^# entries-in-buffer/entries-written: ([0-9]+)/\\1   #P:2$"));
+	expect_true(
+	    matches(text, " d\\.\\.3\\. +[0-9.]+: mm_page_alloc_zone_locked: .* percpu_refill=1$"));
+	expect_true(matches(text, ": mm_page_alloc: .* gfp_flags=GFP_KERNEL$"));
+	expect_true(matches(text, ": mm_page_pcpu_drain: page=ffffea"));
+
+	r = kmm(true, "pages --trace 'mm_page_alocc' -e 'alloc 0'");
+	expect_int_eq(r.status, 2);
+	expect_true(matches(r.out, "^kmm: trace events: 'mm_page_alocc' matches no event; they are "
+				   "kmem: mm_page_\\{alloc,"));
+	free(r.out);
+	r = kmm(true, "pages --trace-out /nonexistent/t.txt -e 'alloc 0'");
+	expect_int_eq(r.status, 2);
+	expect_true(matches(r.out, "^kmm: cannot create the trace file /nonexistent/t.txt: "));
+	free(r.out);
+}
+
+/* --- Slab ------------------------------------------------------------------------- */
+
+static void test_slabinfo_and_slabtop(void)
+{
+	struct result r = kmm(false, "boot --quiet --mem 256M --nodes 1 --cpus 2 --show slabinfo");
+	expect_int_eq(r.status, 0);
+	expect_str_contains(r.out, "slabinfo - version: 2.1\n# name            <active_objs>");
+	/* Linux's columns: "%-17s %6lu %6lu %6u %4u %4d : tunables ... : slabdata ..." */
+	expect_true(matches(r.out, "^kmalloc-8k +[0-9]+ +[0-9]+ +8192 +4 +8 : tunables +0 +0 +0 "
+				   ": slabdata +[0-9]+ +[0-9]+ +0$"));
+	expect_true(matches(r.out, "^kmem_cache_node +[0-9]+ +[0-9]+ +64 +64 +1 :"));
+	free(r.out);
+
+	r = kmm(false, "slabtop --mem 256M --nodes 1 --cpus 2 --kmalloc 100x5000 "
+		       "--cache dentry:192x3000 --lines 2");
+	expect_int_eq(r.status, 0);
+	expect_str_contains(r.out, "  OBJS ACTIVE  USE OBJ SIZE  SLABS OBJ/SLAB CACHE SIZE NAME\n");
+	/*
+	 * 5000 of 128 bytes need 157 slabs of 32; 3000 of 192, 143 slabs of 21.
+	 * The CPU slab's free objects count as active, as in Linux.
+	 */
+	expect_true(
+	    matches(r.out, "^ +[0-9]+ +[0-9]+ +[0-9]+% +0.12K +157 +32 +628K kmalloc-128$"));
+	expect_true(matches(r.out, "^ +3003 +3003 +100% +0.19K +143 +21 +572K dentry$"));
+
+	free(r.out);
+
+	r = kmm(false, "slabtop --quiet --mem 64M --sort n --lines 1");
+	expect_int_eq(r.status, 0);
+	expect_true(matches(r.out, "dma-kmalloc-128$"));
+	free(r.out);
+
+	r = kmm(true, "slabtop --kmalloc 64by10");
+	expect_int_eq(r.status, 2);
+	expect_str_contains(r.out, "expected SIZExCOUNT");
+	free(r.out);
+	r = kmm(true, "slabtop --sort q");
+	expect_int_eq(r.status, 2);
+	expect_str_contains(r.out, "--sort q");
+	free(r.out);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
@@ -458,5 +561,7 @@ int main(int argc, char **argv)
 	run_test(test_pages_script_errors);
 	run_test(test_pages_usage_errors);
 	run_test(test_pages_stdin_cpu_bulk_drain);
+	run_test(test_pages_trace);
+	run_test(test_slabinfo_and_slabtop);
 	return kmm_test_done();
 }

@@ -105,7 +105,8 @@ int cmd_boot(int argc, char **argv)
 	}
 	kmm_buf_free(&out);
 	if (validate) {
-		if (kmm_phys_validate(m, &err) || kmm_page_alloc_validate(m, &err)) {
+		if (kmm_phys_validate(m, &err) || kmm_page_alloc_validate(m, &err) ||
+		    kmm_slab_validate_all(m, &err)) {
 			cli_error("invariant broken: %s", err.msg);
 			rc = KMM_EXIT_WORKLOAD;
 		} else {

@@ -21,6 +21,7 @@ struct kmm_cmd {
 
 int cmd_boot(int argc, char **argv);
 int cmd_pages(int argc, char **argv);
+int cmd_slabtop(int argc, char **argv);
 
 /*
  * Parse the machine option at argv[*i] (advancing *i past its value):

@@ -27,6 +27,7 @@
  * error in a line is reported and the line is dropped.
  */
 #include "cli.h"
+#include <kmm/ftrace.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1175,7 +1176,8 @@ static char *read_all(FILE *f)
 static void pages_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: kmm pages [machine options] [-e SCRIPT]... [-f FILE] [--boot-log]\n\n"
+		"usage: kmm pages [machine options] [-e SCRIPT]... [-f FILE] [--boot-log]\n"
+		"                 [--trace EVENTS] [--trace-out FILE]\n\n"
 		"Boots a simulated machine, then runs a script of page allocator operations\n"
 		"and prints what each one did. The script comes from -e (each -e adds a\n"
 		"line), from -f FILE ('-' reads stdin), from stdin when it is a pipe, or is\n"
@@ -1184,7 +1186,12 @@ static void pages_usage(FILE *out)
 		"and the exit status is 1.\n\n"
 		"  -e SCRIPT         commands to run (repeatable)\n"
 		"  -f FILE           read the commands from FILE\n"
-		"  --boot-log        print the boot log first (it is not printed by default)\n\n");
+		"  --boot-log        print the boot log first (it is not printed by default)\n"
+		"  --trace EVENTS    print trace events as Linux's ftrace does, among the\n"
+		"                    script's output: a comma-separated list of globs such\n"
+		"                    as mm_page_alloc, 'mm_page_*', kmem:*, '*,!mm_page_free'\n"
+		"  --trace-out FILE  write the events to FILE instead, with the header of\n"
+		"                    tracefs's trace file (all events unless --trace says)\n\n");
 	fputs(commands_help, out);
 	fprintf(out,
 		"\nUntil the first 'cpu' command the script runs on no CPU: allocations and\n"
@@ -1206,7 +1213,7 @@ int cmd_pages(int argc, char **argv)
 	struct kmm_config cfg;
 	struct kmm_error err = {0};
 	struct kmm_buf text;
-	const char *file = NULL;
+	const char *file = NULL, *trace = NULL, *trace_out = NULL;
 	bool have_e = false, boot_log = false;
 	int rc = KMM_EXIT_OK;
 
@@ -1240,6 +1247,16 @@ int cmd_pages(int argc, char **argv)
 			boot_log = true;
 			continue;
 		}
+		if (!strcmp(argv[i], "--trace") || !strcmp(argv[i], "--trace-out")) {
+			if (i + 1 >= argc) {
+				cli_error("%s needs a value", argv[i]);
+				kmm_buf_free(&text);
+				return KMM_EXIT_USAGE;
+			}
+			*(argv[i][7] ? &trace_out : &trace) = argv[i + 1];
+			i++;
+			continue;
+		}
 		int r = cli_machine_option(&cfg, argc, argv, &i);
 		if (r != CLI_OPT_TAKEN) {
 			if (r == CLI_OPT_NOT_MINE)
@@ -1250,6 +1267,12 @@ int cmd_pages(int argc, char **argv)
 	}
 	if (have_e && file) {
 		cli_error("give the script with -e or with -f, not both");
+		kmm_buf_free(&text);
+		return KMM_EXIT_USAGE;
+	}
+	uint64_t trace_mask;
+	if ((trace || trace_out) && kmm_ftrace_parse_events(trace, &trace_mask, &err)) {
+		cli_error("%s", err.msg);
 		kmm_buf_free(&text);
 		return KMM_EXIT_USAGE;
 	}
@@ -1299,6 +1322,21 @@ int cmd_pages(int argc, char **argv)
 	}
 	kmm_wait_for_init(m);
 	fflush(stdout);
+	struct kmm_ftrace *ft = NULL;
+	if (trace || trace_out) {
+		struct kmm_ftrace_opts o = {.events = trace,
+					    .out = trace_out ? NULL : stdout,
+					    .path = trace_out,
+					    .style =
+						trace_out ? KMM_FTRACE_TRACE : KMM_FTRACE_PIPE};
+		ft = kmm_ftrace_open(m, &o, &err);
+		if (!ft) {
+			cli_error("%s", err.msg);
+			kmm_machine_destroy(m);
+			rc = KMM_EXIT_USAGE;
+			goto out;
+		}
+	}
 	struct run r = {m, &s, m->log.len};
 	if (prompt) {
 		interactive(&r);
@@ -1311,6 +1349,10 @@ int cmd_pages(int argc, char **argv)
 	fflush(stdout);
 	if (kmm_this_cpu(m))
 		kmm_cpu_exit(m);
+	if (ft && kmm_ftrace_close(ft, &err)) {
+		cli_error("%s", err.msg);
+		rc = KMM_EXIT_WORKLOAD;
+	}
 	kmm_machine_destroy(m);
 out:
 	script_free(&s);
