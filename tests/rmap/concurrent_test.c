@@ -36,8 +36,8 @@ struct worker {
 struct cworld {
 	struct kmm_file *file;
 	struct worker w[NWORKERS];
-	struct kmm_rng rng; /* the reclaimer's */
-	unsigned long nsteps, rsteps;
+	struct kmm_rng rng;	      /* the reclaimer's */
+	unsigned long nsteps, rsteps; /* rsteps: reclaim looks at cached pages */
 	unsigned long referenced, unmapped;
 	int reclaimer_up; /* the workers start once the reclaimer runs, so they overlap */
 };
@@ -77,11 +77,12 @@ static bool worker_op(struct worker *w, int c)
 	return true;
 }
 
-static void reclaim_op(struct kmm_machine *m, struct cworld *cw)
+/* One look at a cached page of the file; false if the page was not in the cache. */
+static bool reclaim_op(struct kmm_machine *m, struct cworld *cw)
 {
 	struct kmm_page *page = find_get_page(cw->file->f_mapping, kmm_rng_below(&cw->rng, FPAGES));
 	if (!page)
-		return;
+		return false;
 	lock_page(page);
 	if (kmm_rng_below(&cw->rng, 2)) {
 		unsigned long flags;
@@ -92,6 +93,7 @@ static void reclaim_op(struct kmm_machine *m, struct cworld *cw)
 	}
 	unlock_page(page);
 	vm_put_page(m, page);
+	return true;
 }
 
 static bool step(struct kmm_machine *m, int c, void *arg)
@@ -103,14 +105,17 @@ static bool step(struct kmm_machine *m, int c, void *arg)
 		for (int i = 0; i < NWORKERS; i++)
 			busy |= __atomic_load_n(&cw->w[i].steps, __ATOMIC_ACQUIRE) < cw->nsteps &&
 				!__atomic_load_n(&cw->w[i].failed, __ATOMIC_ACQUIRE);
-		for (int k = 0; k < 8 && busy; k++, cw->rsteps++)
-			reclaim_op(m, cw);
+		for (int k = 0; k < 8 && busy; k++)
+			if (reclaim_op(m, cw))
+				__atomic_store_n(&cw->rsteps, cw->rsteps + 1, __ATOMIC_RELEASE);
 		return busy;
 	}
 	struct worker *w = &cw->w[c];
 	if (w->failed || w->steps >= cw->nsteps)
 		return false;
-	if (!__atomic_load_n(&cw->reclaimer_up, __ATOMIC_ACQUIRE))
+	/* Keep pace with the reclaimer, so the two overlap however the host schedules them. */
+	if (!__atomic_load_n(&cw->reclaimer_up, __ATOMIC_ACQUIRE) ||
+	    w->steps > 4 * __atomic_load_n(&cw->rsteps, __ATOMIC_ACQUIRE) + 64)
 		return true;
 	for (int k = 0; k < 8 && w->steps < cw->nsteps; k++) {
 		if (!worker_op(w, c)) {
@@ -160,8 +165,8 @@ static void run(const char *design, enum kmm_run_mode mode)
 	for (int c = 0; c < NWORKERS; c++)
 		if (cw.w[c].failed)
 			KMM_EXPECT_FAIL_("%s: worker %d: %s", design, c, cw.w[c].why);
-	printf("  %s: %lu page_referenced, %lu pages unmapped\n", design, cw.referenced,
-	       cw.unmapped);
+	printf("  %s: %lu reclaim steps, %lu page_referenced, %lu pages unmapped\n", design,
+	       cw.rsteps, cw.referenced, cw.unmapped);
 	expect_true(cw.referenced > 0 && cw.unmapped > 0);
 	expect_vm_valid(m);
 	for (int c = 0; c < NWORKERS; c++) {
