@@ -42,6 +42,7 @@ static struct kmm_anon_vma *anon_vma_alloc(struct kmm_machine *m)
 	struct kmm_anon_vma *av = kmm_kmem_cache_alloc(vm_state(m)->anon_vma_cachep, GFP_KERNEL);
 	if (!av)
 		return NULL;
+	atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_ANON_VMA]);
 	av->root = av;
 	av->parent = av;
 	init_rwsem(&av->rwsem);
@@ -55,6 +56,7 @@ static struct kmm_anon_vma *anon_vma_alloc(struct kmm_machine *m)
 
 static void anon_vma_free(struct kmm_anon_vma *av)
 {
+	atomic_long_dec(&vm_state(av->machine)->nr_rmap_objs[RMAP_ANON_VMA]);
 	kmm_kmem_cache_free(vm_state(av->machine)->anon_vma_cachep, av);
 }
 
@@ -71,11 +73,16 @@ static void put_anon_vma(struct kmm_anon_vma *av)
 
 static struct anon_vma_chain *avc_alloc(struct kmm_machine *m)
 {
-	return kmm_kmem_cache_alloc(vm_state(m)->anon_vma_chain_cachep, GFP_KERNEL);
+	struct anon_vma_chain *avc =
+	    kmm_kmem_cache_alloc(vm_state(m)->anon_vma_chain_cachep, GFP_KERNEL);
+	if (avc)
+		atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_ANON_VMA_CHAIN]);
+	return avc;
 }
 
 static void avc_free(struct kmm_machine *m, struct anon_vma_chain *avc)
 {
+	atomic_long_dec(&vm_state(m)->nr_rmap_objs[RMAP_ANON_VMA_CHAIN]);
 	kmm_kmem_cache_free(vm_state(m)->anon_vma_chain_cachep, avc);
 }
 

@@ -65,15 +65,19 @@ static struct kmm_pte_chain *pte_chain_alloc(struct kmm_machine *m)
 {
 	/* Under the PTE lock: no sleeping, and failslab may say no (ENOMEM to the task). */
 	struct kmm_pte_chain *pc = kmm_kmem_cache_alloc(vm_state(m)->pte_chain_cachep, GFP_ATOMIC);
-	if (pc)
+	if (pc) {
 		memset(pc, 0, sizeof(*pc));
+		atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_PTE_CHAIN]);
+	}
 	return pc;
 }
 
 static void pte_chain_free(struct kmm_machine *m, struct kmm_pte_chain *pc)
 {
-	if (pc)
+	if (pc) {
+		atomic_long_dec(&vm_state(m)->nr_rmap_objs[RMAP_PTE_CHAIN]);
 		kmm_kmem_cache_free(vm_state(m)->pte_chain_cachep, pc);
+	}
 }
 
 int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)

@@ -330,23 +330,16 @@ bool try_to_unmap(struct kmm_page *page, enum ttu_flags flags)
 
 /* --- Memory ---------------------------------------------------------------------------------- */
 
-struct rmap_bytes_arg {
-	const char *names[3];
-	unsigned long bytes;
-};
-
-static int rmap_bytes_one(const struct kmm_slabinfo *info, void *arg)
-{
-	struct rmap_bytes_arg *a = arg;
-	for (int i = 0; i < 3; i++)
-		if (a->names[i] && !strcmp(info->name, a->names[i]))
-			a->bytes += info->active_objs * info->objsize;
-	return 0;
-}
-
 unsigned long rmap_bytes(struct kmm_machine *m)
 {
-	struct rmap_bytes_arg a = {{"anon_vma", "anon_vma_chain", "pte_chain"}, 0};
-	kmm_slab_for_each_cache(m, rmap_bytes_one, &a);
-	return a.bytes;
+	struct vm_state *vm = vm_state(m);
+	unsigned long bytes = (unsigned long)rmap_objects(m, RMAP_ANON_VMA) *
+			      kmm_kmem_cache_size(vm->anon_vma_cachep);
+	if (vm->anon_vma_chain_cachep)
+		bytes += (unsigned long)rmap_objects(m, RMAP_ANON_VMA_CHAIN) *
+			 kmm_kmem_cache_size(vm->anon_vma_chain_cachep);
+	if (vm->pte_chain_cachep)
+		bytes += (unsigned long)rmap_objects(m, RMAP_PTE_CHAIN) *
+			 kmm_kmem_cache_size(vm->pte_chain_cachep);
+	return bytes;
 }

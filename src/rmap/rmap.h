@@ -174,7 +174,17 @@ bool try_to_unmap(struct kmm_page *page, enum ttu_flags flags);
  */
 int rmap_validate(struct kmm_machine *m, struct kmm_error *err);
 
-/* Bytes of rmap metadata now allocated (pte_chain blocks, or anon_vmas + chains). */
+/* rmap's objects, counted exactly (slabinfo's active_objs includes CPU-cached ones). */
+enum rmap_obj {
+	RMAP_ANON_VMA,
+	RMAP_ANON_VMA_CHAIN,
+	RMAP_PTE_CHAIN
+};
+static inline long rmap_objects(struct kmm_machine *m, enum rmap_obj which)
+{
+	return atomic_long_read(&vm_state(m)->nr_rmap_objs[which]);
+}
+/* Bytes of rmap metadata in use (slab strides): anon_vmas, their chains, pte_chain blocks. */
 unsigned long rmap_bytes(struct kmm_machine *m);
 
 #endif /* KMM_RMAP_RMAP_H */

@@ -165,7 +165,8 @@ int rmap_validate(struct kmm_machine *m, struct kmm_error *err)
 	if (ret)
 		goto out;
 
-	qsort(c.v, c.n, sizeof(*c.v), cmp_seen);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_seen);
 	for (size_t i = 0; i < c.n;) {
 		size_t j = i + 1;
 		while (j < c.n && c.v[j].pfn == c.v[i].pfn)
