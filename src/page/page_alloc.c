@@ -679,8 +679,8 @@ static __kmm_always_inline void free_unref_page_fast(struct kmm_machine *m, stru
 	 * was read, and only the slow path takes it off.
 	 */
 	if (unlikely((flags & (1UL << PG_head)) || (READ_ONCE(page->flags) & (1UL << PG_lru)) ||
-		     !cpu || !zone->per_cpu_pageset ||
-		     m->pa->pcp_disabled || trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE))))
+		     !cpu || !zone->per_cpu_pageset || m->pa->pcp_disabled ||
+		     trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE))))
 		return free_unref_page_slow(m, cpu, page, order);
 	int migratetype = get_pfnblock_migratetype(zone, page_to_pfn(m, page));
 	if (unlikely(migratetype >= MIGRATE_PCPTYPES))
@@ -864,7 +864,9 @@ void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigne
 				bad_free(m, page, 0, refcount + 1);
 			continue;
 		}
-		if (unlikely(!fast || (flags & (1UL << PG_head))))
+		/* PG_lru read again now, as in free_unref_page_fast(). */
+		if (unlikely(!fast || (flags & (1UL << PG_head)) ||
+			     (READ_ONCE(page->flags) & (1UL << PG_lru))))
 			goto slow;
 		if (unlikely((flags & zone_id_mask) != zone_id)) {
 			zone_id = flags & zone_id_mask;
