@@ -131,6 +131,7 @@ struct kmm_task_signal {
 	char msg[200];	    /* what the kernel log says about it */
 };
 #define KMM_SIGBUS	7
+#define KMM_SIGKILL	9 /* the OOM killer's */
 #define KMM_SIGSEGV	11
 #define KMM_SEGV_MAPERR 1 /* address not mapped */
 #define KMM_SEGV_ACCERR 2 /* mapped, but not with this access */

@@ -107,10 +107,27 @@ void kmm_task_switch_out(struct kmm_machine *m)
 		kmm_cpu_exit(m);
 }
 
+int oom_kill_self(struct kmm_task *t)
+{
+	WRITE_ONCE(t->oom_kill_pending, false);
+	t->sig.signo = KMM_SIGKILL;
+	t->sig.code = 0;
+	t->sig.addr = 0;
+	kmm_port_snprintf(t->sig.msg, sizeof(t->sig.msg), "%s[%d]: killed by the OOM killer",
+			  t->comm, t->pid);
+	t->exit_code = 128 + KMM_SIGKILL;
+	exit_mm(t);
+	return -EFAULT;
+}
+
 int vm_task_enter(struct kmm_task *t)
 {
 	if (unlikely(t->state != KMM_TASK_RUNNING || !t->mm))
 		return -ESRCH;
+	if (unlikely(READ_ONCE(t->oom_kill_pending))) {
+		kmm_task_switch(t);
+		return oom_kill_self(t);
+	}
 	if (!running(t, t->vc) || t->vc->loaded_ctx != t->mm->context.ctx_id)
 		kmm_task_switch(t);
 	return 0;
@@ -234,8 +251,12 @@ static int do_user_addr_fault(struct kmm_task *t, unsigned long addr, bool write
 	mmap_read_unlock(mm);
 	if (ret & VM_FAULT_SIGSEGV)
 		return bad_area(t, addr, KMM_SEGV_ACCERR, "fault refused the access");
-	if (ret & VM_FAULT_OOM)
-		return -ENOMEM; /* pagefault_out_of_memory: the OOM killer's business */
+	if (ret & VM_FAULT_OOM) {
+		/* pagefault_out_of_memory: the OOM killer may have chosen this very task. */
+		if (READ_ONCE(t->oom_kill_pending))
+			return oom_kill_self(t);
+		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -240,6 +240,9 @@ struct kmm_task {
 	struct kmm_task_signal sig;
 	int exit_code;
 	struct list_head tasks; /* on the machine's task list (sim/) */
+	/* The OOM killer (reclaim/): the task's weight, and a kill waiting for it to run. */
+	int oom_score_adj;
+	bool oom_kill_pending;
 };
 
 /* --- The per-CPU software TLB ------------------------------------------------------------- */
@@ -720,6 +723,8 @@ void force_sig_fault(struct kmm_task *t, int signo, int code, unsigned long addr
 		     const char *reason);
 /* The task gives up its mm (exit_mm): mmput, and off the CPU. */
 void exit_mm(struct kmm_task *t);
+/* The OOM killer chose @t while it ran: it dies now with SIGKILL (its memory returns). */
+int oom_kill_self(struct kmm_task *t);
 /* Run-time knobs of mmap_lock for the public wrappers. */
 static inline void mmap_read_lock(struct kmm_mm *mm)
 {
