@@ -23,6 +23,12 @@
 #define ANON_PER_TASK (24 * MiB)
 #define FILE_SIZE     (32 * MiB)
 #define RW	      (KMM_PROT_READ | KMM_PROT_WRITE)
+/* Sanitizers slow every access several times: fewer random steps there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define STEPS 5000
+#else
+#define STEPS 20000
+#endif
 
 struct vtask {
 	struct kmm_task *t;
@@ -400,13 +406,13 @@ static void run_overcommit(const struct oc_opts *o)
 
 static void test_overcommit_deterministic(void)
 {
-	struct oc_opts o = {.mode = KMM_RUN_DETERMINISTIC, .steps = 20000 * kmm_test_scale};
+	struct oc_opts o = {.mode = KMM_RUN_DETERMINISTIC, .steps = STEPS * kmm_test_scale};
 	run_overcommit(&o);
 }
 
 static void test_overcommit_concurrent(void)
 {
-	struct oc_opts o = {.mode = KMM_RUN_CONCURRENT, .steps = 20000 * kmm_test_scale};
+	struct oc_opts o = {.mode = KMM_RUN_CONCURRENT, .steps = STEPS * kmm_test_scale};
 	run_overcommit(&o);
 }
 
