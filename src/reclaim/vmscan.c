@@ -741,7 +741,27 @@ unsigned long try_to_free_pages(struct kmm_machine *m, struct zonelist *zl, unsi
 	return nr;
 }
 
+static unsigned long reclaim_pass(struct kmm_machine *m, unsigned long nr_pages);
+
+/*
+ * Like Linux's memory.reclaim: passes from priority 12 down to 0 over every
+ * node until the target is met, giving up after 16 passes that reclaimed
+ * nothing (a first pass may only age pages that were used: they are
+ * activated, then deactivated, before they can go).
+ */
 unsigned long kmm_reclaim_pages(struct kmm_machine *m, unsigned long nr_pages)
+{
+	unsigned long total = 0;
+	for (int idle = 0; total < nr_pages && idle < MAX_RECLAIM_RETRIES;) {
+		unsigned long got = reclaim_pass(m, nr_pages - total);
+		total += got;
+		if (!got)
+			idle++;
+	}
+	return total;
+}
+
+static unsigned long reclaim_pass(struct kmm_machine *m, unsigned long nr_pages)
 {
 	unsigned long total = 0;
 	int nid;

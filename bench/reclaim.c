@@ -1,0 +1,320 @@
+/*
+ * bench/reclaim: page frame reclamation, measured.
+ *
+ *  1. Linux 6.1 under pressure, side by side: the oracle's scenario a_anon
+ *     (../shared/oracle/linux-6.1-pressure/: a 256 MiB, 1-CPU guest with
+ *     512 MiB of swap runs `pressure anon 384 2`: write one byte per page
+ *     of 384 MiB twice, then verify) replayed on kmm's twin of that guest
+ *     (--from-dmesg its dmesg, the same swap size, swappiness 60). The
+ *     counters of each phase beside the mean of Linux's two untraced runs,
+ *     with their ratio; the goal is within +-25%.
+ *  2. Reclaim throughput in pages/s: clean file pages, dirty file pages
+ *     (written back to their file on the way) and anonymous pages written
+ *     to swap, each reclaimed by kmm_reclaim_pages() from a machine where
+ *     they fill memory.
+ *
+ * Swap I/O beside dd is bench/swap's table. --quick runs a smaller
+ * scenario 1 (the figures then are not comparable with Linux's).
+ */
+#include "bench.h"
+#include <kmm/reclaim.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MiB (1UL << 20)
+
+static __attribute__((noreturn)) void die(const char *msg)
+{
+	fprintf(stderr, "reclaim: %s\n", msg);
+	exit(1);
+}
+
+static long vmstat_value(struct kmm_machine *m, const char *name)
+{
+	struct kmm_buf b;
+	kmm_buf_init(&b);
+	kmm_show(m, "vmstat", &b);
+	long v = 0;
+	size_t n = strlen(name);
+	for (const char *p = b.data; p && *p;) {
+		if (!strncmp(p, name, n) && p[n] == ' ') {
+			v = strtol(p + n + 1, NULL, 10);
+			break;
+		}
+		const char *nl = strchr(p, '\n');
+		p = nl ? nl + 1 : NULL;
+	}
+	kmm_buf_free(&b);
+	return v;
+}
+
+/* --- 1. The oracle's anon scenario --------------------------------------------------------- */
+
+static const char *const counters[] = {
+    "pgfault",	     "pgmajfault",     "pswpin",	 "pswpout",    "pgscan_kswapd",
+    "pgscan_direct", "pgsteal_kswapd", "pgsteal_direct", "allocstall", "workingset_refault_anon",
+};
+#define NCOUNTERS (sizeof(counters) / sizeof(counters[0]))
+static const char *const phases[] = {"write1", "write2", "verify"};
+#define NPHASES 3
+
+static long counter_value(struct kmm_machine *m, const char *name)
+{
+	if (strcmp(name, "allocstall"))
+		return vmstat_value(m, name);
+	return vmstat_value(m, "allocstall_dma") + vmstat_value(m, "allocstall_dma32") +
+	       vmstat_value(m, "allocstall_normal") + vmstat_value(m, "allocstall_movable");
+}
+
+/* Linux's per-phase deltas: "delta PHASE COUNTER N" lines of program.txt, two runs averaged. */
+static bool read_oracle(const char *dir, double linux_v[NPHASES][NCOUNTERS])
+{
+	memset(linux_v, 0, sizeof(double) * NPHASES * NCOUNTERS);
+	int runs = 0;
+	for (int r = 1; r <= 2; r++) {
+		char path[512], line[256];
+		snprintf(path, sizeof(path), "%s/a_anon/notrace_run%d/program.txt", dir, r);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		runs++;
+		while (fgets(line, sizeof(line), f)) {
+			char phase[32], name[64];
+			long v;
+			if (sscanf(line, "delta %31s %63s %ld", phase, name, &v) != 3)
+				continue;
+			for (int p = 0; p < NPHASES; p++) {
+				if (strcmp(phase, phases[p]))
+					continue;
+				for (size_t c = 0; c < NCOUNTERS; c++) {
+					bool stall = !strcmp(counters[c], "allocstall") &&
+						     !strncmp(name, "allocstall_", 11);
+					if (stall || !strcmp(name, counters[c]))
+						linux_v[p][c] += (double)v;
+				}
+			}
+		}
+		fclose(f);
+	}
+	if (!runs)
+		return false;
+	for (int p = 0; p < NPHASES; p++)
+		for (size_t c = 0; c < NCOUNTERS; c++)
+			linux_v[p][c] /= runs;
+	return true;
+}
+
+static void oracle_anon(const struct bench_opts *o)
+{
+	char dmesg[512];
+	snprintf(dmesg, sizeof(dmesg), "%s/linux-6.1-pressure/a_anon/notrace_run1/dmesg.txt",
+		 KMM_ORACLE_DIR);
+	double linux_v[NPHASES][NCOUNTERS];
+	bool have =
+	    access(dmesg, R_OK) == 0 && read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", linux_v);
+	char swap[64], opts[800];
+	snprintf(swap, sizeof(swap), "bench-reclaim-%d.swap", getpid());
+	unsigned long mib = o->quick ? 96 : 384;
+	if (have)
+		snprintf(opts, sizeof(opts), "--from-dmesg %s --cpus 1 --swap %s:512M", dmesg,
+			 swap);
+	else
+		snprintf(opts, sizeof(opts), "--mem 256M --nodes 1 --cpus 1 --swap %s:512M", swap);
+	if (o->quick)
+		snprintf(opts, sizeof(opts), "--mem 64M --nodes 1 --cpus 1 --swap %s:128M", swap);
+	struct kmm_error err = {0};
+	struct kmm_machine *m = bench_boot(opts, &err);
+	if (!m)
+		die(err.msg);
+	struct kmm_task *t = kmm_task_create(m, "pressure", 0, &err);
+	if (!t)
+		die(err.msg);
+	unsigned long n = mib * 256;
+	long a = kmm_mmap(t, 0, n * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
+			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	if (a < 0)
+		die("mmap");
+	double kmm_v[NPHASES][NCOUNTERS];
+	unsigned long bad = 0;
+	uint64_t t0 = bench_now_ns();
+	for (int p = 0; p < NPHASES; p++) {
+		long before[NCOUNTERS];
+		for (size_t c = 0; c < NCOUNTERS; c++)
+			before[c] = counter_value(m, counters[c]);
+		for (unsigned long i = 0; i < n; i++) {
+			/* pressure.c's pattern: never 0. */
+			uint8_t pat =
+			    (uint8_t)(((i * 2654435761ULL) >> 13) + (p == 2 ? 1 : p) * 37) | 1;
+			unsigned long addr = (unsigned long)a + i * PAGE_SIZE;
+			if (p < 2) {
+				if (kmm_write(t, addr, &pat, 1))
+					die("write failed");
+			} else {
+				uint8_t got = 0;
+				if (kmm_read(t, addr, &got, 1))
+					die("read failed");
+				bad += got != pat;
+			}
+			/* A 1-CPU machine: kswapd runs when the workload lets it (a scheduled step). */
+			if ((i & 31) == 0) {
+				kmm_task_switch_out(m);
+				kmm_cpu_enter(m, 0);
+				kmm_kswapd_run_pending(m);
+				kmm_cpu_exit(m);
+			}
+		}
+		for (size_t c = 0; c < NCOUNTERS; c++)
+			kmm_v[p][c] = (double)(counter_value(m, counters[c]) - before[c]);
+	}
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	if (bad)
+		die("the verify phase found wrong bytes");
+
+	bench_section("Linux 6.1 under pressure: `pressure anon %lu 2` on %s (%.1f s)", mib,
+		      o->quick ? "a 64 MiB machine (quick: not Linux's scenario)"
+			       : "the twin of the oracle's 256 MiB guest",
+		      secs);
+	struct bench_table tb;
+	bench_table_init(&tb);
+	bench_table_col(&tb, "phase", -7);
+	bench_table_col(&tb, "counter", -24);
+	bench_table_col(&tb, "kmm", 9);
+	bench_table_col(&tb, "Linux", 9);
+	bench_table_col(&tb, "kmm/Linux", 9);
+	bench_table_header(&tb);
+	int within = 0, total = 0;
+	for (int p = 0; p < NPHASES; p++)
+		for (size_t c = 0; c < NCOUNTERS; c++) {
+			bench_table_cell(&tb, "%s", phases[p]);
+			bench_table_cell(&tb, "%s", counters[c]);
+			bench_table_num(&tb, kmm_v[p][c]);
+			if (have && !o->quick) {
+				double l = linux_v[p][c];
+				bench_table_num(&tb, l);
+				double ratio = l > 0 ? kmm_v[p][c] / l : (kmm_v[p][c] > 0 ? 99 : 1);
+				bench_table_num(&tb, ratio);
+				total++;
+				within += ratio >= 0.75 && ratio <= 1.25;
+			} else {
+				bench_table_cell(&tb, "%s", "-");
+				bench_table_cell(&tb, "%s", "-");
+			}
+		}
+	printf("\n");
+	if (total) {
+		printf("%d of %d counters within +-25%% of Linux\n\n", within, total);
+		bench_figure("oracle_anon_within_25pct", within, "counters");
+	}
+	double steal = kmm_v[0][6] + kmm_v[0][7] + kmm_v[1][6] + kmm_v[1][7];
+	bench_figure("oracle_anon_pswpout", kmm_v[0][3] + kmm_v[1][3] + kmm_v[2][3], "pages");
+	bench_figure("oracle_anon_pgsteal", steal, "pages");
+	bench_figure("oracle_anon_seconds", secs, "s");
+	kmm_task_reap(t);
+	kmm_machine_destroy(m);
+	unlink(swap);
+}
+
+/* --- 2. Reclaim throughput ------------------------------------------------------------------ */
+
+enum kind {
+	CLEAN_FILE,
+	DIRTY_FILE,
+	ANON_SWAP
+};
+static const char *const kind_names[] = {"clean file", "dirty file", "anon to swap"};
+
+/* Fill @mib of a @mem_mib machine with pages of @kind, then time reclaiming them. */
+static double reclaim_rate(enum kind kind, unsigned long mem_mib, unsigned long mib)
+{
+	char swap[64], file[64], opts[256];
+	snprintf(swap, sizeof(swap), "bench-reclaim-%d.swap", getpid());
+	snprintf(file, sizeof(file), "bench-reclaim-%d.data", getpid());
+	snprintf(opts, sizeof(opts), "--mem %luM --nodes 1 --cpus 1 --swap %s:%luM", mem_mib, swap,
+		 2 * mib);
+	struct kmm_error err = {0};
+	struct kmm_machine *m = bench_boot(opts, &err);
+	if (!m)
+		die(err.msg);
+	struct kmm_task *t = kmm_task_create(m, "filler", 0, &err);
+	struct kmm_file *f = NULL;
+	size_t len = mib * MiB;
+	long a;
+	if (kind == ANON_SWAP) {
+		a = kmm_mmap(t, 0, len, KMM_PROT_READ | KMM_PROT_WRITE,
+			     KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	} else {
+		int fd = open(file, O_CREAT | O_TRUNC | O_RDWR, 0644);
+		if (fd < 0 || ftruncate(fd, (off_t)len))
+			die("cannot make the data file");
+		close(fd);
+		f = kmm_file_open(m, file, KMM_O_RDWR, 0, &err);
+		if (!f)
+			die(err.msg);
+		a = kmm_mmap(t, 0, len, KMM_PROT_READ | KMM_PROT_WRITE, KMM_MAP_SHARED, f, 0);
+	}
+	if (a < 0)
+		die("mmap");
+	for (size_t off = 0; off < len; off += PAGE_SIZE) {
+		uint64_t v = off;
+		int r = kind == CLEAN_FILE ? kmm_read(t, (unsigned long)a + off, &v, 8)
+					   : kmm_write(t, (unsigned long)a + off, &v, 8);
+		if (r)
+			die("touch failed");
+	}
+	/* File pages stay mapped (reclaim unmaps them); anon pages too. */
+	kmm_task_switch_out(m);
+	kmm_cpu_enter(m, 0);
+	long before = vmstat_value(m, "pgsteal_direct");
+	uint64_t t0 = bench_now_ns();
+	unsigned long got = kmm_reclaim_pages(m, len / PAGE_SIZE);
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	long stolen = vmstat_value(m, "pgsteal_direct") - before;
+	kmm_cpu_exit(m);
+	(void)stolen;
+	kmm_task_reap(t);
+	if (f)
+		kmm_file_close(f);
+	kmm_machine_destroy(m);
+	unlink(swap);
+	unlink(file);
+	return secs > 0 ? (double)got / secs : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bench_opts o;
+	argc = bench_init(&o, argc, argv, "reclaim", NULL, NULL);
+	if (argc > 1)
+		bench_usage_error(&o, "unknown option '%s'", argv[1]);
+	int reps = bench_reps(&o, 3, 1);
+
+	oracle_anon(&o);
+
+	unsigned long mib = o.quick ? 32 : 128;
+	bench_section("Reclaim throughput: %lu MiB reclaimed by kmm_reclaim_pages (median of %d, "
+		      "pages/s)",
+		      mib, reps);
+	struct bench_table tb;
+	bench_table_init(&tb);
+	bench_table_col(&tb, "pages", -14);
+	bench_table_col(&tb, "pages/s", 10);
+	bench_table_col(&tb, "MiB/s", 8);
+	bench_table_header(&tb);
+	static const char *const fig[] = {"reclaim_clean_file_pps", "reclaim_dirty_file_pps",
+					  "reclaim_anon_swap_pps"};
+	for (int k = 0; k < 3; k++) {
+		double v[8];
+		for (int r = 0; r < reps; r++)
+			v[r] = reclaim_rate((enum kind)k, 2 * mib + 64, mib);
+		double med = bench_median(v, reps);
+		bench_table_cell(&tb, "%s", kind_names[k]);
+		bench_table_num(&tb, med);
+		bench_table_num(&tb, med * PAGE_SIZE / MiB);
+		bench_figure(fig[k], med, "pages/s");
+	}
+	printf("\n");
+	return 0;
+}
