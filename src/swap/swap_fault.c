@@ -54,8 +54,6 @@ static int do_swap_page(struct vm_fault *vmf)
 		}
 		ret = VM_FAULT_MAJOR;
 		count_vm_event(m, PGMAJFAULT);
-		/* Every swap-in is a refault of an anonymous page reclaim evicted. */
-		mod_node_page_state(page_pgdat(m, page), WORKINGSET_REFAULT_ANON, 1);
 	}
 
 	lock_page(page);

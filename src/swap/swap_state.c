@@ -326,6 +326,11 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 			}
 			continue;
 		}
+		/*
+		 * Every page read back is a refault of an anonymous page reclaim
+		 * evicted (Linux counts it in swap_readpage, from its shadow entry).
+		 */
+		mod_node_page_state(NODE_DATA(m, page_to_nid(page)), WORKINGSET_REFAULT_ANON, 1);
 		ClearPageLocked(page);
 		if (page != target) {
 			SetPageReclaim(page); /* PG_readahead */
