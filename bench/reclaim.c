@@ -8,7 +8,13 @@
  *     (--from-dmesg its dmesg, the same swap size, swappiness 60). The
  *     counters of each phase beside the mean of Linux's two untraced runs,
  *     with their ratio; the goal is within +-25%.
- *  2. Reclaim throughput in pages/s: clean file pages, dirty file pages
+ *  2. Replacement quality: a task replays a page-reference trace (a loop
+ *     larger than memory, a zipf working set, a phase change) in a machine
+ *     with swap; its faults (first touches + major faults) and its reads
+ *     (first touches + pages read from swap, readahead included) beside the
+ *     faults of exact LRU and Belady's OPT (src/sim/refsim.c) at the number
+ *     of frames the task could hold (free memory above the high watermarks).
+ *  3. Reclaim throughput in pages/s: clean file pages, dirty file pages
  *     (written back to their file on the way) and anonymous pages written
  *     to swap, each reclaimed by kmm_reclaim_pages() from a machine where
  *     they fill memory.
@@ -18,6 +24,7 @@
  */
 #include "bench.h"
 #include <kmm/reclaim.h>
+#include <kmm/sim.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -283,6 +290,153 @@ static double reclaim_rate(enum kind kind, unsigned long mem_mib, unsigned long 
 	return secs > 0 ? (double)got / secs : 0;
 }
 
+/* --- 3. Replacement quality ----------------------------------------------------------------- */
+
+/* Reference strings over @npages pages, @n references long. */
+static void trace_loop(uint64_t *refs, size_t n, uint64_t npages)
+{
+	for (size_t i = 0; i < n; i++)
+		refs[i] = i % npages;
+}
+
+static void trace_zipf(uint64_t *refs, size_t n, uint64_t npages, struct kmm_rng *rng)
+{
+	/* Zipf(1) by inversion over a harmonic table. */
+	double *cdf = malloc(npages * sizeof(*cdf)), sum = 0;
+	for (uint64_t k = 0; k < npages; k++)
+		cdf[k] = (sum += 1.0 / (double)(k + 1));
+	for (size_t i = 0; i < n; i++) {
+		double u = kmm_rng_double(rng) * sum;
+		uint64_t lo = 0, hi = npages - 1;
+		while (lo < hi) {
+			uint64_t mid = (lo + hi) / 2;
+			if (cdf[mid] < u)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		/* Scatter the ranks so hot pages are not neighbours (readahead would help). */
+		refs[i] = (lo * 2654435761ULL) % npages;
+	}
+	free(cdf);
+}
+
+static void trace_phase(uint64_t *refs, size_t n, uint64_t npages, struct kmm_rng *rng)
+{
+	/* Two overlapping working sets of 2/3 of the pages, each used uniformly for half the trace. */
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (i < n / 2 ? 0 : npages / 3) + kmm_rng_below(rng, npages * 2 / 3);
+}
+
+struct replay {
+	double kmm_faults, kmm_reads, lru, opt;
+	unsigned long frames;
+};
+
+/* Replay @refs in a task of a @mem_mib machine with swap; LRU and OPT at the frames it had. */
+static struct replay replay_trace(const uint64_t *refs, size_t n, uint64_t npages,
+				  unsigned long mem_mib)
+{
+	char swap[64], opts[160];
+	snprintf(swap, sizeof(swap), "bench-reclaim-%d.swap", getpid());
+	snprintf(opts, sizeof(opts), "--mem %luM --nodes 1 --cpus 1 --swap %s:%luM", mem_mib, swap,
+		 npages * PAGE_SIZE / MiB + 16);
+	struct kmm_error err = {0};
+	struct kmm_machine *m = bench_boot(opts, &err);
+	if (!m)
+		die(err.msg);
+	struct kmm_task *t = kmm_task_create(m, "replay", 0, &err);
+	long a = kmm_mmap(t, 0, npages * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
+			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	if (a < 0)
+		die("mmap");
+	/* What the task can hold: free memory above the high watermarks kswapd keeps. */
+	long free0 = vmstat_value(m, "nr_free_pages");
+	struct replay r = {0};
+	long high = 0;
+	struct kmm_buf b;
+	kmm_buf_init(&b);
+	kmm_show(m, "zoneinfo", &b);
+	for (const char *p = b.data; (p = strstr(p, "\n        high ")); p++)
+		high += strtol(p + 15, NULL, 10);
+	kmm_buf_free(&b);
+	r.frames = (unsigned long)(free0 - high);
+	long maj0 = vmstat_value(m, "pgmajfault"), in0 = vmstat_value(m, "pswpin");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = refs[i];
+		if (kmm_write(t, (unsigned long)a + refs[i] * PAGE_SIZE, &v, sizeof(v)))
+			die("replay write");
+		if ((i & 31) == 0) {
+			kmm_task_switch_out(m);
+			kmm_cpu_enter(m, 0);
+			kmm_kswapd_run_pending(m);
+			kmm_cpu_exit(m);
+		}
+	}
+	size_t distinct = kmm_refsim_distinct(refs, n);
+	/* A fault is a page brought in: first touches plus swap-ins (with and without readahead). */
+	r.kmm_faults = (double)distinct + (double)(vmstat_value(m, "pgmajfault") - maj0);
+	r.kmm_reads = (double)distinct + (double)(vmstat_value(m, "pswpin") - in0);
+	uint64_t lru = 0, opt = 0;
+	kmm_refsim_lru(refs, n, r.frames, &lru);
+	kmm_refsim_opt(refs, n, r.frames, &opt);
+	r.lru = (double)lru;
+	r.opt = (double)opt;
+	kmm_task_reap(t);
+	kmm_machine_destroy(m);
+	unlink(swap);
+	return r;
+}
+
+static void replacement_quality(const struct bench_opts *o)
+{
+	unsigned long mem_mib = o->quick ? 32 : 64;
+	uint64_t npages = (uint64_t)mem_mib * 256 * 3 / 2; /* 1.5x RAM */
+	size_t n = o->quick ? 200000 : 1000000;
+	uint64_t *refs = malloc(n * sizeof(*refs));
+	struct kmm_rng rng;
+	kmm_rng_seed(&rng, 7);
+	bench_section("Replacement quality: page faults of kmm beside exact LRU and OPT (%lu MiB "
+		      "machine, %llu pages touched, %zu references)",
+		      mem_mib, (unsigned long long)npages, n);
+	struct bench_table tb;
+	bench_table_init(&tb);
+	bench_table_col(&tb, "trace", -8);
+	bench_table_col(&tb, "frames", 7);
+	bench_table_col(&tb, "kmm faults", 10);
+	bench_table_col(&tb, "kmm reads", 10);
+	bench_table_col(&tb, "LRU", 9);
+	bench_table_col(&tb, "OPT", 9);
+	bench_table_col(&tb, "faults/LRU", 10);
+	bench_table_col(&tb, "reads/LRU", 9);
+	bench_table_header(&tb);
+	static const char *const names[] = {"loop", "zipf", "phase"};
+	for (int k = 0; k < 3; k++) {
+		if (k == 0)
+			trace_loop(refs, n, npages);
+		else if (k == 1)
+			trace_zipf(refs, n, npages, &rng);
+		else
+			trace_phase(refs, n, npages, &rng);
+		struct replay r = replay_trace(refs, n, npages, mem_mib);
+		bench_table_cell(&tb, "%s", names[k]);
+		bench_table_num(&tb, (double)r.frames);
+		bench_table_num(&tb, r.kmm_faults);
+		bench_table_num(&tb, r.kmm_reads);
+		bench_table_num(&tb, r.lru);
+		bench_table_num(&tb, r.opt);
+		bench_table_num(&tb, r.kmm_faults / r.lru);
+		bench_table_num(&tb, r.kmm_reads / r.lru);
+		char fig[64];
+		snprintf(fig, sizeof(fig), "replace_%s_faults_vs_lru", names[k]);
+		bench_figure(fig, r.kmm_faults / r.lru, "ratio");
+		snprintf(fig, sizeof(fig), "replace_%s_reads_vs_lru", names[k]);
+		bench_figure(fig, r.kmm_reads / r.lru, "ratio");
+	}
+	printf("\n");
+	free(refs);
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
@@ -292,6 +446,7 @@ int main(int argc, char **argv)
 	int reps = bench_reps(&o, 3, 1);
 
 	oracle_anon(&o);
+	replacement_quality(&o);
 
 	unsigned long mib = o.quick ? 32 : 128;
 	bench_section("Reclaim throughput: %lu MiB reclaimed by kmm_reclaim_pages (median of %d, "
