@@ -100,7 +100,7 @@ static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat
 			sc.priority--;
 	} while (sc.priority >= 1);
 	if (!sc.nr_reclaimed)
-		pgdat->kswapd_failures++;
+		WRITE_ONCE(pgdat->kswapd_failures, READ_ONCE(pgdat->kswapd_failures) + 1);
 	return sc.nr_reclaimed;
 }
 
@@ -122,7 +122,7 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 		pgdat->kswapd_order = (int)order;
 	/* Linux: only a sleeping kswapd is woken (waitqueue_active). */
 	bool asleep = rs->threads ? k->sleeping : !k->pending;
-	if (!asleep || pgdat->kswapd_failures >= MAX_RECLAIM_RETRIES ||
+	if (!asleep || READ_ONCE(pgdat->kswapd_failures) >= MAX_RECLAIM_RETRIES ||
 	    pgdat_balanced(pgdat, (int)order, (int)highest_zoneidx)) {
 		kmm_port_waitq_unlock(&k->wait);
 		return;

@@ -176,7 +176,7 @@ static void lru_batch_drain(struct kmm_machine *m, struct lru_batch *b)
 	spin_lock(&b->lock);
 	unsigned int n = b->nr;
 	memcpy(pages, b->pages, n * sizeof(pages[0]));
-	b->nr = 0;
+	WRITE_ONCE(b->nr, 0);
 	spin_unlock(&b->lock);
 	if (n)
 		lru_add_pages(m, pages, n);
@@ -192,7 +192,8 @@ static void kmm_lru_cache_add(struct kmm_machine *m, struct kmm_page *page)
 	struct lru_batch *b = this_batch(m);
 	kmm_get_page(page);
 	spin_lock(&b->lock);
-	b->pages[b->nr++] = page;
+	b->pages[b->nr] = page;
+	WRITE_ONCE(b->nr, b->nr + 1);
 	bool full = b->nr == LRU_BATCH_SIZE;
 	spin_unlock(&b->lock);
 	if (full)

@@ -45,12 +45,13 @@ static unsigned long task_pgtables(const struct kmm_mm *mm)
 static long oom_badness(struct kmm_task *t, unsigned long totalpages)
 {
 	struct kmm_mm *mm = READ_ONCE(t->mm);
-	if (t->state != KMM_TASK_RUNNING || !mm || t->oom_score_adj == OOM_SCORE_ADJ_MIN ||
+	int adj = READ_ONCE(t->oom_score_adj);
+	if (t->state != KMM_TASK_RUNNING || !mm || adj == OOM_SCORE_ADJ_MIN ||
 	    READ_ONCE(t->oom_kill_pending))
 		return LONG_MIN;
 	long points =
 	    (long)get_mm_rss(mm) + get_mm_counter(mm, MM_SWAPENTS) + (long)task_pgtables(mm);
-	points += (long)t->oom_score_adj * (long)(totalpages / 1000);
+	points += (long)adj * (long)(totalpages / 1000);
 	return points;
 }
 

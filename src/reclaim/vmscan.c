@@ -488,7 +488,7 @@ enum scan_balance {
 static void get_scan_count(struct kmm_machine *m, struct lruvec *lruvec, struct scan_control *sc,
 			   unsigned long *nr)
 {
-	int swappiness = reclaim_state(m)->swappiness;
+	int swappiness = READ_ONCE(reclaim_state(m)->swappiness);
 	uint64_t fraction[2] = {0, 0}, denominator = 0;
 	enum scan_balance scan_balance;
 
@@ -630,11 +630,11 @@ static void prepare_scan_count(struct kmm_machine *m, struct kmm_node *pgdat,
 
 	unsigned long refaults = node_page_state(pgdat, WORKINGSET_ACTIVATE_ANON);
 	sc->may_deactivate = 0;
-	if (sc->force_deactivate || refaults != lruvec->refaults[0] ||
+	if (sc->force_deactivate || refaults != READ_ONCE(lruvec->refaults[0]) ||
 	    inactive_is_low(m, lruvec, LRU_INACTIVE_ANON))
 		sc->may_deactivate |= 1u << 0;
 	refaults = node_page_state(pgdat, WORKINGSET_ACTIVATE_FILE);
-	if (sc->force_deactivate || refaults != lruvec->refaults[1] ||
+	if (sc->force_deactivate || refaults != READ_ONCE(lruvec->refaults[1]) ||
 	    inactive_is_low(m, lruvec, LRU_INACTIVE_FILE))
 		sc->may_deactivate |= 1u << 1;
 
@@ -660,8 +660,8 @@ static void prepare_scan_count(struct kmm_machine *m, struct kmm_node *pgdat,
 static void snapshot_refaults(struct kmm_node *pgdat)
 {
 	struct lruvec *lruvec = node_lruvec(pgdat);
-	lruvec->refaults[0] = node_page_state(pgdat, WORKINGSET_ACTIVATE_ANON);
-	lruvec->refaults[1] = node_page_state(pgdat, WORKINGSET_ACTIVATE_FILE);
+	WRITE_ONCE(lruvec->refaults[0], node_page_state(pgdat, WORKINGSET_ACTIVATE_ANON));
+	WRITE_ONCE(lruvec->refaults[1], node_page_state(pgdat, WORKINGSET_ACTIVATE_FILE));
 }
 
 void shrink_node(struct kmm_machine *m, struct kmm_node *pgdat, struct scan_control *sc)
@@ -672,8 +672,8 @@ void shrink_node(struct kmm_machine *m, struct kmm_node *pgdat, struct scan_cont
 	prepare_scan_count(m, pgdat, sc);
 	shrink_lruvec(m, lruvec, sc);
 	kmm_shrink_slab(m, sc->gfp_mask, pgdat->node_id, sc->priority);
-	if (sc->nr_reclaimed - nr_reclaimed)
-		pgdat->kswapd_failures = 0;
+	if (sc->nr_reclaimed - nr_reclaimed && READ_ONCE(pgdat->kswapd_failures))
+		WRITE_ONCE(pgdat->kswapd_failures, 0);
 }
 
 /* --- Direct reclaim ------------------------------------------------------------------------ */
