@@ -76,6 +76,11 @@ struct kmm_sim_opts {
 	FILE *log;		      /* progress and the summary; NULL: silent */
 	const char *trace_events;     /* trace events (a glob list) into out_dir/trace.txt */
 	bool boot_log;		      /* echo the boot log to @log */
+	bool fail_on_oom;	      /* stop the run (-ENOMEM) when memory runs out */
+	bool progress;		      /* a progress bar on @log (when it is a terminal) */
+	bool no_report;		      /* with out_dir: no report.html */
+	const char *variant_label;    /* the report's name for this run (kmm compare) */
+	struct kmm_buf *report_data;  /* with out_dir: receives the report's data (JSON) */
 };
 
 /* Figures of a finished run (deterministic ones; wall-clock separately). */
@@ -91,6 +96,13 @@ struct kmm_sim_result {
 	uint64_t bytes_requested; /* the sizes those objects were asked with */
 	uint64_t snapshots;
 	double seconds; /* wall-clock of the operations (not deterministic) */
+	/* Tasks and the machine at the end (vmstat's events). */
+	uint64_t accesses;   /* pages touched by touch operations */
+	uint64_t oom_faults; /* faults and calls that found no memory */
+	uint64_t pgfault, pgmajfault, pgscan, pgsteal, pswpin, pswpout;
+	unsigned long free_pages_end;
+	/* Host bytes of the mechanisms' own data (memory map, page tables, slab). */
+	uint64_t memmap_bytes, buddy_map_bytes, pagetable_pages, slab_bytes;
 };
 
 /*
