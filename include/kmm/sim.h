@@ -114,6 +114,19 @@ struct kmm_sim_result {
 int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 		     struct kmm_sim_result *res, struct kmm_error *err);
 
+/*
+ * Run @w once per design variant and print the figures side by side to
+ * @out (if not NULL). @specs holds @nspecs "KEY=A,B,..." (KEY: model,
+ * buddy, rmap; several keys give every combination); with none, the
+ * workload's own `variant` lines. With @opts->out_dir, each run writes
+ * DIR/KEY=A/ and DIR/report.html holds them all with the table. Returns 0
+ * or a negative errno with the message in @err.
+ */
+int kmm_workload_compare(struct kmm_workload *w, const char *const *specs, int nspecs,
+			 const struct kmm_sim_opts *opts, FILE *out, struct kmm_error *err);
+/* The keys kmm_workload_compare() takes, for messages. */
+const char *kmm_compare_keys(void);
+
 /* --- Memory-access traces ------------------------------------------------------------- */
 
 enum kmm_memtrace_format {
