@@ -72,8 +72,9 @@ static int parse_spec(const char *spec, struct compare_axis *ax, struct kmm_erro
 		char opt_val[64];
 		snprintf(opt_val, sizeof(opt_val), "%.*s", (int)len, s);
 		kmm_config_init(&scratch);
-		if (kmm_config_option(&scratch, compare_keys[ax->key].option, opt_val, err) < 0)
-			return kmm_error_set(err, -EINVAL, "--variant %s", err->msg);
+		struct kmm_error e = {0};
+		if (kmm_config_option(&scratch, compare_keys[ax->key].option, opt_val, &e) < 0)
+			return kmm_error_set(err, -EINVAL, "--variant %s", e.msg);
 		ax->values[ax->n] = strdup(opt_val);
 		if (!ax->values[ax->n])
 			return kmm_error_set(err, -ENOMEM, "out of host memory");
@@ -95,30 +96,30 @@ static int parse_spec(const char *spec, struct compare_axis *ax, struct kmm_erro
  * (the memory model), the buddy bitmaps (2.4's bookkeeping), page tables
  * and slab.
  */
-#define COMPARE_ROWS(X)                                                                \
-	X("operations", r->ops)                                                        \
-	X("pages touched", r->accesses)                                                \
-	X("page faults", r->pgfault)                                                   \
-	X("major faults", r->pgmajfault)                                               \
-	X("out of memory", r->oom_faults)                                              \
-	X("pages scanned", r->pgscan)                                                  \
-	X("pages reclaimed", r->pgsteal)                                               \
-	X("swapped out", r->pswpout)                                                   \
-	X("swapped in", r->pswpin)                                                     \
+#define COMPARE_ROWS(X)                                                                     \
+	X("operations", r->ops)                                                             \
+	X("pages touched", r->accesses)                                                     \
+	X("page faults", r->pgfault)                                                        \
+	X("major faults", r->pgmajfault)                                                    \
+	X("out of memory", r->oom_faults)                                                   \
+	X("pages scanned", r->pgscan)                                                       \
+	X("pages reclaimed", r->pgsteal)                                                    \
+	X("swapped out", r->pswpout)                                                        \
+	X("swapped in", r->pswpin)                                                          \
 	X("page blocks allocated", r->alloc_calls - r->alloc_failed - r->objects_allocated) \
-	X("allocations failed", r->alloc_failed)                                       \
-	X("objects allocated", r->objects_allocated)                                   \
-	X("free pages at the end", r->free_pages_end)                                  \
-	X("memmap KiB", r->memmap_bytes / 1024)                                        \
-	X("buddy bitmaps KiB", r->buddy_map_bytes / 1024)                              \
-	X("page tables KiB", r->pagetable_pages * 4)                                   \
+	X("allocations failed", r->alloc_failed)                                            \
+	X("objects allocated", r->objects_allocated)                                        \
+	X("free pages at the end", r->free_pages_end)                                       \
+	X("memmap KiB", r->memmap_bytes / 1024)                                             \
+	X("buddy bitmaps KiB", r->buddy_map_bytes / 1024)                                   \
+	X("page tables KiB", r->pagetable_pages * 4)                                        \
 	X("slab KiB", r->slab_bytes / 1024)
 
 static uint64_t row_value(const struct kmm_sim_result *r, int row)
 {
 	int i = 0;
-#define X(label, expr)          \
-	if (row == i++)         \
+#define X(label, expr)  \
+	if (row == i++) \
 		return (uint64_t)(expr);
 	COMPARE_ROWS(X)
 #undef X
@@ -208,8 +209,8 @@ int kmm_workload_compare(struct kmm_workload *w, const char *const *specs, int n
 		nruns *= axes[i].n;
 		if (nruns > SIM_COMPARE_MAX_RUNS)
 			ret = kmm_error_set(err, -EINVAL,
-					    "%d runs or more: compare at most %d combinations", nruns,
-					    SIM_COMPARE_MAX_RUNS);
+					    "%d runs or more: compare at most %d combinations",
+					    nruns, SIM_COMPARE_MAX_RUNS);
 	}
 	struct kmm_config saved = p->cfg;
 	struct kmm_sim_result res[SIM_COMPARE_MAX_RUNS];

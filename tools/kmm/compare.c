@@ -9,24 +9,25 @@
 
 static void compare_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: kmm compare WORKLOAD --variant KEY=A,B[,...] [options] [machine options]\n\n"
-		"Runs the workload once per design and prints one table: time, faults, scans,\n"
-		"reclaim, swap and the memory each mechanism costs. KEY is one of\n"
-		"  %s.\n"
-		"Several --variant options run every combination (at most 16 runs). Without\n"
-		"--variant, the workload's own 'variant' lines are used.\n\n"
-		"  --variant KEY=A,B  the designs to compare\n"
-		"  --out DIR          each run's output in DIR/KEY=A/ (as kmm run --out) and\n"
-		"                     DIR/report.html with every run side by side\n"
-		"  --seed N, --snapshot-every N, --trace EVENTS, --concurrent, --boot-log,\n"
-		"  --fail-on-oom, --no-report, --no-progress, --quiet: as kmm run\n\n"
-		"Machine options (as kmm boot takes them) override the workload's machine\n"
-		"lines; see 'kmm boot --help'.\n\n"
-		"Exit status: 0 ok, 1 an error in the workload (or its machine), 2 a bad\n"
-		"command line (an unknown design), 3 a run ran out of memory with\n"
-		"--fail-on-oom.\n",
-		kmm_compare_keys());
+	fprintf(
+	    out,
+	    "usage: kmm compare WORKLOAD --variant KEY=A,B[,...] [options] [machine options]\n\n"
+	    "Runs the workload once per design and prints one table: time, faults, scans,\n"
+	    "reclaim, swap and the memory each mechanism costs. KEY is one of\n"
+	    "  %s.\n"
+	    "Several --variant options run every combination (at most 16 runs). Without\n"
+	    "--variant, the workload's own 'variant' lines are used.\n\n"
+	    "  --variant KEY=A,B  the designs to compare\n"
+	    "  --out DIR          each run's output in DIR/KEY=A/ (as kmm run --out) and\n"
+	    "                     DIR/report.html with every run side by side\n"
+	    "  --seed N, --snapshot-every N, --trace EVENTS, --concurrent, --boot-log,\n"
+	    "  --fail-on-oom, --no-report, --no-progress, --quiet: as kmm run\n\n"
+	    "Machine options (as kmm boot takes them) override the workload's machine\n"
+	    "lines; see 'kmm boot --help'.\n\n"
+	    "Exit status: 0 ok, 1 an error in the workload (or its machine), 2 a bad\n"
+	    "command line (an unknown design), 3 a run ran out of memory with\n"
+	    "--fail-on-oom.\n",
+	    kmm_compare_keys());
 }
 
 int cmd_compare(int argc, char **argv)

@@ -108,7 +108,8 @@ int cmd_run(int argc, char **argv)
 		       (unsigned long long)res.pgscan, (unsigned long long)res.pgsteal,
 		       (unsigned long long)res.pswpout, (unsigned long long)res.pswpin);
 	if (!a.quiet && a.out_dir) {
-		printf("output: %s (%llu snapshots)\n", a.out_dir, (unsigned long long)res.snapshots);
+		printf("output: %s (%llu snapshots)\n", a.out_dir,
+		       (unsigned long long)res.snapshots);
 		if (!a.no_report)
 			printf("report: %s/report.html\n", a.out_dir);
 	}

@@ -28,8 +28,7 @@ static bool is_flag(const char *a)
 	return false;
 }
 
-int sim_args_parse(struct sim_args *a, int argc, char **argv, bool compare,
-		   void (*usage)(FILE *))
+int sim_args_parse(struct sim_args *a, int argc, char **argv, bool compare, void (*usage)(FILE *))
 {
 	bool mode_given = false;
 	a->first_machine = -1;

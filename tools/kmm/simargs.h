@@ -29,8 +29,7 @@ struct sim_args {
  * Parse argv. Returns -1 to go on, or the exit status (after --help, or a
  * usage error already printed). @compare accepts --variant.
  */
-int sim_args_parse(struct sim_args *a, int argc, char **argv, bool compare,
-		   void (*usage)(FILE *));
+int sim_args_parse(struct sim_args *a, int argc, char **argv, bool compare, void (*usage)(FILE *));
 /*
  * Load and check the workload, applying the command line's machine options
  * and seed. Returns 0 with *@w, or the exit status (error printed).
