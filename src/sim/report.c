@@ -30,7 +30,7 @@ static const char report_css[] =
 	".note { color: #555; margin: 2px 0 8px; }\n"
 	".runs { display: flex; flex-wrap: wrap; gap: 16px; }\n"
 	".run { flex: 1 1 560px; min-width: 560px; }\n"
-	"pre { background: #f6f6f6; padding: 8px; overflow-x: auto; }\n"
+	"pre { background: #f6f6f6; padding: 8px; white-space: pre-wrap; }\n"
 	"svg.chart { display: inline-block; vertical-align: top; margin: 6px 8px 6px 0; background: #fff; }\n"
 	"svg.map { display: block; }\n"
 	"svg text { font: 11px system-ui, sans-serif; fill: #222; }\n"
