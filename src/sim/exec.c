@@ -329,6 +329,18 @@ static void write_report(struct sim_run *r)
 
 /* --- Global operations (barriers) -------------------------------------------------------------- */
 
+/* The events a phase line reports: faults, major faults, pages reclaimed, swapped out. */
+static void task_events(struct sim_run *r, uint64_t out[4])
+{
+	unsigned long ev[NR_VM_EVENT_ITEMS];
+	refresh_vm_stats(r->m);
+	all_vm_events(r->m, ev);
+	out[0] = ev[PGFAULT];
+	out[1] = ev[PGMAJFAULT];
+	out[2] = ev[PGSTEAL_KSWAPD] + ev[PGSTEAL_DIRECT];
+	out[3] = ev[PSWPOUT];
+}
+
 static void phase_report(struct sim_run *r, const char *name)
 {
 	struct sim_stats t = totals(r), *s = &r->phase_start;
@@ -336,19 +348,35 @@ static void phase_report(struct sim_run *r, const char *name)
 	uint64_t objs = t.objects_allocated - s->objects_allocated;
 	uint64_t blocks =
 	    t.alloc_calls - s->alloc_calls - (t.alloc_failed - s->alloc_failed) - objs;
-	logf_(r,
-	      "phase %s: %llu operations; %llu blocks allocated (%llu pages), %llu failed; "
-	      "%llu blocks freed (%llu pages)",
-	      name, (unsigned long long)(t.ops - s->ops), (unsigned long long)blocks,
-	      (unsigned long long)(t.pages_allocated - s->pages_allocated),
-	      (unsigned long long)(t.alloc_failed - s->alloc_failed),
-	      (unsigned long long)(t.blocks_freed - s->blocks_freed),
-	      (unsigned long long)(t.pages_freed - s->pages_freed));
-	if (objs || t.objects_freed != s->objects_freed)
+	uint64_t acc = total_accesses(r) - r->phase_accesses, ev[4];
+	bool objects = objs || t.objects_freed != s->objects_freed;
+	bool pages = blocks || t.alloc_failed != s->alloc_failed || t.blocks_freed != s->blocks_freed;
+	logf_(r, "phase %s: %llu operations", name, (unsigned long long)(t.ops - s->ops));
+	/* Page blocks when the phase had some, or nothing else to say. */
+	if (pages || (!objects && !acc))
+		logf_(r,
+		      "; %llu blocks allocated (%llu pages), %llu failed; "
+		      "%llu blocks freed (%llu pages)",
+		      (unsigned long long)blocks,
+		      (unsigned long long)(t.pages_allocated - s->pages_allocated),
+		      (unsigned long long)(t.alloc_failed - s->alloc_failed),
+		      (unsigned long long)(t.blocks_freed - s->blocks_freed),
+		      (unsigned long long)(t.pages_freed - s->pages_freed));
+	if (objects)
 		logf_(r, "; %llu objects allocated (%llu bytes), %llu freed",
 		      (unsigned long long)objs,
 		      (unsigned long long)(t.bytes_requested - s->bytes_requested),
 		      (unsigned long long)(t.objects_freed - s->objects_freed));
+	if (acc) {
+		task_events(r, ev);
+		logf_(r, "; %llu pages touched, %llu faults (%llu major)", (unsigned long long)acc,
+		      (unsigned long long)(ev[0] - r->phase_events[0]),
+		      (unsigned long long)(ev[1] - r->phase_events[1]));
+		if (ev[2] != r->phase_events[2] || ev[3] != r->phase_events[3])
+			logf_(r, ", %llu reclaimed, %llu swapped out",
+			      (unsigned long long)(ev[2] - r->phase_events[2]),
+			      (unsigned long long)(ev[3] - r->phase_events[3]));
+	}
 	logf_(r, "\n");
 	if (r->timing)
 		fprintf(r->timing, "phase %s %.6f\n", name, (double)ns / 1e9);
@@ -358,6 +386,8 @@ static void exec_phase(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 	r->phase = r->p->phases[op->u.phase.name].name;
 	r->phase_start = totals(r);
+	r->phase_accesses = total_accesses(r);
+	task_events(r, r->phase_events);
 	r->phase_ns = now_ns();
 }
 
