@@ -350,7 +350,8 @@ static void phase_report(struct sim_run *r, const char *name)
 	    t.alloc_calls - s->alloc_calls - (t.alloc_failed - s->alloc_failed) - objs;
 	uint64_t acc = total_accesses(r) - r->phase_accesses, ev[4];
 	bool objects = objs || t.objects_freed != s->objects_freed;
-	bool pages = blocks || t.alloc_failed != s->alloc_failed || t.blocks_freed != s->blocks_freed;
+	bool pages =
+	    blocks || t.alloc_failed != s->alloc_failed || t.blocks_freed != s->blocks_freed;
 	logf_(r, "phase %s: %llu operations", name, (unsigned long long)(t.ops - s->ops));
 	/* Page blocks when the phase had some, or nothing else to say. */
 	if (pages || (!objects && !acc))

@@ -51,7 +51,7 @@ struct sim_run {
 		struct kmm_rng size, coin, pick;
 	} rng[KMM_MAX_CPUS];
 	struct sim_stats stats[KMM_MAX_CPUS];
-	struct sim_stats phase_start; /* totals when the current phase began */
+	struct sim_stats phase_start;		  /* totals when the current phase began */
 	uint64_t phase_accesses, phase_events[4]; /* and the tasks' figures (vm_events) */
 	const char *phase;
 	uint64_t phase_ns;
