@@ -40,6 +40,7 @@
  */
 #define _GNU_SOURCE
 #include "exec.h"
+#include "sim_output.h"
 
 #include <kmm/mm.h>
 #include "../page/internal.h"
@@ -51,7 +52,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,64 +146,16 @@ static struct sim_stats totals(const struct sim_run *r)
 
 /* --- Output ------------------------------------------------------------------------------------ */
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char c = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, 0777) && errno != EEXIST)
-			return -errno;
-		buf[i] = c;
-	}
-	return 0;
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	size_t n = fwrite(data, 1, len, f);
-	int ret = (n != len || ferror(f)) ? -EIO : 0;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	return ret;
-}
-
 static void snapshot(struct sim_run *r, const struct wl_op *op, const char *label)
 {
-	static const char *const views[] = {"buddyinfo", "zoneinfo", "pagetypeinfo", "meminfo",
-					    "vmstat",	 "slabinfo", "kmmstat"};
+	struct kmm_error e = {0};
 	if (!r->o->out_dir || r->failed)
 		return;
-	char dir[4200], path[4300];
-	struct kmm_buf b;
 	r->nsnap++;
-	snprintf(dir, sizeof(dir), "%s/proc/%04lu", r->o->out_dir, r->nsnap);
-	int ret = mkdir_p(dir);
-	if (ret) {
-		sim_fail(r, NULL, "%s: %s", dir, strerror(-ret));
+	if (sim_proc_snapshot(r->m, r->o->out_dir, r->nsnap, &e)) {
+		sim_fail(r, NULL, "%s", e.msg);
 		return;
 	}
-	kmm_buf_init(&b);
-	for (size_t v = 0; v < KMM_ARRAY_SIZE(views); v++) {
-		kmm_buf_reset(&b);
-		kmm_show(r->m, views[v], &b);
-		snprintf(path, sizeof(path), "%s/%s", dir, views[v]);
-		ret = write_file(path, b.data ? b.data : "", b.len);
-		if (ret) {
-			sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
-			break;
-		}
-	}
-	kmm_buf_free(&b);
 	struct sim_stats t = totals(r);
 	fprintf(r->snapcsv, "%lu,%llu,%s,%s,%lu,%llu,%llu,%llu,%llu\n", r->nsnap,
 		(unsigned long long)t.ops, r->phase ? r->phase : "", label, kmm_nr_free_pages(r->m),
@@ -218,7 +170,7 @@ static void snapshot(struct sim_run *r, const struct wl_op *op, const char *labe
 static int open_out(struct sim_run *r)
 {
 	char path[4200];
-	int ret = mkdir_p(r->o->out_dir);
+	int ret = sim_mkdir_p(r->o->out_dir);
 	if (ret)
 		return kmm_error_set(r->err, ret, "%s: %s", r->o->out_dir, strerror(-ret));
 	snprintf(path, sizeof(path), "%s/snapshots.csv", r->o->out_dir);
@@ -254,7 +206,7 @@ static void write_summary(struct sim_run *r)
 		       (unsigned long long)t.objects_freed, (unsigned long long)t.bytes_requested,
 		       kmm_nr_free_pages(r->m), r->nsnap);
 	snprintf(path, sizeof(path), "%s/summary.txt", r->o->out_dir);
-	int ret = write_file(path, b.data, b.len);
+	int ret = sim_write_file(path, b.data, b.len);
 	if (ret)
 		sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
 	kmm_buf_free(&b);
