@@ -219,4 +219,40 @@ int kmm_refsim_lru_multi(const uint64_t *refs, size_t n, const size_t *frames, s
 /* Distinct pages in @refs; (size_t)-1 on host memory failure. */
 size_t kmm_refsim_distinct(const uint64_t *refs, size_t n);
 
+/* --- Trace replay ---------------------------------------------------------------------- */
+
+struct kmm_replay_opts {
+	const struct kmm_config *cfg;	 /* the machine (kmm_config_init + options) */
+	enum kmm_memtrace_format format; /* KMM_MEMTRACE_AUTO: from the first bytes */
+	uint64_t swap_bytes;	 /* a swap file of this size in a temporary directory (0: none) */
+	const char *out_dir;	 /* as kmm_workload_run's (NULL: none) */
+	uint64_t snapshot_every; /* also snapshot every N page references */
+	bool fail_on_oom;	 /* stop (-ENOMEM) at the first reference that finds no page */
+	bool no_report;		 /* with out_dir: no report.html */
+};
+
+struct kmm_replay_result {
+	uint64_t records;	 /* trace records read */
+	uint64_t refs;		 /* page references made (a record may touch two pages) */
+	uint64_t distinct_pages; /* distinct pages in the trace */
+	uint64_t vmas, mapped_pages;
+	uint64_t outside_pages, outside_refs; /* outside the user address space: skipped */
+	uint64_t minflt, majflt;	      /* the task's faults */
+	uint64_t oom_faults;		      /* references whose fault found no page */
+	uint64_t pgscan, pgsteal, pswpin, pswpout;
+	unsigned long free_pages_end;
+	uint64_t snapshots;
+	double seconds; /* wall-clock of the references */
+};
+
+/*
+ * Replay @trace into one task of a machine booted from @o->cfg: map
+ * anonymous memory over every page the trace touches, then make each
+ * page reference in order (docs/traces.md). Returns 0, or a negative
+ * errno with the message in @err (a bad trace, a machine that cannot
+ * boot, -ENOMEM with fail_on_oom).
+ */
+int kmm_replay(const char *trace, const struct kmm_replay_opts *o, struct kmm_replay_result *res,
+	       struct kmm_error *err);
+
 #endif /* KMM_SIM_H */

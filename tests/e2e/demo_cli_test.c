@@ -56,8 +56,8 @@ static void write_file(const char *path, const char *text)
 
 static void test_help_everywhere(void)
 {
-	static const char *const cmds[] = {"boot",  "pages",   "slabtop", "run",
-					   "trace", "compare", "demo"};
+	static const char *const cmds[] = {"boot",    "pages", "slabtop", "run",
+					   "compare", "demo",  "replay",  "trace"};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(cmds); i++) {
 		char want[64];
 		struct result r = sh(KMM " %s --help 2>&1", cmds[i]);
@@ -159,6 +159,25 @@ static void test_compare_cli(void)
 	free(r.out);
 }
 
+static void test_replay_cli(void)
+{
+	struct result r =
+	    sh(KMM " replay " KMM_SOURCE_DIR "/workloads/traces/touch.lackey --mem 8M "
+		   "--nodes 1 2>&1");
+	expect_int_eq(r.status, 0);
+	expect_str_contains(r.out,
+			    "touch.lackey: 1770 records, 1770 page references, 5 distinct "
+			    "pages in 1 mapping\nfaults: 5 minor, 0 major; 0 found no memory\n");
+	free(r.out);
+	r = sh(KMM " replay /nonexistent.lackey 2>&1");
+	expect_int_eq(r.status, 2);
+	free(r.out);
+	r = sh(KMM " replay " KMM_SOURCE_DIR "/workloads/traces/touch.lackey --swap 1K 2>&1");
+	expect_int_eq(r.status, 2);
+	expect_str_eq(r.out, "kmm: --swap 1K: expected a size of at least 40K (such as 64M)\n");
+	free(r.out);
+}
+
 static void test_progress_bar(void)
 {
 	if (system("command -v script >/dev/null 2>&1")) {
@@ -198,6 +217,7 @@ int main(int argc, char **argv)
 	run_test(test_demo);
 	run_test(test_exit_codes);
 	run_test(test_compare_cli);
+	run_test(test_replay_cli);
 	run_test(test_progress_bar);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

@@ -24,6 +24,7 @@ int cmd_pages(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_slabtop(int argc, char **argv);
 

@@ -13,6 +13,7 @@ static const struct kmm_cmd commands[] = {
     {"run", "check a workload file, boot its machine and run it", cmd_run},
     {"compare", "run a workload on each design variant; figures side by side", cmd_compare},
     {"demo", "run the built-in scenario and write its report", cmd_demo},
+    {"replay", "replay a memory-access trace into a simulated task", cmd_replay},
     {"trace", "convert memory-access traces; LRU and OPT fault counts", cmd_trace},
 };
 
