@@ -163,7 +163,7 @@ static void snapshot(struct sim_run *r, const struct wl_op *op, const char *labe
 		(unsigned long long)(t.pages_allocated - t.pages_freed),
 		(unsigned long long)(t.objects_allocated - t.objects_freed));
 	if (r->ts)
-		sim_ts_sample(r->ts, t.ops, total_accesses(r), r->phase, label);
+		sim_ts_sample(r->ts, r->nsnap, t.ops, total_accesses(r), r->phase, label);
 	(void)op;
 }
 
@@ -770,6 +770,9 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 			ret = kmm_error_set(err, -errno, "%s: %s", path, strerror(errno));
 		else
 			r->ts = sim_ts_create(r->m, r->tscsv);
+		/* Row 0: the machine as booted, where the charts start. */
+		if (r->ts)
+			sim_ts_sample(r->ts, 0, 0, 0, NULL, "boot");
 	}
 	if (!ret && o->trace_events)
 		ret = open_trace(r);

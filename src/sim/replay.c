@@ -156,7 +156,7 @@ static void snapshot(struct replay *rp, const char *label)
 		rp->failed = true;
 		return;
 	}
-	sim_ts_sample(rp->ts, rp->res->refs, rp->res->refs, NULL, label);
+	sim_ts_sample(rp->ts, rp->nsnap, rp->res->refs, rp->res->refs, NULL, label);
 }
 
 static void replay_page(void *arg, uint64_t page, bool write)
@@ -306,8 +306,10 @@ int kmm_replay(const char *trace, const struct kmm_replay_opts *o, struct kmm_re
 		snprintf(path, sizeof(path), "%s/timeseries.csv", o->out_dir);
 		if (!ret && !(rp.csv = fopen(path, "w")))
 			ret = kmm_error_set(err, -errno, "%s: %s", path, strerror(errno));
-		if (!ret)
+		if (!ret) {
 			rp.ts = sim_ts_create(rp.m, rp.csv);
+			sim_ts_sample(rp.ts, 0, 0, 0, NULL, "boot");
+		}
 	}
 	if (!ret) {
 		rp.t = kmm_task_create(rp.m, "replay", 0, err);

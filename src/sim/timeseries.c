@@ -75,8 +75,9 @@ struct sim_ts {
 	size_t ncells;
 	char **cols;
 	size_t ncols;
-	uint64_t *rows; /* nrows x ncols */
-	char **labels;	/* "phase\tlabel" of each row */
+	uint64_t *rows;	      /* nrows x ncols */
+	char **labels;	      /* "phase\tlabel" of each row */
+	unsigned long *snaps; /* the snapshot number of each row */
 	size_t nrows, rows_cap;
 	struct ts_map maps[SIM_TS_MAX_MAPS];
 	int nmaps;
@@ -269,8 +270,8 @@ static uint64_t zone_events(const unsigned long *ev, int first)
 	return s;
 }
 
-void sim_ts_sample(struct sim_ts *ts, uint64_t ops, uint64_t accesses, const char *phase,
-		   const char *label)
+void sim_ts_sample(struct sim_ts *ts, unsigned long snap, uint64_t ops, uint64_t accesses,
+		   const char *phase, const char *label)
 {
 	struct kmm_machine *m = ts->m;
 	unsigned long ev[NR_VM_EVENT_ITEMS];
@@ -279,7 +280,8 @@ void sim_ts_sample(struct sim_ts *ts, uint64_t ops, uint64_t accesses, const cha
 		ts->rows_cap = ts->rows_cap ? ts->rows_cap * 2 : 64;
 		ts->rows = realloc(ts->rows, ts->rows_cap * ts->ncols * sizeof(*ts->rows));
 		ts->labels = realloc(ts->labels, ts->rows_cap * sizeof(*ts->labels));
-		if (!ts->rows || !ts->labels)
+		ts->snaps = realloc(ts->snaps, ts->rows_cap * sizeof(*ts->snaps));
+		if (!ts->rows || !ts->labels || !ts->snaps)
 			abort();
 	}
 	kmm_wait_for_init(m);
@@ -320,9 +322,9 @@ void sim_ts_sample(struct sim_ts *ts, uint64_t ops, uint64_t accesses, const cha
 	char lab[256];
 	snprintf(lab, sizeof(lab), "%s\t%s", phase ? phase : "", label ? label : "");
 	ts->labels[ts->nrows] = xstrdup(lab);
+	ts->snaps[ts->nrows] = snap;
 	if (ts->csv) {
-		fprintf(ts->csv, "%zu,%s,%s", ts->nrows + 1, phase ? phase : "",
-			label ? label : "");
+		fprintf(ts->csv, "%lu,%s,%s", snap, phase ? phase : "", label ? label : "");
 		for (size_t i = 0; i < ts->ncols; i++)
 			fprintf(ts->csv, ",%llu", (unsigned long long)row[i]);
 		fputc('\n', ts->csv);
@@ -437,6 +439,9 @@ void sim_ts_json(const struct sim_ts *ts, const char *name, const char *summary,
 		kmm_buf_puts(out, r ? "," : "");
 		json_str(out, ts->labels[r]);
 	}
+	kmm_buf_puts(out, "],\"snaps\":[");
+	for (size_t r = 0; r < ts->nrows; r++)
+		kmm_buf_printf(out, "%s%lu", r ? "," : "", ts->snaps[r]);
 	kmm_buf_puts(out, "],\"rows\":[");
 	for (size_t r = 0; r < ts->nrows; r++) {
 		kmm_buf_puts(out, r ? ",[" : "[");
@@ -474,6 +479,7 @@ void sim_ts_destroy(struct sim_ts *ts)
 		free(ts->maps[i].cells);
 	free(ts->cols);
 	free(ts->labels);
+	free(ts->snaps);
 	free(ts->rows);
 	free(ts->state);
 	free(ts);

@@ -17,13 +17,15 @@ struct sim_ts;
  */
 struct sim_ts *sim_ts_create(struct kmm_machine *m, FILE *csv);
 /*
- * One sample: the counters now, after @ops operations, in @phase (may be
- * NULL), labelled @label, and a physical memory map while fewer than
- * SIM_TS_MAX_MAPS were taken (then every other one is dropped and the
- * interval doubles, so maps cover the whole run).
+ * One sample: snapshot number @snap (proc/NNNN; 0 for the machine before
+ * the first operation, which has no proc/ directory), the counters now,
+ * after @ops operations, in @phase (may be NULL), labelled @label, and a
+ * physical memory map while fewer than SIM_TS_MAX_MAPS were taken (then
+ * every other one is dropped and the interval doubles, so maps cover the
+ * whole run).
  */
-void sim_ts_sample(struct sim_ts *ts, uint64_t ops, uint64_t accesses, const char *phase,
-		   const char *label);
+void sim_ts_sample(struct sim_ts *ts, unsigned long snap, uint64_t ops, uint64_t accesses,
+		   const char *phase, const char *label);
 /* The largest slab caches, read once at the end. */
 void sim_ts_finish(struct sim_ts *ts);
 /* The report's data for this run, as a JSON object, appended to @out. */

@@ -49,8 +49,8 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* Field @name of data row @row (1-based) of DIR/timeseries.csv; -1 if missing. */
-static long long ts_field(const char *dir, int row, const char *name)
+/* Field @name of snapshot @snap's row of DIR/timeseries.csv (0: as booted); -1 if missing. */
+static long long ts_field(const char *dir, int snap, const char *name)
 {
 	char path[512];
 	snprintf(path, sizeof(path), "%s/timeseries.csv", dir);
@@ -64,8 +64,8 @@ static long long ts_field(const char *dir, int row, const char *name)
 	for (; h; h = strtok_r(NULL, ",", &hsave), i++)
 		if (!strcmp(h, name))
 			col = i;
-	for (int r = 1; col >= 0 && (line = strtok_r(NULL, "\n", &save)); r++) {
-		if (r != row)
+	while (col >= 0 && (line = strtok_r(NULL, "\n", &save))) {
+		if (atoi(line) != snap)
 			continue;
 		/* Fields may be empty (phase, label): split by hand. */
 		const char *p = line;
@@ -123,6 +123,9 @@ static void test_task_figures(void)
 	expect_u64_eq(res.oom_faults, 0);
 	/* 256 + 1000 + 64 + 16 (brk) + 500 (zipf) + 64 (stride). */
 	expect_u64_eq(res.accesses, 1900);
+	expect_int_eq(ts_field(dir, 0, "ops"), 0);
+	expect_int_eq(ts_field(dir, 0, "pgfault"), 0);
+	expect_int_eq(ts_field(dir, 0, "nr_anon_pages"), 0);
 	expect_int_eq(ts_field(dir, 1, "ops"), 3);
 	expect_int_eq(ts_field(dir, 1, "accesses"), 256);
 	expect_int_eq(ts_field(dir, 1, "pgfault"), 256);
