@@ -231,6 +231,27 @@ void sim_exec_mmap(struct sim_run *r, const struct wl_op *op, int cpu)
 	r->region_len[op->u.mmap.region] = op->u.mmap.size;
 }
 
+/*
+ * madvise advice the address-space layer does not take yet, and what it
+ * waits for; NULL when the advice runs. MADV_POPULATE_READ/WRITE run here
+ * as what they are, a fault on every page of the range.
+ */
+const char *sim_madvise_needs(enum wl_advice advice)
+{
+	switch (advice) {
+	case WL_MADV_REMOVE:
+		return "shared memory (MADV_REMOVE punches a hole in shmem)";
+	case WL_MADV_COLD:
+	case WL_MADV_PAGEOUT:
+		return "the reclaim layer's madvise (MADV_COLD, MADV_PAGEOUT)";
+	case WL_MADV_HUGEPAGE:
+	case WL_MADV_NOHUGEPAGE:
+		return "transparent huge pages";
+	default:
+		return NULL;
+	}
+}
+
 void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 	/* Linux's MADV_* numbers, in enum wl_advice order. */
@@ -248,6 +269,12 @@ void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu)
 			r->region_addr[op->u.area.region] = r->region_len[op->u.area.region] = 0;
 	} else if (op->kind == WL_OP_MPROTECT) {
 		ret = kmm_mprotect(t, addr, len, (int)op->u.area.prot);
+	} else if (op->u.area.advice == WL_MADV_POPULATE_READ ||
+		   op->u.area.advice == WL_MADV_POPULATE_WRITE) {
+		bool w = op->u.area.advice == WL_MADV_POPULATE_WRITE;
+		access_failed(r, op, t,
+			      kmm_touch(t, addr, len, w ? KMM_TOUCH_WRITE : KMM_TOUCH_READ));
+		return;
 	} else {
 		ret = kmm_madvise(t, addr, len, advice[op->u.area.advice]);
 		if (ret == -EINVAL) {
