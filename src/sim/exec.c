@@ -800,16 +800,22 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 		ret = err->code ? err->code : -EINVAL;
 	struct sim_stats t = totals(r);
 	if (!ret) {
-		logf_(r, "done: %llu operations in %.3f s; %llu blocks allocated (%llu pages)",
-		      (unsigned long long)t.ops, (double)(t2 - t1) / 1e9,
-		      (unsigned long long)(t.alloc_calls - t.alloc_failed - t.objects_allocated),
-		      (unsigned long long)t.pages_allocated);
+		uint64_t blocks = t.alloc_calls - t.alloc_failed - t.objects_allocated;
+		logf_(r, "done: %llu operations in %.3f s", (unsigned long long)t.ops,
+		      (double)(t2 - t1) / 1e9);
+		/* Page blocks when there were some, or nothing else to say (as phase lines). */
+		if (blocks || t.alloc_failed || t.pages_freed ||
+		    (!t.objects_allocated && !total_accesses(r)))
+			logf_(r, "; %llu blocks allocated (%llu pages)", (unsigned long long)blocks,
+			      (unsigned long long)t.pages_allocated);
 		if (t.objects_allocated)
-			logf_(r, ", %llu objects allocated",
+			logf_(r, "%s %llu objects allocated", blocks || t.alloc_failed ? "," : ";",
 			      (unsigned long long)t.objects_allocated);
-		logf_(r, ", %llu failed; %llu pages freed; %lu pages free at the end\n",
-		      (unsigned long long)t.alloc_failed, (unsigned long long)t.pages_freed,
-		      kmm_nr_free_pages(r->m));
+		if (blocks || t.alloc_failed || t.objects_allocated)
+			logf_(r, ", %llu failed", (unsigned long long)t.alloc_failed);
+		if (blocks || t.pages_freed)
+			logf_(r, "; %llu pages freed", (unsigned long long)t.pages_freed);
+		logf_(r, "; %lu pages free at the end\n", kmm_nr_free_pages(r->m));
 	}
 	if (r->timing)
 		fprintf(r->timing, "run %.6f\n", (double)(t2 - t1) / 1e9);
