@@ -596,6 +596,9 @@ static void interpret(struct sim_run *r, int self)
 					kmm_task_switch_out(r->m);
 				if (op->kind != WL_OP_PHASE && op->kind != WL_OP_END_PHASE)
 					r->stats[self < 0 ? 0 : self].ops++;
+				/* Concurrent mode: the bar moves at barriers, all CPUs quiet. */
+				if (r->progress)
+					sim_progress_tick(r);
 			}
 			if (r->concurrent) {
 				pthread_barrier_wait(&r->barrier);
@@ -723,7 +726,7 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	r->seed = p->seed;
 	r->next_snap_ops = o->snapshot_every;
 	r->total_ops = count_ops(p);
-	r->progress = o->progress && o->log && isatty(fileno(o->log)) && !o->concurrent;
+	r->progress = o->progress && o->log && isatty(fileno(o->log));
 	if (sim_pools_init(r) || sim_tasks_init(r)) {
 		sim_pools_release(r);
 		sim_tasks_free(r);
