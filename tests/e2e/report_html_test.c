@@ -73,8 +73,11 @@ static const char *find_browser(void)
 			break;
 		printf("chromium is missing: installing it with apt-get\n");
 		fflush(stdout);
-		if (system("DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y "
-			   "--no-install-recommends chromium >/dev/null 2>&1"))
+		/* A fresh machine may have no package lists yet: update and try again. */
+		if (system(
+			"export DEBIAN_FRONTEND=noninteractive; "
+			"inst='timeout 900 apt-get install -y --no-install-recommends chromium'; "
+			"{ $inst || { timeout 300 apt-get update && $inst; }; } >/dev/null 2>&1"))
 			printf("apt-get install chromium failed\n");
 	}
 	return NULL;
