@@ -270,15 +270,17 @@ void free_pgtables(struct mmu_gather *tlb, struct kmm_vma *vma, unsigned long fl
 		unsigned long addr = vma->vm_start;
 		/*
 		 * Out of reach of rmap walks before its tables go (Linux 6.1
-		 * free_pgtables): a walk holding the anon_vma lock then never
-		 * looks into a table being freed.
+		 * free_pgtables): a walk holding the anon_vma or i_mmap lock
+		 * then never looks into a table being freed.
 		 */
 		unlink_anon_vmas(vma);
+		unlink_file_vma(vma);
 		/* Neighbours in the list share tables: free their span in one pass. */
 		while (next && next->vm_start <= vma->vm_end + PMD_SIZE) {
 			vma = next;
 			next = vma->vm_next;
 			unlink_anon_vmas(vma);
+			unlink_file_vma(vma);
 		}
 		free_pgd_range(tlb, addr, vma->vm_end, floor, next ? next->vm_start : ceiling);
 		vma = next;
