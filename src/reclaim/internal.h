@@ -59,6 +59,7 @@ struct reclaim_state {
 	/* OOM: one kill at a time (Linux oom_lock). */
 	struct kmm_port_waitq oom_lock;
 	unsigned long nr_oom_kills;
+	bool oom_unkillable_reported;
 };
 
 static inline struct reclaim_state *reclaim_state(const struct kmm_machine *m)

@@ -190,12 +190,17 @@ bool out_of_memory(struct kmm_machine *m, gfp_t gfp, unsigned int order)
 		kmm_port_waitq_unlock(&rs->oom_lock);
 		return true; /* its memory is coming: retry */
 	}
-	dump_header(m, current, gfp, order);
 	if (!victim) {
-		pr_warn(m, "Out of memory and no killable processes...");
+		/* Linux panics here; kmm fails the allocation, and says so once. */
+		if (!rs->oom_unkillable_reported) {
+			rs->oom_unkillable_reported = true;
+			dump_header(m, current, gfp, order);
+			pr_warn(m, "Out of memory and no killable processes...");
+		}
 		kmm_port_waitq_unlock(&rs->oom_lock);
 		return false;
 	}
+	dump_header(m, current, gfp, order);
 	oom_kill_process(m, victim, current);
 	kmm_port_waitq_unlock(&rs->oom_lock);
 	/* Memory came back now, or will when a victim on another CPU runs; ours fails. */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <kmm/mm.h>
 #include <kmm/swap.h>
+#include <kmm/reclaim.h>
 
 int sim_tasks_init(struct sim_run *r)
 {
@@ -196,6 +197,11 @@ void sim_exec_spawn(struct sim_run *r, const struct wl_op *op, int cpu)
 		sim_fail(r, op, "spawn: %s", e.msg);
 		return;
 	}
+	/*
+	 * The simulator counts faults that find no memory (oom_faults) rather
+	 * than have the OOM killer end its tasks: they are never chosen.
+	 */
+	kmm_task_set_oom_score_adj(t, -1000);
 	r->tasks[slot] = t;
 }
 

@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <kmm/sim.h>
+#include <kmm/reclaim.h>
 #include <kmm/swap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,8 @@ int kmm_replay(const char *trace, const struct kmm_replay_opts *o, struct kmm_re
 		rp.t = kmm_task_create(rp.m, "replay", 0, err);
 		if (!rp.t)
 			ret = err->code ? err->code : -ENOMEM;
+		else /* out of memory counts as oom_faults; the OOM killer never picks it */
+			kmm_task_set_oom_score_adj(rp.t, -1000);
 	}
 	if (!ret)
 		ret = map_ranges(&rp);

@@ -97,6 +97,7 @@ struct kmm_task *kmm_task_fork(struct kmm_task *parent, int cpu, struct kmm_erro
 	    task_alloc(parent->machine, parent->comm, cpu < 0 ? parent->cpu->id : cpu, err);
 	if (!t)
 		return NULL;
+	t->oom_score_adj = parent->oom_score_adj; /* inherited, as Linux's signal->oom_score_adj */
 	int e;
 	t->mm = dup_mm(parent->mm, &e);
 	if (!t->mm) {
