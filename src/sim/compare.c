@@ -239,10 +239,15 @@ int kmm_workload_compare(struct kmm_workload *w, const char *const *specs, int n
 			pick[i] = idx % axes[i].n;
 			idx /= axes[i].n;
 		}
-		for (int i = 0; i < naxes; i++)
-			len += (size_t)snprintf(lab + len, len < 95 ? 96 - len : 1, "%s%s=%s",
-						i ? "," : "", compare_keys[axes[i].key].key,
-						axes[i].values[pick[i]]);
+		/* A label longer than its 96 bytes is cut, never written past. */
+		for (int i = 0; i < naxes && len < sizeof(labels[0]) - 1; i++) {
+			int n =
+			    snprintf(lab + len, sizeof(labels[0]) - len, "%s%s=%s", i ? "," : "",
+				     compare_keys[axes[i].key].key, axes[i].values[pick[i]]);
+			if (n < 0)
+				break;
+			len = kmm_min(len + (size_t)n, sizeof(labels[0]) - 1);
+		}
 		if (ret)
 			break;
 		struct kmm_sim_opts o = *opts;
