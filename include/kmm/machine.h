@@ -141,6 +141,13 @@ enum kmm_deferred_init {
 	KMM_DEFERRED_WAIT,   /* kmm_boot() returns with every page in the zones */
 	KMM_DEFERRED_THREAD, /* return when ready to allocate; a thread finishes */
 	KMM_DEFERRED_OFF,    /* initialise everything up front, in the boot thread */
+	/*
+	 * Only when an allocation finds its zone short (deferred_grow_zone), one
+	 * section at a time, and never in a thread: memory that is never needed
+	 * costs no struct page writes. The late initcalls (watermarks) run at boot.
+	 * libkmm-malloc grows its heap this way.
+	 */
+	KMM_DEFERRED_ON_DEMAND,
 };
 
 struct kmm_config {
