@@ -10,6 +10,7 @@
 #include <kmm/memory_model.h>
 #include <kmm/gfp.h>
 #include <kmm/page_alloc.h>
+#include <kmm/page_reporting.h>
 #include <kmm/proc.h>
 #include <kmm/slab.h>
 #include <kmm/random.h>
