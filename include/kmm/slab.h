@@ -66,6 +66,12 @@ long kmm_kmem_cache_destroy(struct kmm_kmem_cache *s);
 unsigned long kmm_kmem_cache_shrink(struct kmm_kmem_cache *s);
 /* Shrink every cache (echo 1 > /sys/kernel/slab/<each>/shrink). */
 unsigned long kmm_slab_shrink_all(struct kmm_machine *m);
+/*
+ * Give the calling thread's CPU's slabs of every cache back to the nodes,
+ * as when a CPU goes offline (Linux slub_cpu_dead): for a thread that leaves
+ * its CPU for good. Does nothing without a CPU.
+ */
+void kmm_slab_flush_cpu(struct kmm_machine *m);
 
 void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *s, gfp_t gfp);
 void *kmm_kmem_cache_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node);
