@@ -91,6 +91,13 @@ void *kmm_kzalloc(struct kmm_machine *m, size_t size, gfp_t gfp);
 void *kmm_kcalloc(struct kmm_machine *m, size_t n, size_t size, gfp_t gfp);
 void *kmm_krealloc(struct kmm_machine *m, const void *p, size_t new_size, gfp_t gfp);
 void kmm_kfree(struct kmm_machine *m, const void *p);
+/*
+ * The same on behalf of @caller (Linux's _track_caller variants): slab
+ * debugging records and reports @caller as the call site, for wrappers such
+ * as a C library's malloc. kmm_kfree_track_caller frees slab objects only.
+ */
+void *kmm_kmem_cache_alloc_track_caller(struct kmm_kmem_cache *s, gfp_t gfp, uintptr_t caller);
+void kmm_kfree_track_caller(struct kmm_machine *m, const void *x, uintptr_t caller);
 /* The usable size of a kmalloc'ed object (its size class). */
 size_t kmm_ksize(struct kmm_machine *m, const void *p);
 /* The kmalloc cache that serves @size (NULL above 8 KiB). */

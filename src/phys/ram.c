@@ -21,7 +21,12 @@ int kmm_ram_reserve(struct kmm_machine *m, struct kmm_error *err)
 	/* Round up to whole max-order blocks so population never runs off the end. */
 	unsigned long pfns = KMM_ALIGN(m->max_pfn, MAX_ORDER_NR_PAGES);
 	size_t size = (size_t)pfns << PAGE_SHIFT;
-	m->ram = kmm_port_reserve(size, 2 * KMM_SZ_1M);
+	/*
+	 * Aligned to a max-order block (4 MiB, which also suits huge pages):
+	 * then every buddy block's address is aligned to its size, as in the
+	 * kernel's direct map, and aligned allocations can rely on it.
+	 */
+	m->ram = kmm_port_reserve(size, PAGE_SIZE << MAX_PAGE_ORDER);
 	if (!m->ram)
 		return kmm_error_set(err, -ENOMEM,
 				     "cannot reserve %zu MiB of address space for simulated RAM",
