@@ -183,17 +183,29 @@ void km_threads_init(void);
 void km_enter_slow(struct km_thread *t);
 void km_leave_slow(struct km_thread *t);
 
-static __kmm_always_inline void km_fence_enter(void)
+/*
+ * Raise the busy counter, then make it visible before km.forking is read.
+ * With membarrier, fork() makes every running thread execute a full
+ * barrier, so a compiler barrier suffices here (an asymmetric Dekker);
+ * without it, a real fence. Under ThreadSanitizer, which knows neither
+ * membarrier nor fences, a sequentially consistent increment.
+ */
+static __kmm_always_inline void km_busy_inc(struct km_thread *t)
 {
-	/*
-	 * busy must be visible before km.forking is read. With membarrier,
-	 * fork() makes every thread run a full barrier, so a compiler barrier
-	 * suffices here (an asymmetric Dekker); without it, a real fence.
-	 */
+#if defined(__SANITIZE_THREAD__)
+	__atomic_fetch_add(&t->busy, 1, __ATOMIC_SEQ_CST);
+#else
+	__atomic_store_n(&t->busy, t->busy + 1, __ATOMIC_RELAXED);
 	if (likely(km.membarrier))
 		__asm__ __volatile__("" ::: "memory");
 	else
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+
+static __kmm_always_inline bool km_forking(void)
+{
+	return __atomic_load_n(&km.forking, __ATOMIC_SEQ_CST);
 }
 
 /*
@@ -204,10 +216,8 @@ static __kmm_always_inline void km_fence_enter(void)
 static __kmm_always_inline struct km_thread *km_enter(void)
 {
 	struct km_thread *t = &km_self;
-	/* Atomic stores and loads only for the sake of TSan: plain moves on x86. */
-	__atomic_store_n(&t->busy, t->busy + 1, __ATOMIC_RELAXED);
-	km_fence_enter();
-	if (unlikely(__atomic_load_n(&km.forking, __ATOMIC_RELAXED) || t->mode != KM_EXCLUSIVE))
+	km_busy_inc(t);
+	if (unlikely(km_forking() || t->mode != KM_EXCLUSIVE))
 		km_enter_slow(t);
 	return t;
 }

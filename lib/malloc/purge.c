@@ -93,10 +93,11 @@ void km_tick(struct km_thread *t)
 {
 	t->tick = TICK_CALLS;
 	uint64_t now = now_ns();
-	if (now < READ_ONCE(km.next_check_ns) || !spin_trylock(&km.purge_lock))
+	if (now < __atomic_load_n(&km.next_check_ns, __ATOMIC_RELAXED) ||
+	    !spin_trylock(&km.purge_lock))
 		return;
 	if (now >= km.next_check_ns) {
-		km.next_check_ns = now + CHECK_NS;
+		__atomic_store_n(&km.next_check_ns, now + CHECK_NS, __ATOMIC_RELAXED);
 		purge_check(now);
 	}
 	spin_unlock(&km.purge_lock);

@@ -148,13 +148,12 @@ static void lease_cpu(struct km_thread *t)
 
 static void wait_for_fork(struct km_thread *t)
 {
-	while (__atomic_load_n(&km.forking, __ATOMIC_RELAXED)) {
+	while (km_forking()) {
 		/* Step back: the forking thread waits for busy == 0. */
 		__atomic_store_n(&t->busy, t->busy - 1, __ATOMIC_RELEASE);
 		while (__atomic_load_n(&km.forking, __ATOMIC_ACQUIRE))
 			sched_yield();
-		__atomic_store_n(&t->busy, t->busy + 1, __ATOMIC_RELAXED);
-		km_fence_enter();
+		km_busy_inc(t);
 	}
 }
 
@@ -167,7 +166,7 @@ void km_enter_slow(struct km_thread *t)
 	 */
 	if (t->busy > 1 && t->mode != KM_UNBOUND)
 		return;
-	if (unlikely(__atomic_load_n(&km.forking, __ATOMIC_RELAXED)) && t->mode != KM_DEAD)
+	if (unlikely(km_forking()) && t->mode != KM_DEAD)
 		wait_for_fork(t);
 	switch (t->mode) {
 	case KM_EXCLUSIVE:
@@ -212,8 +211,7 @@ static void thread_exit(void *arg)
 {
 	struct km_thread *t = arg;
 	struct kmm_machine *m = km.m;
-	__atomic_store_n(&t->busy, t->busy + 1, __ATOMIC_RELAXED);
-	km_fence_enter();
+	km_busy_inc(t);
 	wait_for_fork(t);
 	if (t->mode == KM_EXCLUSIVE) {
 		kmm_slab_flush_cpu(m);
@@ -238,7 +236,7 @@ static void fork_prepare(void)
 		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 	for (struct km_thread *t = km.threads; t; t = t->next)
 		if (t != self)
-			while (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
+			while (__atomic_load_n(&t->busy, __ATOMIC_SEQ_CST))
 				sched_yield();
 	while (__atomic_load_n(&km.dead_busy, __ATOMIC_ACQUIRE))
 		sched_yield();
