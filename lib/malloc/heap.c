@@ -219,36 +219,37 @@ static int find_stride(const struct kmm_slabinfo *si, void *arg)
 	return 1;
 }
 
-/* Record @s's stride (slabinfo's objsize) for km_object_start(). */
-static void km_cache_info_add_m(struct kmm_machine *m, struct kmm_kmem_cache *s)
+/* Record @s's stride (slabinfo's objsize) and class (-1: none) for free(). */
+static void km_cache_info_add_m(struct kmm_machine *m, struct kmm_kmem_cache *s, int cls)
 {
 	struct kmm_slabinfo want = {.name = kmm_kmem_cache_name(s)};
 	if (!kmm_slab_for_each_cache(m, find_stride, &want) || !want.objsize)
 		return;
-	for (unsigned int i = km_info_slot(s);; i = (i + 1) & 127) {
+	for (unsigned int i = km_info_slot(s);; i = (i + 1) % KM_INFO_SLOTS) {
 		struct km_cache_info *ci = &km.info[i];
 		if (ci->cache)
 			continue;
 		ci->stride = want.objsize;
 		ci->recip = (uint32_t)((((uint64_t)1 << 32) + want.objsize - 1) / want.objsize);
+		ci->cls = cls;
 		__atomic_store_n(&ci->cache, s, __ATOMIC_RELEASE);
 		return;
 	}
 }
 
-/* The cache was not in its home slot: probe on; a cache never recorded passes. */
-bool km_object_start_slow(struct kmm_kmem_cache *s, uint32_t off)
+/* The cache was not in its home slot: probe on. */
+const struct km_cache_info *km_cache_info_slow(const struct kmm_kmem_cache *s)
 {
-	for (unsigned int i = (km_info_slot(s) + 1) & 127; i != km_info_slot(s);
-	     i = (i + 1) & 127) {
+	unsigned int home = km_info_slot(s);
+	for (unsigned int i = (home + 1) % KM_INFO_SLOTS; i != home; i = (i + 1) % KM_INFO_SLOTS) {
 		const struct km_cache_info *ci = &km.info[i];
 		struct kmm_kmem_cache *c = __atomic_load_n(&ci->cache, __ATOMIC_ACQUIRE);
 		if (!c)
-			return true;
+			return NULL;
 		if (c == s)
-			return ((uint32_t)(((uint64_t)off * ci->recip) >> 32)) * ci->stride == off;
+			return ci;
 	}
-	return true;
+	return NULL;
 }
 
 /* --- Size classes ---------------------------------------------------------------------- */
@@ -269,7 +270,7 @@ static bool create_classes(struct kmm_machine *m, struct kmm_error *err)
 			return false;
 		km.class_size[c] = size;
 		if (!km.debug) /* debug caches check every free themselves */
-			km_cache_info_add_m(m, km.cache[c]);
+			km_cache_info_add_m(m, km.cache[c], (int)c);
 	}
 	unsigned int c = 0;
 	for (size_t s = 0; s <= 1024; s += 8) {
@@ -303,7 +304,7 @@ struct kmm_kmem_cache *km_aligned_cache(unsigned int shift)
 		s = kmm_kmem_cache_create(km.m, name, 1u << shift, align, 0, NULL, &err);
 		if (s) {
 			if (!km.debug)
-				km_cache_info_add_m(km.m, s);
+				km_cache_info_add_m(km.m, s, -1);
 			__atomic_store_n(&km.aligned[i], s, __ATOMIC_RELEASE);
 		}
 	}
@@ -362,6 +363,10 @@ static void boot(void)
 		abort();
 	}
 	km.m = m;
+	if (!km.debug && !km_cc_init(&err)) {
+		km_message("cannot allocate the per-CPU arrays: %s", err.msg);
+		abort();
+	}
 	km.ram_start = (uintptr_t)m->ram;
 	km.ram_size = m->ram_size;
 	km_threads_init();

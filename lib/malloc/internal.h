@@ -33,6 +33,7 @@
 #define KM_ALIGN_MIN   16
 /* Power-of-two caches for aligned requests: 32 B .. 8 KiB, aligned to their size up to a page. */
 #define KM_NR_ALIGNED  9
+#define KM_INFO_SLOTS  128
 #define KM_ALIGNED_MIN 5 /* log2 of the smallest: 32 */
 
 /* Above KM_SMALL_MAX: runs of whole pages up to the largest buddy block. */
@@ -111,14 +112,22 @@ struct km_heap {
 
 	spinlock_t aligned_lock;
 	/*
-	 * Each cache's stride and its reciprocal, by cache, for the check that
-	 * free() is given the start of an object (open addressing; filled as
-	 * caches are created, never emptied).
+	 * Each cache's stride, its reciprocal and its class, by cache, for
+	 * free(): the check that it was given the start of an object, and the
+	 * per-CPU array it goes to (open addressing; filled as caches are
+	 * created, never emptied; debug caches are not recorded).
 	 */
 	struct km_cache_info {
 		struct kmm_kmem_cache *cache;
 		uint32_t stride, recip;
-	} info[128];
+		int cls; /* index in km.cache, or -1 (aligned caches: no array) */
+	} info[KM_INFO_SLOTS];
+
+	/* Per-CPU arrays of free objects in front of the slab caches (cpucache.c). */
+	struct km_cpu_cache *cc; /* [nr_cpus], NULL in debug mode */
+	unsigned int cc_limit[KM_NR_CLASSES];
+	uintptr_t cc_key; /* marks an object sitting in an array (double-free check) */
+
 	struct kmm_libc_stats st; /* counters (updated with atomics) */
 };
 
@@ -143,24 +152,30 @@ __kmm_printf(1, 2) void km_message(const char *fmt, ...);
 void km_print_stats(void);
 struct kmm_kmem_cache *km_aligned_cache(unsigned int shift);
 
-bool km_object_start_slow(struct kmm_kmem_cache *s, uint32_t off);
+const struct km_cache_info *km_cache_info_slow(const struct kmm_kmem_cache *s);
 
 static __kmm_always_inline unsigned int km_info_slot(const struct kmm_kmem_cache *s)
 {
-	return (unsigned int)((uintptr_t)s >> 6) & 127;
+	return (unsigned int)(((uintptr_t)s * 0x9e3779b97f4a7c15ULL) >> 57);
+}
+
+/* What the heap recorded about cache @s, or NULL (a debug cache). */
+static __kmm_always_inline const struct km_cache_info *km_cache_info(const struct kmm_kmem_cache *s)
+{
+	const struct km_cache_info *ci = &km.info[km_info_slot(s)];
+	if (likely(__atomic_load_n(&ci->cache, __ATOMIC_ACQUIRE) == s))
+		return ci;
+	return km_cache_info_slow(s);
 }
 
 /*
  * Is @off (bytes from the start of its slab) the start of an object? One
  * multiplication by the stride's reciprocal: for offsets below 2^15 (slabs
- * of order 3 at most) and strides of at least 8, (off * ceil(2^32 / stride))
+ * of order 3 at most) and strides of at least 16, (off * ceil(2^32 / stride))
  * >> 32 is exactly off / stride rounded down.
  */
-static __kmm_always_inline bool km_object_start(struct kmm_kmem_cache *s, uint32_t off)
+static __kmm_always_inline bool km_object_start(const struct km_cache_info *ci, uint32_t off)
 {
-	const struct km_cache_info *ci = &km.info[km_info_slot(s)];
-	if (unlikely(__atomic_load_n(&ci->cache, __ATOMIC_ACQUIRE) != s))
-		return km_object_start_slow(s, off);
 	uint32_t idx = (uint32_t)(((uint64_t)off * ci->recip) >> 32);
 	return idx * ci->stride == off;
 }
@@ -227,6 +242,32 @@ static __kmm_always_inline void km_leave(struct km_thread *t)
 	if (unlikely(t->mode != KM_EXCLUSIVE))
 		km_leave_slow(t);
 	__atomic_store_n(&t->busy, t->busy - 1, __ATOMIC_RELEASE);
+}
+
+/* --- cpucache.c: per-CPU arrays of objects ---------------------------------------- */
+
+#define KM_CC_MAX 64
+
+struct km_cpu_cache {
+	struct km_cc_class {
+		unsigned int count;
+		void *obj[KM_CC_MAX];
+	} cls[KM_NR_CLASSES];
+} ____cacheline_aligned;
+
+bool km_cc_init(struct kmm_error *err);
+/* The array is empty: refill it from the slab cache and return one object (or NULL). */
+void *km_cc_refill(struct km_cc_class *cc, unsigned int cls, uintptr_t caller);
+/* The array is full: give half of it back to the slab cache, then take @p. */
+void km_cc_flush_half(struct km_cc_class *cc, unsigned int cls, void *p);
+/* @p carries the array key: a double free if it is in this CPU's array. */
+void km_cc_check_double(struct km_cc_class *cc, void *p);
+/* Every object of @cpu's arrays back to the slab caches (the caller is on @cpu). */
+void km_cc_drain(int cpu);
+
+static __kmm_always_inline uintptr_t *km_cc_key_slot(void *p)
+{
+	return (uintptr_t *)((char *)p + 8);
 }
 
 /* --- pages.c: runs of pages (8 KiB .. 4 MiB) --------------------------------------- */

@@ -58,6 +58,22 @@ static unsigned int ilog2_sz(size_t x)
 
 /* --- Allocation ------------------------------------------------------------------------ */
 
+/* One object of class @cls: from this CPU's array, else from the slab cache. */
+static __kmm_always_inline void *small_alloc(struct km_thread *t, unsigned int cls,
+					     uintptr_t caller)
+{
+	if (likely(t->cpu >= 0 && km.cc)) {
+		struct km_cc_class *cc = &km.cc[t->cpu].cls[cls];
+		if (likely(cc->count)) {
+			void *p = cc->obj[--cc->count];
+			*km_cc_key_slot(p) = 0;
+			return p;
+		}
+		return km_cc_refill(cc, cls, caller);
+	}
+	return kmm_kmem_cache_alloc_track_caller(km.cache[cls], SMALL_GFP, caller);
+}
+
 /* Above KM_SMALL_MAX, or any size with an alignment above KM_ALIGN_MIN. */
 static __kmm_noinline void *alloc_slow(size_t size, size_t align, bool zero, uintptr_t caller)
 {
@@ -73,8 +89,9 @@ static __kmm_noinline void *alloc_slow(size_t size, size_t align, bool zero, uin
 	struct km_thread *t = km_enter();
 	if (align <= KM_ALIGN_MIN && size <= KM_SMALL_MAX) {
 		/* A zero-size request, or a calloc: one of the classes. */
-		p = kmm_kmem_cache_alloc_track_caller(km.cache[km_class(size)],
-						      SMALL_GFP | (zero ? __GFP_ZERO : 0), caller);
+		p = small_alloc(t, km_class(size), caller);
+		if (p && zero)
+			memset(p, 0, size);
 	} else if (align > KM_ALIGN_MIN && align <= PAGE_SIZE && size <= KM_SMALL_MAX) {
 		size_t need = size > align ? size : align;
 		unsigned int shift = ilog2_sz(need) + !is_pow2(need);
@@ -98,9 +115,9 @@ static __kmm_noinline void *alloc_slow(size_t size, size_t align, bool zero, uin
 void *kmm_libc_malloc(size_t size)
 {
 	if (likely(size - 1 < KM_SMALL_MAX && km_up())) {
+		unsigned int cls = km_class(size);
 		struct km_thread *t = km_enter();
-		void *p = kmm_kmem_cache_alloc_track_caller(km.cache[km_class(size)], SMALL_GFP,
-							    CALLER());
+		void *p = small_alloc(t, cls, CALLER());
 		km_count_call(t);
 		km_leave(t);
 		return likely(p) ? p : enomem();
@@ -190,6 +207,15 @@ static __kmm_noinline void free_run(void *p, struct kmm_page *page)
 	km_leave(t);
 }
 
+/* A slab object of a cache the heap did not record (debug caches): slab checks it. */
+static __kmm_noinline void free_unrecorded(void *p, uintptr_t caller)
+{
+	struct km_thread *t = km_enter();
+	kmm_kfree_track_caller(km.m, p, caller);
+	km_count_call(t);
+	km_leave(t);
+}
+
 void kmm_libc_free(void *p)
 {
 	if (unlikely(!km_in_ram(p))) {
@@ -200,11 +226,28 @@ void kmm_libc_free(void *p)
 	struct kmm_page *page = compound_head(virt_to_page(km.m, p));
 	if (unlikely(!PageSlab(page)))
 		return free_run(p, page);
+	const struct km_cache_info *ci = km_cache_info(page->slab_cache);
+	if (unlikely(!ci))
+		return free_unrecorded(p, CALLER());
 	uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)page_address(km.m, page));
-	if (unlikely(!km_object_start(page->slab_cache, off)))
+	if (unlikely(!km_object_start(ci, off)))
 		km_fatal("free(): invalid pointer", p);
 	struct km_thread *t = km_enter();
-	kmm_kfree_track_caller(km.m, p, CALLER());
+	if (likely(ci->cls >= 0 && t->cpu >= 0)) {
+		/* Into this CPU's array (cpucache.c). */
+		struct km_cc_class *cc = &km.cc[t->cpu].cls[ci->cls];
+		uintptr_t *key = km_cc_key_slot(p);
+		if (unlikely(*key == km.cc_key))
+			km_cc_check_double(cc, p);
+		if (likely(cc->count < km.cc_limit[ci->cls])) {
+			*key = km.cc_key;
+			cc->obj[cc->count++] = p;
+		} else {
+			km_cc_flush_half(cc, (unsigned int)ci->cls, p);
+		}
+	} else {
+		kmm_kfree_track_caller(km.m, p, CALLER());
+	}
 	km_count_call(t);
 	km_leave(t);
 }

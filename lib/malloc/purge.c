@@ -106,6 +106,8 @@ void km_tick(struct km_thread *t)
 int km_trim(size_t pad)
 {
 	struct kmm_machine *m = km.m;
+	if (km_self.cpu >= 0)
+		km_cc_drain(km_self.cpu);
 	kmm_drain_all_pages(m);
 	kmm_slab_shrink_all(m);
 	kmm_drain_all_pages(m);

@@ -214,6 +214,7 @@ static void thread_exit(void *arg)
 	km_busy_inc(t);
 	wait_for_fork(t);
 	if (t->mode == KM_EXCLUSIVE) {
+		km_cc_drain(t->cpu);
 		kmm_slab_flush_cpu(m);
 		kmm_drain_local_pages(m);
 		kmm_cpu_exit(m);

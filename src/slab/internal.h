@@ -318,12 +318,13 @@ static __kmm_always_inline void stat(struct kmem_cache_cpu *c, enum slub_stat_it
 		WRITE_ONCE(c->stat[si], c->stat[si] + 1);
 }
 
+void slab_lock_contended(struct kmm_page *slab);
+
 /* The bit lock of a slab's freelist and counters (Linux slab_lock). */
 static inline void slab_lock(struct kmm_page *slab)
 {
-	while (unlikely(test_and_set_bit(PG_locked, &slab->flags)))
-		while (kmm_test_page_flag(slab, PG_locked))
-			kmm_port_cpu_relax();
+	if (unlikely(test_and_set_bit(PG_locked, &slab->flags)))
+		slab_lock_contended(slab);
 }
 static inline void slab_unlock(struct kmm_page *slab)
 {

@@ -39,8 +39,13 @@ static size_t expected_usable(size_t size)
 			if (classes[i] >= (size ? size : 1))
 				return classes[i];
 	}
-	if (size <= 4 * MiB)
-		return KMM_ALIGN(size, PAGE_SIZE);
+	if (size <= 4 * MiB) {
+		/* Runs: the whole block up to order 5, then whole quarters of it. */
+		unsigned int order = get_order(size);
+		if (order <= 5)
+			return PAGE_SIZE << order;
+		return KMM_ALIGN(size, PAGE_SIZE << (order - 2));
+	}
 	return KMM_ALIGN(size, 2 * MiB);
 }
 
@@ -145,10 +150,14 @@ static void test_classes_are_caches(void)
 	kmm_libc_free(warm);
 	kmm_slab_for_each_cache(km.m, active_of, &after);
 	expect_u64_eq(after.num_objs, before.num_objs);
-	/* A run: not a slab, exactly 25 pages for 100,000 bytes. */
+	/* A run: not a slab, the whole order-5 block for 100,000 bytes. */
 	p = kmm_libc_malloc(100000);
 	expect_false(PageSlab(compound_head(virt_to_page(km.m, p))));
-	expect_u64_eq(kmm_libc_malloc_usable_size(p), 25 * PAGE_SIZE);
+	expect_u64_eq(kmm_libc_malloc_usable_size(p), 32 * PAGE_SIZE);
+	kmm_libc_free(p);
+	/* 300,000 bytes: 74 pages of an order-7 block, rounded to quarters: 96. */
+	p = kmm_libc_malloc(300000);
+	expect_u64_eq(kmm_libc_malloc_usable_size(p), 96 * PAGE_SIZE);
 	kmm_libc_free(p);
 	/* Huge: outside the machine's RAM. */
 	p = kmm_libc_malloc(6 * MiB);
@@ -268,14 +277,15 @@ static void test_realloc(void)
 	kmm_libc_free(p);
 
 	/* A run shrinks in place, giving its tail pages back. */
-	p = kmm_libc_malloc(40 * PAGE_SIZE);
-	fill(p, 40 * PAGE_SIZE, 3);
-	unsigned char *q = kmm_libc_realloc(p, 30 * PAGE_SIZE);
+	p = kmm_libc_malloc(200 * PAGE_SIZE);
+	expect_u64_eq(kmm_libc_malloc_usable_size(p), 256 * PAGE_SIZE);
+	fill(p, 200 * PAGE_SIZE, 3);
+	unsigned char *q = kmm_libc_realloc(p, 130 * PAGE_SIZE);
 	expect_ptr_eq(q, p);
-	expect_u64_eq(kmm_libc_malloc_usable_size(q), 30 * PAGE_SIZE);
-	expect_true(intact_prefix(q, 30 * PAGE_SIZE, 40 * PAGE_SIZE, 3));
+	expect_u64_eq(kmm_libc_malloc_usable_size(q), 192 * PAGE_SIZE); /* three quarters */
+	expect_true(intact_prefix(q, 130 * PAGE_SIZE, 200 * PAGE_SIZE, 3));
 	/* Within the block: the same pointer. */
-	expect_ptr_eq(kmm_libc_realloc(q, 29 * PAGE_SIZE + 1), q);
+	expect_ptr_eq(kmm_libc_realloc(q, 129 * PAGE_SIZE + 1), q);
 	kmm_libc_free(q);
 	p = kmm_libc_malloc(100);
 	expect_ptr_eq(kmm_libc_realloc(p, 112), p);
