@@ -259,6 +259,28 @@ static const unsigned int class_sizes[KM_NR_CLASSES] = {
     640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
 };
 
+/*
+ * A multiplier for km_info_slot() under which the class caches all have a
+ * slot of their own, so that free() finds its cache in one probe (the
+ * aligned caches, made later, may have to probe).
+ */
+static void choose_info_mul(void)
+{
+	uint64_t mul = 0x9e3779b97f4a7c15ULL;
+	for (int tries = 0; tries < 1000; tries++, mul += 0x632be59bd9b4e019ULL * 2) {
+		km.info_mul = mul | 1;
+		uint64_t used[KM_INFO_SLOTS / 64] = {0};
+		bool clash = false;
+		for (unsigned int c = 0; c < KM_NR_CLASSES && !clash; c++) {
+			unsigned int slot = km_info_slot(km.cache[c]);
+			clash = used[slot / 64] >> (slot % 64) & 1;
+			used[slot / 64] |= 1ULL << (slot % 64);
+		}
+		if (!clash)
+			return;
+	}
+}
+
 static bool create_classes(struct kmm_machine *m, struct kmm_error *err)
 {
 	for (unsigned int c = 0; c < KM_NR_CLASSES; c++) {
@@ -269,9 +291,11 @@ static bool create_classes(struct kmm_machine *m, struct kmm_error *err)
 		if (!km.cache[c])
 			return false;
 		km.class_size[c] = size;
-		if (!km.debug) /* debug caches check every free themselves */
-			km_cache_info_add_m(m, km.cache[c], (int)c);
 	}
+	choose_info_mul();
+	if (!km.debug) /* debug caches check every free themselves */
+		for (unsigned int k = 0; k < KM_NR_CLASSES; k++)
+			km_cache_info_add_m(m, km.cache[k], (int)k);
 	unsigned int c = 0;
 	for (size_t s = 0; s <= 1024; s += 8) {
 		while (class_sizes[c] < (s ? s : 1))

@@ -122,6 +122,8 @@ struct km_heap {
 		uint32_t stride, recip;
 		int cls; /* index in km.cache, or -1 (aligned caches: no array) */
 	} info[KM_INFO_SLOTS];
+	/* The hash multiplier: chosen at boot so that the class caches do not collide. */
+	uint64_t info_mul;
 
 	/* Per-CPU arrays of free objects in front of the slab caches (cpucache.c). */
 	struct km_cpu_cache *cc; /* [nr_cpus], NULL in debug mode */
@@ -156,7 +158,7 @@ const struct km_cache_info *km_cache_info_slow(const struct kmm_kmem_cache *s);
 
 static __kmm_always_inline unsigned int km_info_slot(const struct kmm_kmem_cache *s)
 {
-	return (unsigned int)(((uintptr_t)s * 0x9e3779b97f4a7c15ULL) >> 57);
+	return (unsigned int)(((uintptr_t)s * km.info_mul) >> 57);
 }
 
 /* What the heap recorded about cache @s, or NULL (a debug cache). */
