@@ -10,10 +10,12 @@
 #include <kmm/memory_model.h>
 #include <kmm/gfp.h>
 #include <kmm/page_alloc.h>
+#include <kmm/mm.h>
 #include <kmm/page_reporting.h>
 #include <kmm/proc.h>
 #include <kmm/slab.h>
 #include <kmm/random.h>
 #include <kmm/ftrace.h>
+#include <kmm/swap.h>
 
 #endif /* KMM_KMM_H */

@@ -150,6 +150,14 @@ enum kmm_deferred_init {
 	KMM_DEFERRED_ON_DEMAND,
 };
 
+/* A swap area to switch on at boot (--swap FILE:SIZE[:PRIO]). */
+#define KMM_MAX_BOOT_SWAP 8
+struct kmm_swap_spec {
+	char path[256];
+	uint64_t size; /* bytes to format the file with; 0: use its swap header */
+	int prio;      /* -1: automatic */
+};
+
 struct kmm_config {
 	struct kmm_machine_desc desc;
 	bool desc_given; /* a layout came from --map or --from-dmesg */
@@ -177,6 +185,9 @@ struct kmm_config {
 	bool quiet; /* do not echo the boot log */
 	/* Slab debugging for every cache or one ("FZPU[,name]", Linux slub_debug=); "" for none. */
 	char slub_debug[64];
+	/* Swap areas switched on at the end of boot, as an init script's swapon -a. */
+	struct kmm_swap_spec swap[KMM_MAX_BOOT_SWAP];
+	int nr_swap;
 };
 
 /* Defaults: 4 GiB, 2 nodes, 4 CPUs, x86_64, SPARSEMEM_VMEMMAP (kmm's default machine). */

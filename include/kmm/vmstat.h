@@ -244,7 +244,11 @@ static inline bool vmstat_item_in_bytes(int idx)
 	E(KMM_KSWAPD_WAKEUP_REQ, "kswapd_wakeup_req")	/* slow path asked for kswapd */         \
 	E(KMM_DIRECT_RECLAIM_REQ, "direct_reclaim_req") /* slow path entered direct reclaim */   \
 	E(KMM_SLAB_REMOTE_FREE, "slab_remote_free")	/* object freed to another CPU's slab */ \
-	E(KMM_TLB_SHOOTDOWN, "tlb_shootdown")		/* cross-CPU TLB flush requests */
+	E(KMM_TLB_SHOOTDOWN, "tlb_shootdown")		/* cross-CPU TLB flush requests */       \
+	E(KMM_TLB_MISS, "tlb_miss")			/* software TLB refills */               \
+	E(KMM_TLB_FLUSH, "tlb_flush")			/* local TLB flushes */                  \
+	E(KMM_COW_COPY, "cow_copy")			/* pages copied on a write fault */      \
+	E(KMM_FAULT_AROUND, "fault_around")		/* file pages mapped around a fault */
 
 #define KMM_EV_E(e, name) e,
 #define KMM_EV_Z(e, name) e##_DMA, e##_DMA32, e##_NORMAL, e##_HIGH, e##_MOVABLE, e##_DEVICE,

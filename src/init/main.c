@@ -15,6 +15,9 @@
 #include "../phys/phys.h"
 #include "../page/page.h"
 #include "../slab/slab.h"
+#include "../vm/vm.h"
+#include "../swap/swap.h"
+#include "../sim/sim.h"
 #include <errno.h>
 #include <string.h>
 
@@ -50,11 +53,24 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 		goto fail;
 	if (page_alloc_init(m, err))
 		goto fail;
+	if (vm_init_early(m, err))
+		goto fail;
 	build_all_zonelists(m);
 	mem_init(m);
 	kmem_cache_init(m);
+	if (vm_init(m, err))
+		goto fail;
+	if (swap_init(m, err))
+		goto fail;
 	m->ready_ns = kmm_port_now_ns();
 	deferred_init_start(m, late_init);
+	/*
+	 * The areas the configuration names (--swap) go on last, as an init
+	 * script's swapon -a after the kernel is up: every program that boots
+	 * from a configuration gets them, not only the CLI.
+	 */
+	if (swap_boot_areas(m, err))
+		goto fail;
 	return m;
 fail:
 	if (m->log.data && cfg->quiet == false && !m->log_echo)
@@ -68,6 +84,13 @@ void kmm_machine_destroy(struct kmm_machine *m)
 	if (!m)
 		return;
 	kmm_wait_for_init(m);
+	/*
+	 * Swap goes after the tasks (their swap PTEs give their slots back)
+	 * and before the layers whose memory its swap cache uses (vm, slab).
+	 */
+	sim_reap_all(m);
+	swap_destroy(m);
+	vm_destroy(m);
 	kmem_cache_destroy_all(m);
 	page_alloc_destroy(m);
 	phys_destroy(m);

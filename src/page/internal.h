@@ -103,6 +103,12 @@ static inline bool migratetype_is_mergeable(int mt)
 	return mt < MIGRATE_PCPTYPES;
 }
 
+/* Is any of the trace events in @mask (KMM_TRACE_BIT()s) enabled? */
+static __kmm_always_inline bool trace_on(const struct kmm_machine *m, unsigned long long mask)
+{
+	return unlikely(READ_ONCE(m->trace_mask) & mask);
+}
+
 /* Count a VM event on the caller's CPU (known), or atomically without one. */
 static __kmm_always_inline void cpu_count_events(struct kmm_machine *m, struct kmm_cpu *cpu,
 						 enum vm_event_item item, long delta)
@@ -199,6 +205,30 @@ static __kmm_always_inline int nr_pcp_high(struct per_cpu_pages *pcp, struct kmm
 	if (likely(!test_bit(ZONE_RECLAIM_ACTIVE, &zone->flags)))
 		return high;
 	return kmm_min(READ_ONCE(pcp->batch) << 2, high);
+}
+
+/*
+ * High orders other than THP fragment memory: while frees run without
+ * allocations (free_factor), a free of one trims the lists at once.
+ */
+static __kmm_always_inline bool pcp_free_high(const struct per_cpu_pages *pcp, unsigned int order)
+{
+	return order && order <= PAGE_ALLOC_COSTLY_ORDER && pcp->free_factor;
+}
+
+/*
+ * count >= nr_pcp_high(), ordered so that the usual answer (no) costs
+ * least: a high of 0 is also "count >= high", as count is never negative.
+ */
+static __kmm_always_inline bool pcp_over_high(struct per_cpu_pages *pcp, struct kmm_zone *zone,
+					      bool free_high)
+{
+	int count = pcp->count, high = READ_ONCE(pcp->high);
+	if (unlikely(free_high || count >= high))
+		return true;
+	if (likely(!test_bit(ZONE_RECLAIM_ACTIVE, &zone->flags)))
+		return false;
+	return count >= kmm_min(READ_ONCE(pcp->batch) << 2, high);
 }
 
 /* page_alloc.c */

@@ -144,18 +144,40 @@ static void prep_compound_page(struct kmm_page *page, unsigned int order)
 	atomic_set(&page[1].compound_mapcount, -1);
 }
 
-static __kmm_always_inline void prep_new_page(struct kmm_machine *m, struct kmm_page *page,
-					      unsigned int order, gfp_t gfp_flags)
+/* The part of prep_new_page() every allocation needs: checks, private, refcount. */
+static __kmm_always_inline void prep_new_page_head(struct kmm_machine *m, struct kmm_page *page,
+						   unsigned int order)
 {
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_new_page(m, page + i);
 	page->private = 0;
 	set_page_count(page, 1);
-	if (unlikely((gfp_flags & __GFP_ZERO) || m->init_on_alloc))
+}
+
+/* Does an allocation with @gfp_flags need more than prep_new_page_head()? */
+static __kmm_always_inline bool prep_new_page_more(struct kmm_machine *m, unsigned int order,
+						   gfp_t gfp_flags)
+{
+	return (gfp_flags & __GFP_ZERO) || m->init_on_alloc || (order && (gfp_flags & __GFP_COMP));
+}
+
+/* Zero the block and make it compound, as @gfp_flags ask (the rest of prep_new_page). */
+static void prep_new_page_tail(struct kmm_machine *m, struct kmm_page *page, unsigned int order,
+			       gfp_t gfp_flags)
+{
+	if ((gfp_flags & __GFP_ZERO) || m->init_on_alloc)
 		memset(page_address(m, page), 0, PAGE_SIZE << order);
 	if (order && (gfp_flags & __GFP_COMP))
 		prep_compound_page(page, order);
+}
+
+static __kmm_always_inline void prep_new_page(struct kmm_machine *m, struct kmm_page *page,
+					      unsigned int order, gfp_t gfp_flags)
+{
+	prep_new_page_head(m, page, order);
+	if (unlikely(prep_new_page_more(m, order, gfp_flags)))
+		prep_new_page_tail(m, page, order, gfp_flags);
 }
 
 /* --- Allocating ------------------------------------------------------------------------------ */
@@ -290,42 +312,101 @@ static __kmm_always_inline bool prepare_alloc_pages(struct kmm_machine *m, struc
 }
 
 /*
+ * The general path, out of line: everything the fast path does not handle.
+ * It finds the CPU again, so that the fast path keeps fewer values live.
+ */
+static __kmm_noinline struct kmm_page *alloc_pages_general(struct kmm_machine *m, gfp_t gfp,
+							   unsigned int order, uintptr_t call_site);
+
+/*
+ * The end of a fast-path allocation that needs more than a pcp pop:
+ * zeroing, a compound page, the trace point. Out of line, so that the fast
+ * path makes tail calls only (below).
+ */
+static __kmm_noinline struct kmm_page *alloc_pages_fast_finish(struct kmm_machine *m,
+							       struct kmm_page *page,
+							       unsigned int order, gfp_t gfp,
+							       int migratetype)
+{
+	prep_new_page_tail(m, page, order, gfp);
+	kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), order, gfp, (uint64_t)migratetype);
+	return page;
+}
+
+/*
+ * Order 0: is @z above @mark plus the lowmem reserve with the highatomic
+ * reserve set aside? The first test of zone_watermark_fast(); when it fails
+ * the general path makes the full check.
+ */
+static __kmm_always_inline bool zone_watermark_order0(struct kmm_zone *z, unsigned long mark,
+						      int highest_zoneidx)
+{
+	long free_pages = (long)zone_page_state(z, NR_FREE_PAGES);
+	long reserved = __zone_watermark_unusable_free(z, 0, ALLOC_WMARK_LOW);
+	long usable = free_pages - kmm_min(free_pages, reserved);
+	return usable > (long)mark + READ_ONCE(z->lowmem_reserve[highest_zoneidx]);
+}
+
+/*
  * The fast path: the first zone of the zonelist is above its low watermark
  * and this CPU's list for it holds a page. This is exactly what the general
  * path does when its first zone succeeds, without the loop, the retry
- * logic or the alloc_context; anything else returns NULL before changing
- * anything, and the general path starts over.
+ * logic or the alloc_context; anything else goes to the general path before
+ * changing anything, and that starts over.
+ *
+ * For order 0 every call it makes is a tail call (the general path; the
+ * watermark test that needs the free lists is the general path's; zeroing
+ * and tracing in alloc_pages_fast_finish()), so the compiler saves no
+ * registers on the way in and out.
  */
-static __kmm_always_inline struct kmm_page *
-alloc_pages_fast(struct kmm_machine *m, struct kmm_cpu *cpu, gfp_t gfp, unsigned int order, int nid)
+static __kmm_always_inline struct kmm_page *alloc_pages_fast(struct kmm_machine *m,
+							     struct kmm_cpu *cpu, gfp_t gfp,
+							     unsigned int order,
+							     uintptr_t call_site)
 {
+	int nid = cpu->node;
 	if (unlikely(!pcp_allowed_order(order) || READ_ONCE(m->fail_page_alloc.enabled) ||
 		     m->pa->pcp_disabled))
-		return NULL;
+		goto general;
 	enum zone_type highest = gfp_zone(m, gfp);
 	struct kmm_zone *zone =
 	    m->node_data[nid]->first_zoneref[!!(gfp & __GFP_THISNODE)][highest]->zone;
 	if (unlikely(!zone || !zone->per_cpu_pageset))
-		return NULL;
+		goto general;
 	/* ALLOC_NOFRAGMENT and ALLOC_KSWAPD only matter past a pcp hit: not needed here. */
-	if (unlikely(!zone_watermark_fast(zone, order, wmark_pages(zone, WMARK_LOW), (int)highest,
-					  ALLOC_WMARK_LOW, gfp)))
-
-		return NULL;
+	unsigned long mark = wmark_pages(zone, WMARK_LOW);
+	if (!order) {
+		if (unlikely(!zone_watermark_order0(zone, mark, (int)highest)))
+			goto general;
+	} else if (unlikely(!zone_watermark_fast(zone, order, mark, (int)highest, ALLOC_WMARK_LOW,
+						 gfp))) {
+		goto general;
+	}
 	int migratetype = gfp_migratetype(m, gfp);
 	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
 	struct list_head *list = &pcp->lists[order_to_pindex(migratetype, order)];
 	if (unlikely(list_empty(list) || test_bit(ZONE_BOOSTED_WATERMARK, &zone->flags)))
-		return NULL;
+		goto general;
 	pcp->free_factor >>= 1;
 	struct kmm_page *page = list_first_entry(list, struct kmm_page, lru);
 	list_del(&page->lru);
 	WRITE_ONCE(pcp->count, pcp->count - (1 << order));
 	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), 1L << order);
-	zone_statistics(cpu, zone, zone, 1);
-	prep_new_page(m, page, order, gfp);
-	kmm_trace(m, MM_PAGE_ALLOC, page_to_pfn(m, page), order, gfp, (uint64_t)migratetype);
+	/*
+	 * zone_statistics() for zone == preferred: a NUMA hit. per_cpu_zonestats
+	 * exists wherever per_cpu_pageset does (pcp_init allocates both).
+	 */
+	unsigned long *ev = zone->per_cpu_zonestats[cpu->id].vm_numa_event;
+	enum numa_stat_item where = zone->node == cpu->node ? NUMA_LOCAL : NUMA_OTHER;
+	WRITE_ONCE(ev[NUMA_HIT], ev[NUMA_HIT] + 1);
+	WRITE_ONCE(ev[where], ev[where] + 1);
+	prep_new_page_head(m, page, order);
+	if (unlikely(prep_new_page_more(m, order, gfp) ||
+		     trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_ALLOC))))
+		return alloc_pages_fast_finish(m, page, order, gfp, migratetype);
 	return page;
+general:
+	return alloc_pages_general(m, gfp, order, call_site);
 }
 
 static __kmm_always_inline struct kmm_page *alloc_pages_cpu(struct kmm_machine *m,
@@ -364,31 +445,37 @@ static __kmm_always_inline struct kmm_page *alloc_pages_cpu(struct kmm_machine *
 	return page;
 }
 
+static __kmm_noinline struct kmm_page *alloc_pages_general(struct kmm_machine *m, gfp_t gfp,
+							   unsigned int order, uintptr_t call_site)
+{
+	struct kmm_cpu *cpu = this_cpu(m);
+	return alloc_pages_cpu(m, cpu, gfp, order, cpu ? cpu->node : 0, call_site);
+}
+
 struct kmm_page *__alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order,
 			       int preferred_nid, uintptr_t call_site)
 {
 	return alloc_pages_cpu(m, this_cpu(m), gfp, order, preferred_nid, call_site);
 }
 
-static __kmm_noinline struct kmm_page *alloc_pages_general(struct kmm_machine *m,
-							   struct kmm_cpu *cpu, gfp_t gfp,
-							   unsigned int order, int nid,
-							   uintptr_t call_site)
+/* Orders above 0 on a CPU: their fast path makes real calls, so it has its own function. */
+static __kmm_noinline struct kmm_page *alloc_pages_order(struct kmm_machine *m, struct kmm_cpu *cpu,
+							 gfp_t gfp, unsigned int order,
+							 uintptr_t call_site)
 {
-	return alloc_pages_cpu(m, cpu, gfp, order, nid, call_site);
+	return alloc_pages_fast(m, cpu, gfp, order, call_site);
 }
 
 struct kmm_page *kmm_alloc_pages(struct kmm_machine *m, gfp_t gfp, unsigned int order)
 {
 	struct kmm_cpu *cpu = this_cpu(m);
-	if (likely(cpu)) {
-		gfp &= __GFP_BITS_MASK;
-		struct kmm_page *page = alloc_pages_fast(m, cpu, gfp, order, cpu->node);
-		if (likely(page))
-			return page;
-	}
-	return alloc_pages_general(m, cpu, gfp, order, cpu ? cpu->node : 0,
-				   (uintptr_t)__builtin_return_address(0));
+	uintptr_t call_site = (uintptr_t)__builtin_return_address(0);
+	if (unlikely(!cpu))
+		return alloc_pages_general(m, gfp, order, call_site);
+	gfp &= __GFP_BITS_MASK;
+	if (unlikely(order))
+		return alloc_pages_order(m, cpu, gfp, order, call_site);
+	return alloc_pages_fast(m, cpu, gfp, 0, call_site);
 }
 
 struct kmm_page *kmm_alloc_pages_node(struct kmm_machine *m, int nid, gfp_t gfp, unsigned int order)
@@ -441,6 +528,9 @@ static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct
 {
 	if (unlikely(PageHead(page)))
 		free_compound_tails(m, page, order);
+	/* An anonymous page keeps its anon_vma (low bit set) until it is freed. */
+	if ((uintptr_t)page->mapping & 1)
+		page->mapping = NULL;
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_free_page(m, page + i);
@@ -487,9 +577,7 @@ static __kmm_always_inline void free_unref_page(struct kmm_machine *m, struct km
 	cpu_count_events(m, cpu, PGFREE, 1L << order);
 	list_add(&page->lru, &pcp->lists[pindex]);
 	WRITE_ONCE(pcp->count, pcp->count + (1 << order));
-	/* High orders other than THP fragment memory: trim them at once when freeing runs. */
-	bool free_high = pcp->free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
-	if (unlikely(pcp->count >= nr_pcp_high(pcp, zone, free_high)))
+	if (unlikely(pcp_over_high(pcp, zone, pcp_free_high(pcp, order))))
 		free_pcp_high(m, cpu, zone, pcp, order, pindex);
 	return;
 buddy:
@@ -511,42 +599,115 @@ void free_the_page(struct kmm_machine *m, struct kmm_page *page, unsigned int or
 	__free_the_page(m, this_cpu(m), page, order);
 }
 
-static __kmm_cold void bad_free(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+static __kmm_cold void bad_free(struct kmm_machine *m, struct kmm_page *page, unsigned int order,
+				int refcount)
 {
 	char buf[160];
 	kmm_port_snprintf(
 	    buf, sizeof(buf),
 	    "kmm_free_pages: pfn %#lx order %u is not allocated (refcount %d): double "
 	    "free or a pointer the page allocator did not return",
-	    page_to_pfn(m, page), order, page_ref_count(page));
+	    page_to_pfn(m, page), order, refcount);
 	kmm_dump_page(page, buf);
 	KMM_BUG_ON_MSG(1, "%s", buf);
 }
 
-void kmm_free_pages(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+/* The zone of a page from its flags word (page_zone() without reading the page again). */
+static __kmm_always_inline struct kmm_zone *flags_zone(const struct kmm_machine *m,
+						       unsigned long flags)
 {
-	/* A refcount of zero or less here is a double free: never let it reach the lists. */
-	if (unlikely(page_ref_count(page) <= 0))
-		bad_free(m, page, order);
-	bool head = PageHead(page);
-	struct kmm_cpu *cpu = this_cpu(m);
-	if (likely(put_page_testzero(page))) {
-		if (likely(pcp_allowed_order(order)))
-			free_unref_page(m, cpu, page, order);
-		else
-			__free_pages_ok(m, cpu, page, order);
-	} else if (!head) {
+	return &m->node_data[(flags >> NODES_PGSHIFT) & NODES_MASK]
+		    ->node_zones[(flags >> ZONES_PGSHIFT) & ZONES_MASK];
+}
+
+/* free_unref_page() out of line: whatever the fast paths below leave to it. */
+static __kmm_noinline void free_unref_page_slow(struct kmm_machine *m, struct kmm_cpu *cpu,
+						struct kmm_page *page, unsigned int order)
+{
+	free_unref_page(m, cpu, page, order);
+}
+
+/*
+ * Onto this CPU's list with a pcp migratetype: the end of free_unref_page()
+ * when nothing is unusual. @flags is the page's flags word read before its
+ * refcount fell to zero: the zone, node and section bits never change and
+ * the rest is cleared here, so it stands for a fresh read.
+ */
+static __kmm_always_inline void free_unref_page_commit(struct kmm_machine *m, struct kmm_cpu *cpu,
+						       struct kmm_zone *zone,
+						       struct per_cpu_pages *pcp,
+						       struct kmm_page *page, unsigned long flags,
+						       unsigned int order, int migratetype)
+{
+	if (KMM_DEBUG >= 1)
+		for (unsigned long i = 0; i < (1UL << order); i++)
+			check_free_page(m, page + i);
+	WRITE_ONCE(page->flags, flags & ~PAGE_FLAGS_MASK);
+	set_pcppage_migratetype(page, migratetype);
+	list_add(&page->lru, &pcp->lists[order_to_pindex(migratetype, order)]);
+	WRITE_ONCE(pcp->count, pcp->count + (1 << order));
+}
+
+/*
+ * The fast path of kmm_free_pages(): a block that is not compound, of a
+ * pcp order, in a pageblock of a pcp migratetype, onto this CPU's list
+ * (free_unref_page() when nothing is unusual). Anything else goes to
+ * free_unref_page() before changing anything. Every call it makes is a
+ * tail call, so the compiler saves no registers on the way in and out.
+ */
+static __kmm_always_inline void free_unref_page_fast(struct kmm_machine *m, struct kmm_cpu *cpu,
+						     struct kmm_page *page, unsigned long flags,
+						     unsigned int order)
+{
+	struct kmm_zone *zone = flags_zone(m, flags);
+	if (unlikely((flags & (1UL << PG_head)) || !cpu || !zone->per_cpu_pageset ||
+		     m->pa->pcp_disabled || trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE))))
+		return free_unref_page_slow(m, cpu, page, order);
+	int migratetype = get_pfnblock_migratetype(zone, page_to_pfn(m, page));
+	if (unlikely(migratetype >= MIGRATE_PCPTYPES))
+		return free_unref_page_slow(m, cpu, page, order);
+	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
+	cpu_count_events(m, cpu, PGFREE, 1L << order);
+	free_unref_page_commit(m, cpu, zone, pcp, page, flags, order, migratetype);
+	if (unlikely(pcp_over_high(pcp, zone, pcp_free_high(pcp, order))))
+		free_pcp_high(m, cpu, zone, pcp, order, order_to_pindex(migratetype, order));
+}
+
+/*
+ * kmm_free_pages() dropped a reference that was not the last one, or one
+ * that did not exist (a negative count: a double free, caught before the
+ * page reaches any list).
+ */
+static __kmm_noinline void free_pages_not_last(struct kmm_machine *m, struct kmm_page *page,
+					       unsigned int order, unsigned long flags)
+{
+	int refcount = page_ref_count(page);
+	if (unlikely(refcount < 0))
+		bad_free(m, page, order, refcount + 1);
+	if (!(flags & (1UL << PG_head))) {
 		/* Someone else holds the first page: free the rest of the block. */
+		struct kmm_cpu *cpu = this_cpu(m);
 		while (order-- > 0)
 			__free_the_page(m, cpu, page + (1UL << order), order);
 	}
+}
+
+void kmm_free_pages(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
+{
+	/* Whether it is compound must be read first: once our reference is gone it is not ours. */
+	unsigned long flags = READ_ONCE(page->flags);
+	if (unlikely(!put_page_testzero(page)))
+		return free_pages_not_last(m, page, order, flags);
+	if (likely(pcp_allowed_order(order)))
+		return free_unref_page_fast(m, this_cpu(m), page, flags, order);
+	__free_pages_ok(m, this_cpu(m), page, order);
 }
 
 void kmm_put_page(struct kmm_machine *m, struct kmm_page *page)
 {
 	page = compound_head(page);
 	if (unlikely(page_ref_count(page) <= 0))
-		bad_free(m, page, compound_order(page));
+		bad_free(m, page, compound_order(page), page_ref_count(page));
 	if (put_page_testzero(page))
 		free_the_page(m, page, compound_order(page));
 }
@@ -604,6 +765,8 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 	struct per_cpu_pages *pcp = &zone->per_cpu_pageset[cpu->id];
 	struct list_head *list = &pcp->lists[order_to_pindex(ac.migratetype, 0)];
 	pcp->free_factor >>= 1;
+	/* Whether pages need zeroing is decided once. */
+	bool more = prep_new_page_more(m, 0, gfp);
 	while (populated < nr) {
 		if (pages[populated]) {
 			populated++;
@@ -624,7 +787,9 @@ unsigned long kmm_alloc_pages_bulk(struct kmm_machine *m, gfp_t gfp, unsigned lo
 			break;
 		}
 		accounted++;
-		prep_new_page(m, page, 0, gfp);
+		prep_new_page_head(m, page, 0);
+		if (unlikely(more))
+			prep_new_page_tail(m, page, 0, gfp);
 		pages[populated++] = page;
 	}
 	cpu_count_events(m, cpu, (enum vm_event_item)(PGALLOC_DMA + zone->type), (long)accounted);
@@ -638,20 +803,72 @@ failed:;
 	return populated;
 }
 
+/*
+ * Like kmm_free_pages(page, 0) for each page, with what consecutive pages
+ * share looked up once: the CPU, the zone, its list and high mark, the
+ * pageblock's migratetype (nothing here allocates, so no pageblock changes
+ * type meanwhile), and the PGFREE count.
+ */
 void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigned long nr)
 {
 	struct kmm_cpu *cpu = this_cpu(m);
+	struct kmm_zone *zone = NULL;
+	struct per_cpu_pages *pcp = NULL;
+	const unsigned long zone_id_mask =
+	    (ZONES_MASK << ZONES_PGSHIFT) | (NODES_MASK << NODES_PGSHIFT);
+	unsigned long zone_id = ~0UL, block = ~0UL, freed = 0;
+	int high = 0, block_mt = 0;
+	uintptr_t memmap_base = m->memmap_base;
+	/* The conditions of free_unref_page_fast() that do not depend on the page. */
+	bool fast = cpu && !m->pa->pcp_disabled &&
+		    !trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE) |
+				     KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE_BATCHED));
+
 	for (unsigned long i = 0; i < nr; i++) {
 		struct kmm_page *page = pages[i];
 		if (!page)
 			continue;
-		if (unlikely(page_ref_count(page) <= 0))
-			bad_free(m, page, 0);
-		if (put_page_testzero(page)) {
-			free_unref_page(m, cpu, page, 0);
-			trace_mm_page_free_batched(m, page_to_pfn(m, page));
+		unsigned long flags = READ_ONCE(page->flags);
+		if (unlikely(!put_page_testzero(page))) {
+			int refcount = page_ref_count(page);
+			if (unlikely(refcount < 0))
+				bad_free(m, page, 0, refcount + 1);
+			continue;
 		}
+		if (unlikely(!fast || (flags & (1UL << PG_head))))
+			goto slow;
+		if (unlikely((flags & zone_id_mask) != zone_id)) {
+			zone_id = flags & zone_id_mask;
+			zone = flags_zone(m, flags);
+			pcp = zone->per_cpu_pageset ? &zone->per_cpu_pageset[cpu->id] : NULL;
+			high = pcp ? nr_pcp_high(pcp, zone, false) : 0;
+			block = ~0UL;
+		}
+		if (unlikely(!pcp))
+			goto slow;
+		unsigned long pfn = likely(memmap_base)
+					? ((uintptr_t)page - memmap_base) / sizeof(struct kmm_page)
+					: page_to_pfn(m, page);
+		if (unlikely(pfn >> pageblock_order != block)) {
+			block = pfn >> pageblock_order;
+			block_mt = get_pfnblock_migratetype(zone, pfn);
+		}
+		if (unlikely(block_mt >= MIGRATE_PCPTYPES))
+			goto slow;
+		free_unref_page_commit(m, cpu, zone, pcp, page, flags, 0, block_mt);
+		freed++;
+		if (unlikely(pcp->count >= high)) {
+			free_pcp_high(m, cpu, zone, pcp, 0, order_to_pindex(block_mt, 0));
+			high = nr_pcp_high(pcp, zone, false);
+		}
+		continue;
+slow:
+		free_unref_page_slow(m, cpu, page, 0);
+		trace_mm_page_free_batched(m, page_to_pfn(m, page));
+		zone_id = ~0UL; /* it may have trimmed a list: look everything up again */
 	}
+	if (freed)
+		cpu_count_events(m, cpu, PGFREE, (long)freed);
 }
 
 unsigned long kmm_nr_free_pages(struct kmm_machine *m)

@@ -124,7 +124,7 @@ void free_pcppages_bulk(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_z
 void free_pcp_high(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zone,
 		   struct per_cpu_pages *pcp, unsigned int order, int pindex)
 {
-	bool free_high = pcp->free_factor && order && order <= PAGE_ALLOC_COSTLY_ORDER;
+	bool free_high = pcp_free_high(pcp, order);
 	int high = nr_pcp_high(pcp, zone, free_high);
 	int batch = READ_ONCE(pcp->batch);
 	free_pcppages_bulk(m, cpu, zone, nr_pcp_free(pcp, high, batch, free_high), pcp, pindex);

@@ -58,8 +58,66 @@ const char *kmm_config_help(void)
 	       "  --percpu-pagelist-high-fraction N  vm.percpu_pagelist_high_fraction\n"
 	       "  --slub-debug FZPU[,CACHE]  slab debugging (Linux slub_debug=): F checks,\n"
 	       "                         Z red zones, P poisoning, U owner tracking\n"
+	       "  --swap FILE:SIZE[:PRIO]  swap on FILE after boot (repeatable): SIZE 0\n"
+	       "                         uses an existing swap file (mkswap), else kmm\n"
+	       "                         formats FILE with SIZE; PRIO as swapon -p\n"
 	       "  --seed N               seed for everything random (default 1)\n"
 	       "  --quiet                do not print the boot log\n";
+}
+
+static int parse_size_opt(const char *opt, const char *val, uint64_t *out, struct kmm_error *err);
+
+/*
+ * --swap FILE:SIZE[:PRIO]: a swap area for the boot sequence to switch on.
+ * Fields are split from the right, so FILE may itself contain colons.
+ */
+static int parse_swap(const char *opt, const char *val, struct kmm_config *cfg,
+		      struct kmm_error *err)
+{
+	struct kmm_swap_spec *s = &cfg->swap[cfg->nr_swap];
+	if (cfg->nr_swap >= KMM_MAX_BOOT_SWAP)
+		return kmm_error_set(err, -EINVAL, "%s %s: at most %d swap areas at boot", opt, val,
+				     KMM_MAX_BOOT_SWAP);
+	const char *c1 = strrchr(val, ':');
+	if (!c1 || c1 == val)
+		return kmm_error_set(err, -EINVAL, "%s %s: expected FILE:SIZE[:PRIO]", opt, val);
+	const char *size_start = c1 + 1, *path_end = c1;
+	long prio = -1;
+	/* FILE:SIZE:PRIO when the last field is a plain integer after another field. */
+	const char *c0 = c1;
+	while (c0 > val && c0[-1] != ':')
+		c0--;
+	if (c0 > val + 1) {
+		char *end;
+		long v = strtol(c1 + 1, &end, 10);
+		if (*end == '\0' && end != c1 + 1) {
+			prio = v;
+			size_start = c0;
+			path_end = c0 - 1;
+		}
+	}
+	char sizebuf[64];
+	size_t slen = (size_t)((path_end == c1 ? val + strlen(val) : c1) - size_start);
+	if (slen == 0 || slen >= sizeof(sizebuf))
+		return kmm_error_set(err, -EINVAL, "%s %s: expected FILE:SIZE[:PRIO]", opt, val);
+	memcpy(sizebuf, size_start, slen);
+	sizebuf[slen] = '\0';
+	size_t plen = (size_t)(path_end - val);
+	if (plen >= sizeof(s->path))
+		return kmm_error_set(err, -EINVAL, "%s: file name too long", opt);
+	if (prio < -1 || prio > 32767)
+		return kmm_error_set(err, -EINVAL,
+				     "%s %s: priority %ld out of range (-1, or 0..32767)", opt, val,
+				     prio);
+	uint64_t size = 0;
+	if (strcmp(sizebuf, "0") && parse_size_opt(opt, sizebuf, &size, err))
+		return -EINVAL;
+	memcpy(s->path, val, plen);
+	s->path[plen] = '\0';
+	s->size = size;
+	s->prio = (int)prio;
+	cfg->nr_swap++;
+	return 0;
 }
 
 /*
@@ -199,7 +257,8 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 	    !IS("--mem-limit") && !IS("--kernel-image") && !IS("--thp") &&
 	    !IS("--min-free-kbytes") && !IS("--watermark-scale-factor") &&
 	    !IS("--watermark-boost-factor") && !IS("--lowmem-reserve-ratio") &&
-	    !IS("--percpu-pagelist-high-fraction") && !IS("--seed") && !IS("--slub-debug"))
+	    !IS("--percpu-pagelist-high-fraction") && !IS("--seed") && !IS("--slub-debug") &&
+	    !IS("--swap"))
 		return 0;
 	if (!val)
 		return kmm_error_set(err, -EINVAL, "%s needs a value", opt);
@@ -308,6 +367,8 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 					    "--thp %s: expected always, madvise or never", val);
 	} else if (IS("--slub-debug")) {
 		ret = parse_slub_debug(opt, val, cfg, err);
+	} else if (IS("--swap")) {
+		ret = parse_swap(opt, val, cfg, err);
 	} else if (IS("--min-free-kbytes")) {
 		ret = parse_int(opt, val, 0, 1L << 30, &v, err);
 		cfg->min_free_kbytes = (int)v;

@@ -62,6 +62,17 @@ void kmm_port_waitq_unlock(struct kmm_port_waitq *wq);
 void kmm_port_waitq_wait(struct kmm_port_waitq *wq, uint64_t timeout_ns);
 void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq);
 
+/*
+ * An asymmetric barrier: make every thread of the process execute a full
+ * memory barrier before this returns (Linux membarrier(2), private
+ * expedited). It lets the hot path of the software TLB go without a fence:
+ * a CPU that shoots down another's TLB entries pays for the ordering instead.
+ * kmm_port_heavy_barrier_init() registers the process and returns false
+ * if the host cannot do it (callers then fence on the hot path).
+ */
+bool kmm_port_heavy_barrier_init(void);
+void kmm_port_heavy_barrier(void);
+
 void kmm_port_cpu_relax(void);
 void kmm_port_yield(void);
 
@@ -103,6 +114,25 @@ long kmm_port_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int kmm_port_ftruncate(int fd, uint64_t len);
 int kmm_port_fsync(int fd);
 int kmm_port_close(int fd);
+/* Open with a choice of access: KMM_PORT_O_* flags; returns the descriptor or -errno. */
+#define KMM_PORT_O_WRITE 0x1 /* read and write (else read only) */
+#define KMM_PORT_O_CREAT 0x2
+#define KMM_PORT_O_TRUNC 0x4
+int kmm_port_open_flags(const char *path, int flags, int mode);
+/* Identity and size of an open file (fstat); 0 or -errno. */
+int kmm_port_fstat(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size);
+/* Read into / write from several buffers at consecutive offsets (preadv/pwritev). */
+struct kmm_port_iovec {
+	void *base;
+	size_t len;
+};
+long kmm_port_preadv(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
+long kmm_port_pwritev(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off);
 const char *kmm_port_strerror(int errnum);
+
+/* Is the open file @fd a regular file (not a device, pipe or directory)? */
+bool kmm_port_fd_is_regular(int fd);
+/* The absolute path of @path (symbolic links resolved) into @out: 0 or -errno. */
+int kmm_port_realpath(const char *path, char *out, size_t len);
 
 #endif /* KMM_PORT_H */

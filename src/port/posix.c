@@ -24,8 +24,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#endif
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -198,6 +203,34 @@ void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq)
 	pthread_cond_broadcast(&((struct waitq_impl *)wq->opaque)->cond);
 }
 
+bool kmm_port_heavy_barrier_init(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+	static int state; /* 0 unknown, 1 registered, -1 unavailable */
+	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	if (s)
+		return s > 0;
+	long mask = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+	s = -1;
+	if (mask > 0 && (mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+		s = 1;
+	__atomic_store_n(&state, s, __ATOMIC_RELEASE);
+	return s > 0;
+#else
+	return false;
+#endif
+}
+
+void kmm_port_heavy_barrier(void)
+{
+#if defined(__linux__) && defined(__NR_membarrier)
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+#endif
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 void kmm_port_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -357,6 +390,58 @@ int kmm_port_open(const char *path, int flags_create, int mode)
 	return fd < 0 ? -errno : fd;
 }
 
+int kmm_port_open_flags(const char *path, int flags, int mode)
+{
+	int oflags = O_CLOEXEC | ((flags & KMM_PORT_O_WRITE) ? O_RDWR : O_RDONLY) |
+		     ((flags & KMM_PORT_O_CREAT) ? O_CREAT : 0) |
+		     ((flags & KMM_PORT_O_TRUNC) ? O_TRUNC : 0);
+	int fd = open(path, oflags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
+int kmm_port_fstat(int fd, uint64_t *dev, uint64_t *ino, uint64_t *size)
+{
+	struct stat st;
+	if (fstat(fd, &st))
+		return -errno;
+	*dev = (uint64_t)st.st_dev;
+	*ino = (uint64_t)st.st_ino;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+long kmm_port_preadv(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off)
+{
+	struct iovec v[64];
+	if (cnt > 64)
+		cnt = 64;
+	for (int i = 0; i < cnt; i++) {
+		v[i].iov_base = iov[i].base;
+		v[i].iov_len = iov[i].len;
+	}
+	ssize_t n;
+	do
+		n = preadv(fd, v, cnt, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+long kmm_port_pwritev(int fd, const struct kmm_port_iovec *iov, int cnt, uint64_t off)
+{
+	struct iovec v[64];
+	if (cnt > 64)
+		cnt = 64;
+	for (int i = 0; i < cnt; i++) {
+		v[i].iov_base = iov[i].base;
+		v[i].iov_len = iov[i].len;
+	}
+	ssize_t n;
+	do
+		n = pwritev(fd, v, cnt, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
 long kmm_port_pread(int fd, void *buf, size_t len, uint64_t off)
 {
 	ssize_t n;
@@ -393,4 +478,21 @@ int kmm_port_close(int fd)
 const char *kmm_port_strerror(int errnum)
 {
 	return strerror(errnum);
+}
+
+bool kmm_port_fd_is_regular(int fd)
+{
+	struct stat st;
+	return !fstat(fd, &st) && S_ISREG(st.st_mode);
+}
+
+int kmm_port_realpath(const char *path, char *out, size_t len)
+{
+	char buf[4096]; /* PATH_MAX on Linux */
+	if (!realpath(path, buf))
+		return -errno;
+	if (strlen(buf) >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, buf, strlen(buf) + 1);
+	return 0;
 }

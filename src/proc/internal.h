@@ -5,6 +5,7 @@
 #define KMM_PROC_INTERNAL_H
 
 #include <kmm/proc.h>
+#include <kmm/swap.h>
 #include "../phys/phys.h"
 #include "../page/internal.h"
 

@@ -56,7 +56,9 @@ void kmm_show_meminfo(struct kmm_machine *m, struct kmm_buf *out)
 		cached = 0;
 	unsigned long sreclaimable = global_node_page_state_pages(m, NR_SLAB_RECLAIMABLE_B);
 	unsigned long sunreclaim = global_node_page_state_pages(m, NR_SLAB_UNRECLAIMABLE_B);
-	unsigned long totalswap = 0, freeswap = 0;
+	struct kmm_swap_totals swap;
+	kmm_swap_totals(m, &swap);
+	unsigned long totalswap = swap.total, freeswap = swap.free;
 
 	show_val_kb(out, "MemTotal:       ", totalram);
 	show_val_kb(out, "MemFree:        ", freeram);

@@ -56,16 +56,20 @@ extern const char *const slub_stat_names[NR_SLUB_STAT_ITEMS];
 /*
  * The per-CPU part of a cache (Linux struct kmem_cache_cpu). Only the thread
  * on the CPU reads or writes it, except flush_request, which others set.
- * Two cache lines; the fast path touches only the first.
+ * The fast paths touch only the first cache line: the freelist, the CPU
+ * slab's memory range (a free checks it instead of looking up the object's
+ * struct page), and the fast-path counters.
  */
 struct kmem_cache_cpu {
-	void *freelist;		    /* next free object of the CPU slab, private to the CPU */
+	void *freelist;	      /* next free object of the CPU slab, private to the CPU */
+	uintptr_t slab_start; /* the CPU slab's memory, [slab_start, slab_start + slab_bytes); */
+	unsigned long slab_bytes;   /* ... 0 and 0 without a CPU slab (set_cpu_slab) */
 	struct kmm_page *slab;	    /* the slab being allocated from (frozen) */
 	struct kmm_page *partial;   /* frozen partial slabs, chained by page->next */
 	unsigned int flush_request; /* another thread asked for this CPU's slabs */
 	unsigned int stat[NR_SLUB_STAT_ITEMS];
 } ____cacheline_aligned;
-KMM_BUILD_BUG_ON(sizeof(struct kmem_cache_cpu) != 2 * KMM_CACHELINE);
+KMM_BUILD_BUG_ON(offsetof(struct kmem_cache_cpu, stat[FREE_FASTPATH + 1]) > KMM_CACHELINE);
 
 /* The per-node part (Linux struct kmem_cache_node). */
 struct kmem_cache_node {
@@ -256,23 +260,43 @@ static __kmm_always_inline struct kmm_page *virt_to_slab_page(const struct kmm_m
  * pointer written by a buffer overflow or a use after free does not decode
  * to a usable address.
  */
-static __kmm_always_inline void *freelist_ptr(const struct kmm_kmem_cache *s, void *ptr,
-					      uintptr_t ptr_addr)
+static __kmm_always_inline void *freelist_ptr(uintptr_t key, void *ptr, uintptr_t ptr_addr)
 {
-	return (void *)((uintptr_t)ptr ^ s->random ^ __builtin_bswap64(ptr_addr));
+	/*
+	 * key ^ bswap(addr) first: it does not wait for the stored pointer, so
+	 * a freelist walk (the bulk allocation loop) has one xor after each
+	 * load on its critical path instead of two.
+	 */
+	return (void *)((uintptr_t)ptr ^ (key ^ __builtin_bswap64(ptr_addr)));
+}
+
+/*
+ * The free pointer of @object, stored @offset bytes in, under @key. Loops
+ * that store through pointers (bulk operations) keep the key and offset in
+ * locals: with -fno-strict-aliasing every such store could change s->random.
+ */
+static __kmm_always_inline void *decode_freepointer(uintptr_t key, unsigned int offset,
+						    void *object)
+{
+	uintptr_t addr = (uintptr_t)object + offset;
+	return freelist_ptr(key, *(void **)addr, addr);
+}
+static __kmm_always_inline void encode_freepointer(uintptr_t key, unsigned int offset, void *object,
+						   void *fp)
+{
+	uintptr_t addr = (uintptr_t)object + offset;
+	*(void **)addr = freelist_ptr(key, fp, addr);
 }
 
 static __kmm_always_inline void *get_freepointer(const struct kmm_kmem_cache *s, void *object)
 {
-	uintptr_t addr = (uintptr_t)object + s->offset;
-	return freelist_ptr(s, *(void **)addr, addr);
+	return decode_freepointer(s->random, s->offset, object);
 }
 
 static __kmm_always_inline void set_freepointer(const struct kmm_kmem_cache *s, void *object,
 						void *fp)
 {
-	uintptr_t addr = (uintptr_t)object + s->offset;
-	*(void **)addr = freelist_ptr(s, fp, addr);
+	encode_freepointer(s->random, s->offset, object, fp);
 }
 
 /* The first object of a slab (past the left red zone). */
@@ -321,25 +345,42 @@ static __kmm_always_inline void stat(struct kmem_cache_cpu *c, enum slub_stat_it
 void slab_lock_contended(struct kmm_page *slab);
 
 /* The bit lock of a slab's freelist and counters (Linux slab_lock). */
+void slab_lock_contended(struct kmm_page *slab);
 static inline void slab_lock(struct kmm_page *slab)
 {
 	if (unlikely(test_and_set_bit(PG_locked, &slab->flags)))
 		slab_lock_contended(slab);
 }
+/*
+ * A store, not an atomic and: nobody changes another bit of a slab's flags
+ * while it is in use (Linux's __bit_spin_unlock makes the same bet), and
+ * the release orders the slab's fields before the lock is seen free.
+ */
 static inline void slab_unlock(struct kmm_page *slab)
 {
-	__atomic_fetch_and(&slab->flags, ~(1UL << PG_locked), __ATOMIC_RELEASE);
+	unsigned long flags = __atomic_load_n(&slab->flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&slab->flags, flags & ~(1UL << PG_locked), __ATOMIC_RELEASE);
 }
 
-/* Does anything make every allocation take the slow path (fault injection, tracing)? */
+/*
+ * Does anything make every allocation take the slow path (fault injection,
+ * tracing, init_on_alloc)? Three loads and two predicted branches: the
+ * settings are written directly by their owners (ftrace, fault injection,
+ * tests), so no summary word could be trusted to follow them.
+ */
 #define KMM_TRACE_KMEM_MASK                                                             \
 	(KMM_TRACE_BIT(KMM_TRACE_KMEM_CACHE_ALLOC) | KMM_TRACE_BIT(KMM_TRACE_KMALLOC) | \
 	 KMM_TRACE_BIT(KMM_TRACE_KFREE) | KMM_TRACE_BIT(KMM_TRACE_KMEM_CACHE_FREE))
 static __kmm_always_inline bool slab_hooks_active(const struct kmm_machine *m)
 {
-	return unlikely(READ_ONCE(m->failslab.enabled) |
-			(READ_ONCE(m->trace_mask) & KMM_TRACE_KMEM_MASK) |
-			READ_ONCE(m->init_on_alloc));
+	if (unlikely(READ_ONCE(m->trace_mask) & KMM_TRACE_KMEM_MASK))
+		return true;
+	return unlikely(READ_ONCE(m->failslab.enabled) | READ_ONCE(m->init_on_alloc));
+}
+/* A free has only the trace points to honour (failslab and init_on_alloc are for allocations). */
+static __kmm_always_inline bool slab_free_hooks_active(const struct kmm_machine *m)
+{
+	return unlikely(READ_ONCE(m->trace_mask) & KMM_TRACE_KMEM_MASK);
 }
 
 /* --- The fast paths -------------------------------------------------------------- */
@@ -349,17 +390,37 @@ void *__slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node, uintptr_t
 			size_t orig_size);
 void slab_free_slowpath(struct kmm_kmem_cache *s, struct kmm_page *slab, void *head, void *tail,
 			int cnt, uintptr_t addr);
+void slab_free_lookup(struct kmm_kmem_cache *s, const void *x, uintptr_t addr);
+void slab_free_other(struct kmm_kmem_cache *s, struct kmm_cpu *cpu, struct kmm_page *slab,
+		     void *object);
+void *slab_zero_object(struct kmm_kmem_cache *s, void *object);
 __kmm_cold void slab_free_bad(struct kmm_machine *m, struct kmm_kmem_cache *s, const void *x,
 			      uintptr_t addr);
 
-/*
- * Allocate one object: pop the CPU's freelist (Linux slab_alloc_node). No
- * lock and no atomic operation: only this CPU's thread touches its freelist.
- */
-static __kmm_always_inline void *slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node,
-						 uintptr_t addr, size_t orig_size)
+/* Is @x in the memory of the CPU slab of @c? (None: slab_bytes is 0.) */
+static __kmm_always_inline bool in_cpu_slab(const struct kmem_cache_cpu *c, const void *x)
 {
-	struct kmm_machine *m = s->machine;
+	return (uintptr_t)x - c->slab_start < c->slab_bytes;
+}
+
+/* Push @object on the CPU's freelist: the object is of the CPU slab and not its head. */
+static __kmm_always_inline void cpu_freelist_push(struct kmm_kmem_cache *s,
+						  struct kmem_cache_cpu *c, void *object)
+{
+	set_freepointer(s, object, c->freelist);
+	c->freelist = object;
+	stat(c, FREE_FASTPATH);
+}
+
+/*
+ * Allocate one object of @s (a cache of @m): pop the CPU's freelist (Linux
+ * slab_alloc_node). No lock and no atomic operation: only this CPU's thread
+ * touches its freelist.
+ */
+static __kmm_always_inline void *slab_alloc_node(struct kmm_machine *m, struct kmm_kmem_cache *s,
+						 gfp_t gfp, int node, uintptr_t addr,
+						 size_t orig_size)
+{
 	struct kmm_cpu *cpu = this_cpu(m);
 	if (likely(cpu && node == NUMA_NO_NODE && !slab_hooks_active(m))) {
 		struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
@@ -368,7 +429,7 @@ static __kmm_always_inline void *slab_alloc_node(struct kmm_kmem_cache *s, gfp_t
 			c->freelist = get_freepointer(s, object);
 			stat(c, ALLOC_FASTPATH);
 			if (unlikely(gfp & __GFP_ZERO))
-				memset(object, 0, s->object_size);
+				return slab_zero_object(s, object);
 			return object;
 		}
 	}
@@ -381,33 +442,38 @@ static __kmm_always_inline void *slab_alloc_node(struct kmm_kmem_cache *s, gfp_t
  * Freeing the object that heads the freelist is a double free, caught here
  * even without debugging (Linux's naive detection under FREELIST_HARDENED).
  */
-static __kmm_always_inline void do_slab_free(struct kmm_kmem_cache *s, struct kmm_page *slab,
-					     void *object, uintptr_t addr)
+static __kmm_always_inline void do_slab_free(struct kmm_machine *m, struct kmm_kmem_cache *s,
+					     struct kmm_page *slab, void *object, uintptr_t addr)
 {
-	struct kmm_machine *m = s->machine;
 	struct kmm_cpu *cpu = this_cpu(m);
-	if (likely(cpu && !slab_hooks_active(m))) {
+	if (likely(cpu && !slab_free_hooks_active(m))) {
 		struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
-		if (likely(slab == c->slab && object != c->freelist)) {
-			set_freepointer(s, object, c->freelist);
-			c->freelist = object;
-			stat(c, FREE_FASTPATH);
-			return;
+		if (likely(slab == c->slab)) {
+			if (likely(object != c->freelist))
+				return cpu_freelist_push(s, c, object);
+		} else if (likely(!kmem_cache_debug(s))) {
+			return slab_free_other(s, cpu, slab, object);
 		}
 	}
 	slab_free_slowpath(s, slab, object, object, 1, addr);
 }
 
-/* kmem_cache_free and kfree: find the slab, check it belongs to @s (cheap), free. */
+/*
+ * kmem_cache_free: an object within the CPU slab's memory needs no struct
+ * page at all (the CPU slab is a slab of @s, so the object is @s's); any
+ * other goes through slab_free_lookup, which finds its slab and checks
+ * that it belongs to @s.
+ */
 static __kmm_always_inline void slab_free(struct kmm_kmem_cache *s, const void *x, uintptr_t addr)
 {
 	struct kmm_machine *m = s->machine;
-	if (unlikely(!virt_addr_in_ram(m, x)))
-		return slab_free_bad(m, s, x, addr);
-	struct kmm_page *slab = virt_to_slab_page(m, x);
-	if (unlikely(slab->slab_cache != s || !PageSlab(slab)))
-		return slab_free_bad(m, s, x, addr);
-	do_slab_free(s, slab, (void *)x, addr);
+	struct kmm_cpu *cpu = this_cpu(m);
+	if (likely(cpu && !slab_free_hooks_active(m))) {
+		struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+		if (likely(in_cpu_slab(c, x) && x != c->freelist))
+			return cpu_freelist_push(s, c, (void *)x);
+	}
+	slab_free_lookup(s, x, addr);
 }
 
 /* --- Shared between the files of slab/ -------------------------------------------- */

@@ -16,19 +16,49 @@
 #include "internal.h"
 #include <errno.h>
 
-/* kmalloc_caches index for sizes 1..192, by (size - 1) / 8 (Linux size_index). */
-static const uint8_t size_index[24] = {
-    3, /* 8 */ 4,   /* 16 */ 5,	 /* 24 */ 5,  /* 32 */ 6,  /* 40 */ 6,	/* 48 */
-    6, /* 56 */ 6,  /* 64 */ 1,	 /* 72 */ 1,  /* 80 */ 1,  /* 88 */ 1,	/* 96 */
-    7, /* 104 */ 7, /* 112 */ 7, /* 120 */ 7, /* 128 */ 2, /* 136 */ 2, /* 144 */
-    2, /* 152 */ 2, /* 160 */ 2, /* 168 */ 2, /* 176 */ 2, /* 184 */ 2, /* 192 */
+/*
+ * The kmalloc_caches index of every size 1..8192 by (size - 1) / 8: Linux's
+ * size_index for sizes up to 192 (so that 65..96 bytes use the 96 class and
+ * 129..192 the 192 class), the next power of two above (Linux
+ * kmalloc_index: fls(size - 1)). One table, so that the lookup is a load
+ * and not a branch that a mix of sizes would mispredict.
+ */
+#define X2(x)	x, x
+#define X4(x)	X2(x), X2(x)
+#define X8(x)	X4(x), X4(x)
+#define X32(x)	X8(x), X8(x), X8(x), X8(x)
+#define X64(x)	X32(x), X32(x)
+#define X128(x) X64(x), X64(x)
+#define X256(x) X128(x), X128(x)
+#define X512(x) X256(x), X256(x)
+static const uint8_t kmalloc_size_index[KMALLOC_MAX_CACHE_SIZE / 8] = {
+    3,	      /* 1..8 */
+    4,	      /* 9..16 */
+    X2(5),    /* ..32 */
+    X4(6),    /* ..64 */
+    X4(1),    /* ..96 */
+    X4(7),    /* ..128 */
+    X8(2),    /* ..192 */
+    X8(8),    /* ..256 */
+    X32(9),   /* ..512 */
+    X64(10),  /* ..1k */
+    X128(11), /* ..2k */
+    X256(12), /* ..4k */
+    X512(13), /* ..8k */
 };
+#undef X2
+#undef X4
+#undef X8
+#undef X32
+#undef X64
+#undef X128
+#undef X256
+#undef X512
 
+/* @size: 1 .. KMALLOC_MAX_CACHE_SIZE. */
 static __kmm_always_inline unsigned int kmalloc_index(size_t size)
 {
-	if (size <= 192)
-		return size_index[(size - 1) / 8];
-	return (unsigned int)fls((unsigned int)(size - 1));
+	return kmalloc_size_index[(size - 1) / 8];
 }
 
 static __kmm_always_inline enum kmalloc_cache_type kmalloc_type(gfp_t flags)
@@ -42,9 +72,13 @@ static __kmm_always_inline enum kmalloc_cache_type kmalloc_type(gfp_t flags)
 	return KMALLOC_CGROUP;
 }
 
-static inline struct kmm_kmem_cache *kmalloc_slab(struct kmm_machine *m, size_t size, gfp_t gfp)
+static __kmm_always_inline struct kmm_kmem_cache *kmalloc_slab(struct kmm_machine *m, size_t size,
+							       gfp_t gfp)
 {
-	return m->slab->kmalloc_caches[kmalloc_type(gfp)][kmalloc_index(size)];
+	struct kmm_kmem_cache *const *caches = m->slab->kmalloc_caches[KMALLOC_NORMAL];
+	if (unlikely(gfp & (__GFP_DMA | __GFP_RECLAIMABLE | __GFP_ACCOUNT)))
+		caches = m->slab->kmalloc_caches[kmalloc_type(gfp)];
+	return caches[kmalloc_index(size)];
 }
 
 struct kmm_kmem_cache *kmm_kmalloc_cache(struct kmm_machine *m, size_t size, gfp_t gfp)
@@ -162,7 +196,7 @@ static __kmm_always_inline void *__kmalloc_node(struct kmm_machine *m, size_t si
 		return kmalloc_large(m, size, gfp, node, caller);
 	if (unlikely(!size))
 		return KMM_ZERO_SIZE_PTR;
-	return slab_alloc_node(kmalloc_slab(m, size, gfp), gfp, node, caller, size);
+	return slab_alloc_node(m, kmalloc_slab(m, size, gfp), gfp, node, caller, size);
 }
 
 void *kmm_kmalloc(struct kmm_machine *m, size_t size, gfp_t gfp)
@@ -199,7 +233,7 @@ static __kmm_always_inline void kfree_at(struct kmm_machine *m, const void *x, u
 	struct kmm_page *page = virt_to_slab_page(m, x);
 	if (unlikely(!PageSlab(page)))
 		return free_large_kmalloc(m, page, x, caller);
-	do_slab_free(page->slab_cache, page, (void *)x, caller);
+	do_slab_free(m, page->slab_cache, page, (void *)x, caller);
 }
 
 void kmm_kfree(struct kmm_machine *m, const void *x)

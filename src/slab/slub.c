@@ -47,6 +47,15 @@ const char *const slub_stat_names[NR_SLUB_STAT_ITEMS] = {
 #undef X
 };
 
+/* slab_lock found the lock taken: wait for it out of line (the callers stay leaf functions). */
+__kmm_noinline void slab_lock_contended(struct kmm_page *slab)
+{
+	do {
+		while (kmm_test_page_flag(slab, PG_locked))
+			kmm_port_cpu_relax();
+	} while (test_and_set_bit(PG_locked, &slab->flags));
+}
+
 static inline void *get_slab_freelist(const struct kmm_page *slab)
 {
 	return READ_ONCE(slab->freelist);
@@ -268,6 +277,17 @@ void discard_slab(struct kmm_kmem_cache *s, struct kmm_page *slab)
 /* --- Taking slabs for a CPU ---------------------------------------------------------- */
 
 /*
+ * Make @slab (or NULL) the CPU slab of @c, with the memory range the free
+ * fast path checks objects against.
+ */
+static void set_cpu_slab(struct kmm_kmem_cache *s, struct kmem_cache_cpu *c, struct kmm_page *slab)
+{
+	c->slab = slab;
+	c->slab_start = slab ? (uintptr_t)slab_address(s->machine, slab) : 0;
+	c->slab_bytes = slab ? PAGE_SIZE << slab_order(slab) : 0;
+}
+
+/*
  * Take what other CPUs freed into the CPU slab (Linux get_freelist). An
  * empty result unfreezes the slab: it is full and belongs to no one.
  */
@@ -465,7 +485,7 @@ static void flush_slab(struct kmm_kmem_cache *s, struct kmem_cache_cpu *c)
 {
 	struct kmm_page *slab = c->slab;
 	void *freelist = c->freelist;
-	c->slab = NULL;
+	set_cpu_slab(s, c, NULL);
 	c->freelist = NULL;
 	if (slab) {
 		deactivate_slab(s, c, slab, freelist);
@@ -545,7 +565,7 @@ reread:
 		goto load_freelist;
 	freelist = get_freelist(slab);
 	if (!freelist) {
-		c->slab = NULL;
+		set_cpu_slab(s, c, NULL);
 		stat(c, DEACTIVATE_BYPASS);
 		goto new_slab;
 	}
@@ -558,7 +578,7 @@ new_slab:
 	if (c->partial) {
 		slab = c->partial;
 		c->partial = slab->next;
-		c->slab = slab;
+		set_cpu_slab(s, c, slab);
 		stat(c, CPU_PARTIAL_ALLOC);
 		goto reread;
 	}
@@ -580,7 +600,7 @@ new_slab:
 	/* The page allocator may have called shrinkers that used this cache. */
 	if (unlikely(c->slab))
 		flush_slab(s, c);
-	c->slab = slab;
+	set_cpu_slab(s, c, slab);
 	goto load_freelist;
 }
 
@@ -694,13 +714,19 @@ void *__slab_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node, uintptr_t
 		return NULL;
 	}
 	if (slab_want_init_on_alloc(s, gfp))
-		memset(object, 0, s->object_size);
+		slab_zero_object(s, object);
 	if (s->flags & __SLAB_KMALLOC)
 		trace_kmalloc(m, addr, object, orig_size, s->size, gfp, node);
 	else
 		trace_kmem_cache_alloc(m, addr, object, orig_size, s->size, gfp, node,
 				       (s->flags & SLAB_ACCOUNT) || (gfp & __GFP_ACCOUNT));
 	return object;
+}
+
+/* __GFP_ZERO on the fast path: out of line, so the fast path needs no stack frame. */
+void *slab_zero_object(struct kmm_kmem_cache *s, void *object)
+{
+	return memset(object, 0, s->object_size);
 }
 
 /* --- The free slow path ---------------------------------------------------------- */
@@ -865,17 +891,106 @@ void slab_free_slowpath(struct kmm_kmem_cache *s, struct kmm_page *slab, void *h
 	__slab_free(s, cpu, slab, head, tail, cnt);
 }
 
+/*
+ * slab_free_other with the slab locked, for every case but the commonest:
+ * a double free; a slab that becomes empty (it needs its node's list lock
+ * first, the lock order, so __slab_free does it); a full slab (frozen onto
+ * this CPU's partial list); another CPU's frozen slab (a remote free); a
+ * node partial slab that keeps objects.
+ */
+static __kmm_noinline void free_other_locked(struct kmm_kmem_cache *s, struct kmm_cpu *cpu,
+					     struct kmm_page *slab, void *object, void *prior)
+{
+	struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+	struct slab_counters old = get_counters(slab), new = old;
+	new.inuse--;
+	if (unlikely(prior == object)) {
+		slab_unlock(slab);
+		stat(c, FREE_SLOWPATH);
+		slab_double_free(s, slab, object, 0);
+		return;
+	}
+	if (!old.frozen && prior && !new.inuse) {
+		slab_unlock(slab);
+		__slab_free(s, cpu, slab, object, object, 1);
+		return;
+	}
+	bool freeze = !old.frozen && !prior;
+	if (freeze) {
+		new.frozen = 1;
+		new.cpu = (unsigned int)cpu->id;
+	}
+	set_freepointer(s, object, prior);
+	set_slab_freelist(slab, object);
+	set_counters(slab, new);
+	slab_unlock(slab);
+	stat(c, FREE_SLOWPATH);
+	if (old.frozen) {
+		stat(c, FREE_FROZEN);
+		if (old.cpu != (unsigned int)cpu->id) {
+			stat(c, FREE_REMOTE);
+			count_vm_event(s->machine, KMM_SLAB_REMOTE_FREE);
+		}
+	} else if (freeze) {
+		put_cpu_partial(s, c, slab, true);
+		stat(c, CPU_PARTIAL_FREE);
+	}
+}
+
+/*
+ * One object of another slab than the CPU slab, freed on a CPU without
+ * hooks or debugging: the commonest slow free (kfree of an older object).
+ * It is __slab_free for one object; the commonest case of all, a slab on
+ * this CPU's partial list, is done here in one slab lock and no call, the
+ * others with the lock held in free_other_locked.
+ */
+void slab_free_other(struct kmm_kmem_cache *s, struct kmm_cpu *cpu, struct kmm_page *slab,
+		     void *object)
+{
+	slab_lock(slab);
+	void *prior = get_slab_freelist(slab);
+	union slab_counters_word u = {.word = READ_ONCE(slab->counters)};
+	if (likely(u.c.frozen && u.c.cpu == (unsigned int)cpu->id && prior != object)) {
+		struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+		set_freepointer(s, object, prior);
+		set_slab_freelist(slab, object);
+		u.c.inuse--;
+		WRITE_ONCE(slab->counters, u.word);
+		slab_unlock(slab);
+		stat(c, FREE_SLOWPATH);
+		stat(c, FREE_FROZEN);
+		return;
+	}
+	free_other_locked(s, cpu, slab, object, prior);
+}
+
+/*
+ * kmem_cache_free of an object outside the CPU slab (or with trace points
+ * on): find its slab, check it is one of @s (the cheap check always on:
+ * another cache's object, or no slab memory at all), free it.
+ */
+void slab_free_lookup(struct kmm_kmem_cache *s, const void *x, uintptr_t addr)
+{
+	struct kmm_machine *m = s->machine;
+	if (unlikely(!virt_addr_in_ram(m, x)))
+		return slab_free_bad(m, s, x, addr);
+	struct kmm_page *slab = virt_to_slab_page(m, x);
+	if (unlikely(slab->slab_cache != s || !PageSlab(slab)))
+		return slab_free_bad(m, s, x, addr);
+	do_slab_free(m, s, slab, (void *)x, addr);
+}
+
 /* --- Public API --------------------------------------------------------------------- */
 
 void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *s, gfp_t gfp)
 {
-	return slab_alloc_node(s, gfp, NUMA_NO_NODE, (uintptr_t)__builtin_return_address(0),
-			       s->object_size);
+	return slab_alloc_node(s->machine, s, gfp, NUMA_NO_NODE,
+			       (uintptr_t)__builtin_return_address(0), s->object_size);
 }
 
 void *kmm_kmem_cache_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node)
 {
-	return slab_alloc_node(s, gfp, node, (uintptr_t)__builtin_return_address(0),
+	return slab_alloc_node(s->machine, s, gfp, node, (uintptr_t)__builtin_return_address(0),
 			       s->object_size);
 }
 
@@ -893,7 +1008,7 @@ size_t kmm_kmem_cache_alloc_bulk(struct kmm_kmem_cache *s, gfp_t gfp, size_t nr,
 
 	if (!cpu || kmem_cache_debug(s) || slab_hooks_active(m)) {
 		for (; i < nr; i++) {
-			p[i] = slab_alloc_node(s, gfp, NUMA_NO_NODE, addr, s->object_size);
+			p[i] = slab_alloc_node(m, s, gfp, NUMA_NO_NODE, addr, s->object_size);
 			if (unlikely(!p[i]))
 				goto error;
 		}
@@ -901,21 +1016,26 @@ size_t kmm_kmem_cache_alloc_bulk(struct kmm_kmem_cache *s, gfp_t gfp, size_t nr,
 	}
 	/* The CPU's freelist in one loop; a refill when it runs dry (Linux kmem_cache_alloc_bulk). */
 	struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+	const uintptr_t key = s->random;
+	const unsigned int offset = s->offset;
 	unsigned int fast = 0;
+	void *object = c->freelist;
 	for (; i < nr; i++) {
-		void *object = c->freelist;
 		if (unlikely(!object)) {
+			c->freelist = NULL;
 			p[i] = ___slab_alloc(s, gfp, NUMA_NO_NODE, cpu);
 			if (unlikely(!p[i])) {
 				slab_out_of_memory(s, gfp, NUMA_NO_NODE);
 				goto error;
 			}
+			object = c->freelist;
 			continue;
 		}
-		c->freelist = get_freepointer(s, object);
 		p[i] = object;
+		object = decode_freepointer(key, offset, object);
 		fast++;
 	}
+	c->freelist = object;
 	WRITE_ONCE(c->stat[ALLOC_FASTPATH], c->stat[ALLOC_FASTPATH] + fast);
 	if (unlikely(gfp & __GFP_ZERO))
 		for (i = 0; i < nr; i++)
@@ -942,6 +1062,8 @@ static size_t build_detached_freelist(struct kmm_kmem_cache *s, size_t size, voi
 				      struct detached_freelist *df, uintptr_t addr)
 {
 	struct kmm_machine *m = s->machine;
+	const uintptr_t key = s->random;
+	const unsigned int offset = s->offset;
 	size_t first_skipped = 0;
 	int lookahead = 3;
 	void *object;
@@ -960,24 +1082,27 @@ static size_t build_detached_freelist(struct kmm_kmem_cache *s, size_t size, voi
 		return size;
 	}
 	df->slab = virt_to_slab_page(m, object);
-	set_freepointer(s, object, NULL);
-	df->head = df->tail = object;
-	df->cnt = 1;
+	/* The slab's memory: an object in it is of this slab, no struct page needed. */
+	const uintptr_t start = (uintptr_t)slab_address(m, df->slab);
+	const unsigned long bytes = PAGE_SIZE << slab_order(df->slab);
+	void *head = object;
+	int cnt = 1;
+	encode_freepointer(key, offset, object, NULL);
+	df->tail = object;
 	p[size] = NULL;
 	while (size) {
 		object = p[--size];
 		if (!object)
 			continue;
-		if (virt_addr_in_ram(m, object) && virt_to_slab_page(m, object) == df->slab) {
-			if (unlikely(object == df->head)) {
-				p[size] = NULL;
+		if ((uintptr_t)object - start < bytes) {
+			p[size] = NULL;
+			if (unlikely(object == head)) {
 				slab_double_free(s, df->slab, object, addr);
 				continue;
 			}
-			set_freepointer(s, object, df->head);
-			df->head = object;
-			df->cnt++;
-			p[size] = NULL;
+			encode_freepointer(key, offset, object, head);
+			head = object;
+			cnt++;
 			continue;
 		}
 		if (!--lookahead)
@@ -985,20 +1110,63 @@ static size_t build_detached_freelist(struct kmm_kmem_cache *s, size_t size, voi
 		if (!first_skipped)
 			first_skipped = size + 1;
 	}
+	df->head = head;
+	df->cnt = cnt;
 	return first_skipped;
+}
+
+/*
+ * The commonest bulk free: every object is of the CPU slab. The same chain
+ * as build_detached_freelist makes (p[0] first, each object checked against
+ * the one chained before it), pushed on the CPU's freelist, with the slab
+ * known from the CPU slab's memory range instead of each object's struct
+ * page. Returns false, with nothing done that counts (free pointers written
+ * into objects being freed), when an object is elsewhere, NULL or repeated,
+ * or the chain would start with the CPU freelist's head: the general loop
+ * then does it all, reports included.
+ */
+static bool free_bulk_cpu_slab(struct kmm_kmem_cache *s, size_t nr, void **p)
+{
+	struct kmm_machine *m = s->machine;
+	struct kmm_cpu *cpu = this_cpu(m);
+	if (!cpu || slab_free_hooks_active(m) || kmem_cache_debug(s))
+		return false;
+	struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
+	const uintptr_t start = c->slab_start, key = s->random;
+	const unsigned long bytes = c->slab_bytes;
+	const unsigned int offset = s->offset;
+	void *tail = p[nr - 1], *head = tail;
+	if ((uintptr_t)tail - start >= bytes)
+		return false;
+	for (size_t i = nr - 1; i-- > 0;) {
+		void *object = p[i];
+		if ((uintptr_t)object - start >= bytes || object == head)
+			return false;
+		encode_freepointer(key, offset, object, head);
+		head = object;
+	}
+	if (head == c->freelist)
+		return false;
+	encode_freepointer(key, offset, tail, c->freelist);
+	c->freelist = head;
+	WRITE_ONCE(c->stat[FREE_FASTPATH], c->stat[FREE_FASTPATH] + (unsigned int)nr);
+	memset(p, 0, nr * sizeof(*p)); /* as build_detached_freelist leaves it */
+	return true;
 }
 
 void kmm_kmem_cache_free_bulk(struct kmm_kmem_cache *s, size_t nr, void **p)
 {
 	struct kmm_machine *m = s->machine;
 	uintptr_t addr = (uintptr_t)__builtin_return_address(0);
+	if (nr && free_bulk_cpu_slab(s, nr, p))
+		return;
 	while (nr) {
 		struct detached_freelist df;
 		nr = build_detached_freelist(s, nr, p, &df, addr);
 		if (!df.slab)
 			continue;
 		struct kmm_cpu *cpu = this_cpu(m);
-		if (cpu && !slab_hooks_active(m) && !kmem_cache_debug(s)) {
+		if (cpu && !slab_free_hooks_active(m) && !kmem_cache_debug(s)) {
 			struct kmem_cache_cpu *c = &s->cpu_slab[cpu->id];
 			if (df.slab == c->slab && c->freelist != df.head) {
 				set_freepointer(s, df.tail, c->freelist);

@@ -183,6 +183,12 @@ static void validate_cpus(struct validate_ctx *v)
 	unsigned long frozen = 0;
 	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
 		struct kmem_cache_cpu *c = &s->cpu_slab[cpu];
+		uintptr_t start = c->slab ? (uintptr_t)slab_address(m, c->slab) : 0;
+		unsigned long bytes = c->slab ? PAGE_SIZE << slab_order(c->slab) : 0;
+		if (c->slab_start != start || c->slab_bytes != bytes)
+			fail(v, "CPU %d's slab range is %#lx+%#lx, not %#lx+%#lx", cpu,
+			     (unsigned long)c->slab_start, c->slab_bytes, (unsigned long)start,
+			     bytes);
 		if (c->slab) {
 			frozen++;
 			if (!c->slab->frozen || (int)c->slab->cpu != cpu)

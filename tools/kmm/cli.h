@@ -21,6 +21,8 @@ struct kmm_cmd {
 
 int cmd_boot(int argc, char **argv);
 int cmd_pages(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 int cmd_slabtop(int argc, char **argv);
 
 /*

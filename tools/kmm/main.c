@@ -10,6 +10,8 @@ static const struct kmm_cmd commands[] = {
     {"boot", "boot a machine and show its boot log and /proc views", cmd_boot},
     {"pages", "boot a machine and run a script of page allocations and frees", cmd_pages},
     {"slabtop", "boot a machine, load its slab caches, show them sorted as slabtop", cmd_slabtop},
+    {"run", "check a workload file, boot its machine and run it", cmd_run},
+    {"trace", "convert memory-access traces; LRU and OPT fault counts", cmd_trace},
 };
 
 void cli_error(const char *fmt, ...)

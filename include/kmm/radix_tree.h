@@ -1,0 +1,75 @@
+/*
+ * Radix trees: a sparse array from unsigned long indices to pointers, with
+ * three marks (tags) per entry that can be searched for.
+ *
+ * Linux: lib/radix-tree.c and its successor lib/xarray.c (the page cache's
+ * i_pages). Nodes of 64 slots, each node covering 6 bits of the index; the
+ * tree grows a level at the top when an index does not fit and shrinks when
+ * only its first slot is used. A node's tag bit for a slot is set if the
+ * entry (or any entry below it) carries the tag, so "the next dirty page
+ * from index i" skips untagged subtrees.
+ *
+ * The tree allocates nodes through callbacks the owner gives (the page
+ * cache gives a slab cache), so it stays in base/. It takes no lock: the
+ * owner serialises changes (the page cache holds its i_pages lock).
+ */
+#ifndef KMM_RADIX_TREE_H
+#define KMM_RADIX_TREE_H
+
+#include <kmm/compiler.h>
+
+#define RADIX_TREE_MAP_SHIFT 6
+#define RADIX_TREE_MAP_SIZE  (1UL << RADIX_TREE_MAP_SHIFT)
+#define RADIX_TREE_MAP_MASK  (RADIX_TREE_MAP_SIZE - 1)
+#define RADIX_TREE_MAX_TAGS  3
+#define RADIX_TREE_TAG_0     0
+#define RADIX_TREE_TAG_1     1
+#define RADIX_TREE_TAG_2     2
+
+struct radix_tree_node {
+	unsigned char shift;  /* index bits below this node's slots (0: slots hold entries) */
+	unsigned char offset; /* slot in the parent */
+	unsigned short count; /* slots in use */
+	struct radix_tree_node *parent;
+	void *slots[RADIX_TREE_MAP_SIZE];
+	unsigned long tags[RADIX_TREE_MAX_TAGS];
+};
+
+struct radix_tree_root {
+	struct radix_tree_node *rnode;
+	struct radix_tree_node *(*node_alloc)(void *ctx); /* zeroed node, or NULL */
+	void (*node_free)(void *ctx, struct radix_tree_node *node);
+	void *ctx;
+};
+
+void radix_tree_init(struct radix_tree_root *root, struct radix_tree_node *(*node_alloc)(void *ctx),
+		     void (*node_free)(void *ctx, struct radix_tree_node *node), void *ctx);
+/* Store @item (non-NULL) at @index: 0, -EEXIST if taken, -ENOMEM. */
+int radix_tree_insert(struct radix_tree_root *root, unsigned long index, void *item);
+void *radix_tree_lookup(const struct radix_tree_root *root, unsigned long index);
+/* Replace the entry at @index (which must exist) by @item; returns the old one. */
+void *radix_tree_replace(struct radix_tree_root *root, unsigned long index, void *item);
+/* Remove the entry at @index and its tags; returns it, or NULL if there was none. */
+void *radix_tree_delete(struct radix_tree_root *root, unsigned long index);
+void radix_tree_tag_set(struct radix_tree_root *root, unsigned long index, unsigned int tag);
+void radix_tree_tag_clear(struct radix_tree_root *root, unsigned long index, unsigned int tag);
+bool radix_tree_tag_get(const struct radix_tree_root *root, unsigned long index, unsigned int tag);
+/* Does any entry carry @tag? */
+bool radix_tree_tagged(const struct radix_tree_root *root, unsigned int tag);
+/*
+ * The first entry at an index >= *@index (with @tag, unless @tag < 0);
+ * *@index is set to its index. NULL when there is none.
+ */
+void *radix_tree_next(const struct radix_tree_root *root, unsigned long *index, int tag);
+/* Nodes in the tree (for accounting and checks). */
+unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root);
+/*
+ * Check counts, parent links and tag propagation; returns the number of
+ * entries, or -1 with a reason in @why.
+ */
+long radix_tree_check(const struct radix_tree_root *root, const char **why);
+
+#define radix_tree_for_each(root, index, item, tag) \
+	for ((index) = 0; ((item) = radix_tree_next(root, &(index), tag)) != NULL; (index)++)
+
+#endif /* KMM_RADIX_TREE_H */

@@ -1,0 +1,355 @@
+/*
+ * Radix trees (see include/kmm/radix_tree.h).
+ *
+ * Linux: lib/radix-tree.c (radix_tree_extend, __radix_tree_create,
+ * radix_tree_shrink, tag propagation in radix_tree_tag_set/clear) and
+ * lib/xarray.c. A node at shift s holds 64 slots, slot k covering indices
+ * [base + k << s, base + (k + 1) << s); at shift 0 the slots hold the
+ * entries. The root node's shift says how tall the tree is: it covers
+ * indices [0, 64 << shift).
+ *
+ * Tags: bit k of node->tags[t] is set iff slot k's entry (shift 0) or some
+ * entry below slot k (shift > 0) carries tag t. Setting a tag sets the bit
+ * on the whole path; clearing it clears upward only while a node has no
+ * other bit of that tag left.
+ */
+#include <kmm/radix_tree.h>
+#include <kmm/bitops.h>
+#include <errno.h>
+
+void radix_tree_init(struct radix_tree_root *root, struct radix_tree_node *(*node_alloc)(void *ctx),
+		     void (*node_free)(void *ctx, struct radix_tree_node *node), void *ctx)
+{
+	root->rnode = NULL;
+	root->node_alloc = node_alloc;
+	root->node_free = node_free;
+	root->ctx = ctx;
+}
+
+static inline unsigned long node_maxindex(const struct radix_tree_node *node)
+{
+	unsigned int bits = node->shift + RADIX_TREE_MAP_SHIFT;
+	return bits >= BITS_PER_LONG ? ~0UL : (1UL << bits) - 1;
+}
+
+static inline unsigned int slot_of(const struct radix_tree_node *node, unsigned long index)
+{
+	return (unsigned int)((index >> node->shift) & RADIX_TREE_MAP_MASK);
+}
+
+static struct radix_tree_node *node_new(struct radix_tree_root *root, unsigned int shift,
+					struct radix_tree_node *parent, unsigned int offset)
+{
+	struct radix_tree_node *node = root->node_alloc(root->ctx);
+	if (!node)
+		return NULL;
+	*node = (struct radix_tree_node){0};
+	node->shift = (unsigned char)shift;
+	node->parent = parent;
+	node->offset = (unsigned char)offset;
+	return node;
+}
+
+static bool node_any_tag(const struct radix_tree_node *node, unsigned int tag)
+{
+	return node->tags[tag] != 0;
+}
+
+/* Free @node and its ancestors while they are empty (after a failed insert or a delete). */
+static void delete_empty_nodes(struct radix_tree_root *root, struct radix_tree_node *node)
+{
+	while (node && node->count == 0) {
+		struct radix_tree_node *parent = node->parent;
+		if (parent) {
+			parent->slots[node->offset] = NULL;
+			parent->count--;
+			for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
+				parent->tags[t] &= ~(1UL << node->offset);
+		} else {
+			root->rnode = NULL;
+		}
+		root->node_free(root->ctx, node);
+		node = parent;
+	}
+}
+
+/* Drop root levels whose only child is in slot 0 (radix_tree_shrink). */
+static void shrink(struct radix_tree_root *root)
+{
+	struct radix_tree_node *node = root->rnode;
+	while (node && node->shift > 0 && node->count == 1 && node->slots[0]) {
+		struct radix_tree_node *child = node->slots[0];
+		child->parent = NULL;
+		child->offset = 0;
+		root->rnode = child;
+		root->node_free(root->ctx, node);
+		node = child;
+	}
+}
+
+/* Add levels on top until the root covers @index (radix_tree_extend). */
+static int extend(struct radix_tree_root *root, unsigned long index)
+{
+	if (!root->rnode) {
+		unsigned int shift = 0;
+		while (shift + RADIX_TREE_MAP_SHIFT < BITS_PER_LONG &&
+		       index > (1UL << (shift + RADIX_TREE_MAP_SHIFT)) - 1)
+			shift += RADIX_TREE_MAP_SHIFT;
+		root->rnode = node_new(root, shift, NULL, 0);
+		return root->rnode ? 0 : -ENOMEM;
+	}
+	while (index > node_maxindex(root->rnode)) {
+		struct radix_tree_node *old = root->rnode;
+		struct radix_tree_node *top =
+		    node_new(root, old->shift + RADIX_TREE_MAP_SHIFT, NULL, 0);
+		if (!top)
+			return -ENOMEM;
+		top->slots[0] = old;
+		top->count = 1;
+		for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
+			if (node_any_tag(old, t))
+				top->tags[t] = 1;
+		old->parent = top;
+		old->offset = 0;
+		root->rnode = top;
+	}
+	return 0;
+}
+
+int radix_tree_insert(struct radix_tree_root *root, unsigned long index, void *item)
+{
+	int err = extend(root, index);
+	if (err) {
+		shrink(root);
+		return err;
+	}
+	struct radix_tree_node *node = root->rnode;
+	while (node->shift > 0) {
+		unsigned int off = slot_of(node, index);
+		struct radix_tree_node *child = node->slots[off];
+		if (!child) {
+			child = node_new(root, node->shift - RADIX_TREE_MAP_SHIFT, node, off);
+			if (!child) {
+				delete_empty_nodes(root, node);
+				shrink(root);
+				return -ENOMEM;
+			}
+			node->slots[off] = child;
+			node->count++;
+		}
+		node = child;
+	}
+	unsigned int off = slot_of(node, index);
+	if (node->slots[off])
+		return -EEXIST;
+	node->slots[off] = item;
+	node->count++;
+	return 0;
+}
+
+/* The leaf node holding @index, or NULL. */
+static struct radix_tree_node *find_leaf(const struct radix_tree_root *root, unsigned long index)
+{
+	struct radix_tree_node *node = root->rnode;
+	if (!node || index > node_maxindex(node))
+		return NULL;
+	while (node && node->shift > 0)
+		node = node->slots[slot_of(node, index)];
+	return node;
+}
+
+void *radix_tree_lookup(const struct radix_tree_root *root, unsigned long index)
+{
+	struct radix_tree_node *leaf = find_leaf(root, index);
+	return leaf ? leaf->slots[index & RADIX_TREE_MAP_MASK] : NULL;
+}
+
+void *radix_tree_replace(struct radix_tree_root *root, unsigned long index, void *item)
+{
+	struct radix_tree_node *leaf = find_leaf(root, index);
+	if (!leaf || !leaf->slots[index & RADIX_TREE_MAP_MASK] || !item)
+		return NULL;
+	void *old = leaf->slots[index & RADIX_TREE_MAP_MASK];
+	leaf->slots[index & RADIX_TREE_MAP_MASK] = item;
+	return old;
+}
+
+/* Clear @tag of slot @off in @node and upward while nodes lose their last bit. */
+static void clear_tag_up(struct radix_tree_node *node, unsigned int off, unsigned int tag)
+{
+	while (node) {
+		if (!(node->tags[tag] & (1UL << off)))
+			return;
+		node->tags[tag] &= ~(1UL << off);
+		if (node->tags[tag])
+			return;
+		off = node->offset;
+		node = node->parent;
+	}
+}
+
+void *radix_tree_delete(struct radix_tree_root *root, unsigned long index)
+{
+	struct radix_tree_node *leaf = find_leaf(root, index);
+	if (!leaf)
+		return NULL;
+	unsigned int off = index & RADIX_TREE_MAP_MASK;
+	void *item = leaf->slots[off];
+	if (!item)
+		return NULL;
+	for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
+		clear_tag_up(leaf, off, t);
+	leaf->slots[off] = NULL;
+	leaf->count--;
+	delete_empty_nodes(root, leaf);
+	shrink(root);
+	return item;
+}
+
+void radix_tree_tag_set(struct radix_tree_root *root, unsigned long index, unsigned int tag)
+{
+	struct radix_tree_node *leaf = find_leaf(root, index);
+	if (!leaf || !leaf->slots[index & RADIX_TREE_MAP_MASK])
+		return;
+	unsigned int off = index & RADIX_TREE_MAP_MASK;
+	for (struct radix_tree_node *node = leaf; node; node = node->parent) {
+		if (node->tags[tag] & (1UL << off))
+			return; /* the path above is tagged already */
+		node->tags[tag] |= 1UL << off;
+		off = node->offset;
+	}
+}
+
+void radix_tree_tag_clear(struct radix_tree_root *root, unsigned long index, unsigned int tag)
+{
+	struct radix_tree_node *leaf = find_leaf(root, index);
+	if (leaf)
+		clear_tag_up(leaf, index & RADIX_TREE_MAP_MASK, tag);
+}
+
+bool radix_tree_tag_get(const struct radix_tree_root *root, unsigned long index, unsigned int tag)
+{
+	struct radix_tree_node *leaf = find_leaf(root, index);
+	return leaf && (leaf->tags[tag] & (1UL << (index & RADIX_TREE_MAP_MASK)));
+}
+
+bool radix_tree_tagged(const struct radix_tree_root *root, unsigned int tag)
+{
+	return root->rnode && node_any_tag(root->rnode, tag);
+}
+
+/* First entry >= *index below @node, which covers indices from @base. */
+static void *next_below(const struct radix_tree_node *node, unsigned long base,
+			unsigned long *index, int tag)
+{
+	unsigned long off = *index > base ? (*index - base) >> node->shift : 0;
+	for (; off < RADIX_TREE_MAP_SIZE; off++) {
+		if (tag >= 0) {
+			unsigned long word = node->tags[tag] >> off;
+			if (!word)
+				return NULL;
+			off += __ffs(word);
+		} else if (!node->slots[off]) {
+			continue;
+		}
+		unsigned long child_base = base + (off << node->shift);
+		if (node->shift == 0) {
+			*index = child_base;
+			return node->slots[off];
+		}
+		if (*index < child_base)
+			*index = child_base;
+		void *item = next_below(node->slots[off], child_base, index, tag);
+		if (item)
+			return item;
+	}
+	return NULL;
+}
+
+void *radix_tree_next(const struct radix_tree_root *root, unsigned long *index, int tag)
+{
+	struct radix_tree_node *node = root->rnode;
+	if (!node || *index > node_maxindex(node))
+		return NULL;
+	return next_below(node, 0, index, tag);
+}
+
+static unsigned long count_nodes(const struct radix_tree_node *node)
+{
+	unsigned long n = 1;
+	if (node->shift > 0)
+		for (unsigned int i = 0; i < RADIX_TREE_MAP_SIZE; i++)
+			if (node->slots[i])
+				n += count_nodes(node->slots[i]);
+	return n;
+}
+
+unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root)
+{
+	return root->rnode ? count_nodes(root->rnode) : 0;
+}
+
+static long check_node(const struct radix_tree_node *node, const char **why)
+{
+	long entries = 0;
+	unsigned int used = 0;
+	unsigned long tags[RADIX_TREE_MAX_TAGS] = {0};
+	for (unsigned int i = 0; i < RADIX_TREE_MAP_SIZE; i++) {
+		if (!node->slots[i])
+			continue;
+		used++;
+		if (node->shift == 0) {
+			entries++;
+			continue;
+		}
+		const struct radix_tree_node *child = node->slots[i];
+		if (child->parent != node || child->offset != i ||
+		    child->shift + RADIX_TREE_MAP_SHIFT != node->shift) {
+			*why = "child's parent, offset or shift is wrong";
+			return -1;
+		}
+		long n = check_node(child, why);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			*why = "empty node left in the tree";
+			return -1;
+		}
+		entries += n;
+		for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
+			if (child->tags[t])
+				tags[t] |= 1UL << i;
+	}
+	if (used != node->count) {
+		*why = "node count differs from its used slots";
+		return -1;
+	}
+	for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++) {
+		if (node->shift == 0) {
+			unsigned long present = 0;
+			for (unsigned int i = 0; i < RADIX_TREE_MAP_SIZE; i++)
+				if (node->slots[i])
+					present |= 1UL << i;
+			if (node->tags[t] & ~present) {
+				*why = "tag set on an empty slot";
+				return -1;
+			}
+		} else if (tags[t] != node->tags[t]) {
+			*why = "tag bits do not match the subtrees";
+			return -1;
+		}
+	}
+	return entries;
+}
+
+long radix_tree_check(const struct radix_tree_root *root, const char **why)
+{
+	*why = NULL;
+	if (!root->rnode)
+		return 0;
+	if (root->rnode->parent) {
+		*why = "root node has a parent";
+		return -1;
+	}
+	return check_node(root->rnode, why);
+}

@@ -1,0 +1,673 @@
+/*
+ * The workload executor: boots the workload's machine and runs its
+ * checked program.
+ *
+ * Linux counterpart: none; the operations stand for what processes and
+ * kernel code ask of mm (alloc_pages/__free_pages here; mmap, page
+ * faults, fork, kmalloc as the layers that serve them arrive).
+ *
+ * Theory of operation:
+ *  1. Dispatch. Each operation kind has an entry in sim_ops[]: the
+ *     function that runs it, or, for kinds whose layer does not exist in
+ *     this version, the layer it needs. kmm_workload_supported() consults
+ *     the table before anything runs, so a workload that uses mmap fails
+ *     with "not supported yet: mmap (needs the address-space layer)"
+ *     instead of half-running. The kernel's allocations (page allocator,
+ *     slab) run in exec_kernel.c; the address-space layer plugs in the same
+ *     way, filling the task operations' entries from a file of its own.
+ *  2. The interpreter walks the flat program with a stack of repeat
+ *     counters (workload.h). Kernel operations run on the simulated CPU
+ *     they name (cpu=N, default 0); each CPU draws its random numbers from
+ *     streams of its own, seeded from the workload seed and the CPU number,
+ *     one for sizes and orders, one for churn's coin flips, one for random
+ *     picks, so what allocations ask for is the same in both modes.
+ *  3. Deterministic mode (the default): one host thread runs every
+ *     operation in program order, entering each operation's CPU; the same
+ *     workload and seed give the same output directory byte for byte.
+ *     Concurrent mode: one host thread per CPU the workload names, each
+ *     walking the whole program and running the kernel operations of its
+ *     CPU. Phase boundaries and global operations (sysctl, drain, validate,
+ *     snapshot, echo) are barriers: every thread leaves its CPU and waits,
+ *     the first thread runs the operation alone on a quiet machine, then
+ *     all go on. Pools are shared between CPUs under a mutex each.
+ *  4. Output (--out DIR): proc/NNNN/ holds /proc views in Linux's formats
+ *     at each snapshot (phase ends, snapshot statements, every N
+ *     operations with --snapshot-every, and the end); snapshots.csv says
+ *     when each was taken; summary.txt holds the run's figures; trace.txt
+ *     the trace events asked for (src/sim/ftrace.c formats them), stamped
+ *     in deterministic mode by a clock of their own. Wall-clock times go to
+ *     timing.txt only, so every other file is reproducible.
+ */
+#define _GNU_SOURCE
+#include "exec.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef void (*sim_exec_fn)(struct sim_run *r, const struct wl_op *op, int cpu);
+
+/* One entry per operation kind: how to run it, or which layer it waits for. */
+struct sim_op_desc {
+	sim_exec_fn exec; /* NULL: not supported yet */
+	const char *needs;
+	bool barrier; /* runs alone, all CPUs quiet (concurrent mode) */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void sim_fail(struct sim_run *r, const struct wl_op *op, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[400];
+	if (r->failed)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->failed = true;
+	if (op)
+		wl_error(r->err, r->p, op->loc, "%s", msg);
+	else
+		kmm_error_set(r->err, -EIO, "%s", msg);
+}
+
+static void logf_(struct sim_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct sim_run *r, const char *fmt, ...)
+{
+	va_list ap;
+	if (!r->o->log)
+		return;
+	va_start(ap, fmt);
+	vfprintf(r->o->log, fmt, ap);
+	va_end(ap);
+}
+
+static struct sim_stats totals(const struct sim_run *r)
+{
+	struct sim_stats t = {0};
+	for (int c = 0; c < KMM_MAX_CPUS; c++) {
+		t.ops += r->stats[c].ops;
+		t.alloc_calls += r->stats[c].alloc_calls;
+		t.alloc_failed += r->stats[c].alloc_failed;
+		t.pages_allocated += r->stats[c].pages_allocated;
+		t.pages_freed += r->stats[c].pages_freed;
+		t.blocks_freed += r->stats[c].blocks_freed;
+		t.objects_allocated += r->stats[c].objects_allocated;
+		t.objects_freed += r->stats[c].objects_freed;
+		t.bytes_requested += r->stats[c].bytes_requested;
+	}
+	return t;
+}
+
+/* --- Output ------------------------------------------------------------------------------------ */
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		char c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0777) && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	size_t n = fwrite(data, 1, len, f);
+	int ret = (n != len || ferror(f)) ? -EIO : 0;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+static void snapshot(struct sim_run *r, const struct wl_op *op, const char *label)
+{
+	static const char *const views[] = {"buddyinfo", "zoneinfo", "pagetypeinfo", "meminfo",
+					    "vmstat",	 "slabinfo", "kmmstat"};
+	if (!r->o->out_dir || r->failed)
+		return;
+	char dir[4200], path[4300];
+	struct kmm_buf b;
+	r->nsnap++;
+	snprintf(dir, sizeof(dir), "%s/proc/%04lu", r->o->out_dir, r->nsnap);
+	int ret = mkdir_p(dir);
+	if (ret) {
+		sim_fail(r, NULL, "%s: %s", dir, strerror(-ret));
+		return;
+	}
+	kmm_buf_init(&b);
+	for (size_t v = 0; v < KMM_ARRAY_SIZE(views); v++) {
+		kmm_buf_reset(&b);
+		kmm_show(r->m, views[v], &b);
+		snprintf(path, sizeof(path), "%s/%s", dir, views[v]);
+		ret = write_file(path, b.data ? b.data : "", b.len);
+		if (ret) {
+			sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
+			break;
+		}
+	}
+	kmm_buf_free(&b);
+	struct sim_stats t = totals(r);
+	fprintf(r->snapcsv, "%lu,%llu,%s,%s,%lu,%llu,%llu,%llu,%llu\n", r->nsnap,
+		(unsigned long long)t.ops, r->phase ? r->phase : "", label, kmm_nr_free_pages(r->m),
+		(unsigned long long)t.alloc_calls, (unsigned long long)t.alloc_failed,
+		(unsigned long long)(t.pages_allocated - t.pages_freed),
+		(unsigned long long)(t.objects_allocated - t.objects_freed));
+	(void)op;
+}
+
+static int open_out(struct sim_run *r)
+{
+	char path[4200];
+	int ret = mkdir_p(r->o->out_dir);
+	if (ret)
+		return kmm_error_set(r->err, ret, "%s: %s", r->o->out_dir, strerror(-ret));
+	snprintf(path, sizeof(path), "%s/snapshots.csv", r->o->out_dir);
+	r->snapcsv = fopen(path, "w");
+	snprintf(path, sizeof(path), "%s/timing.txt", r->o->out_dir);
+	r->timing = fopen(path, "w");
+	if (!r->snapcsv || !r->timing)
+		return kmm_error_set(r->err, -errno, "%s: %s", path, strerror(errno));
+	fprintf(r->snapcsv, "snapshot,ops,phase,label,free_pages,alloc_calls,alloc_failed,"
+			    "pages_held,objects_held\n");
+	fprintf(r->timing, "# wall-clock seconds (not reproducible; every other file is)\n");
+	return 0;
+}
+
+static void write_summary(struct sim_run *r)
+{
+	char path[4200];
+	struct kmm_buf b;
+	struct sim_stats t = totals(r);
+	if (!r->o->out_dir)
+		return;
+	kmm_buf_init(&b);
+	kmm_buf_printf(&b,
+		       "workload %s\nmode %s\nseed %llu\noperations %llu\nalloc_calls %llu\n"
+		       "alloc_failed %llu\npages_allocated %llu\npages_freed %llu\n"
+		       "blocks_freed %llu\nobjects_allocated %llu\nobjects_freed %llu\n"
+		       "bytes_requested %llu\nfree_pages_end %lu\nsnapshots %lu\n",
+		       r->p->filename, r->concurrent ? "concurrent" : "deterministic",
+		       (unsigned long long)r->seed, (unsigned long long)t.ops,
+		       (unsigned long long)t.alloc_calls, (unsigned long long)t.alloc_failed,
+		       (unsigned long long)t.pages_allocated, (unsigned long long)t.pages_freed,
+		       (unsigned long long)t.blocks_freed, (unsigned long long)t.objects_allocated,
+		       (unsigned long long)t.objects_freed, (unsigned long long)t.bytes_requested,
+		       kmm_nr_free_pages(r->m), r->nsnap);
+	snprintf(path, sizeof(path), "%s/summary.txt", r->o->out_dir);
+	int ret = write_file(path, b.data, b.len);
+	if (ret)
+		sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
+	kmm_buf_free(&b);
+}
+
+/* --- Global operations (barriers) -------------------------------------------------------------- */
+
+static void phase_report(struct sim_run *r, const char *name)
+{
+	struct sim_stats t = totals(r), *s = &r->phase_start;
+	uint64_t ns = now_ns() - r->phase_ns;
+	uint64_t objs = t.objects_allocated - s->objects_allocated;
+	uint64_t blocks =
+	    t.alloc_calls - s->alloc_calls - (t.alloc_failed - s->alloc_failed) - objs;
+	logf_(r,
+	      "phase %s: %llu operations; %llu blocks allocated (%llu pages), %llu failed; "
+	      "%llu blocks freed (%llu pages)",
+	      name, (unsigned long long)(t.ops - s->ops), (unsigned long long)blocks,
+	      (unsigned long long)(t.pages_allocated - s->pages_allocated),
+	      (unsigned long long)(t.alloc_failed - s->alloc_failed),
+	      (unsigned long long)(t.blocks_freed - s->blocks_freed),
+	      (unsigned long long)(t.pages_freed - s->pages_freed));
+	if (objs || t.objects_freed != s->objects_freed)
+		logf_(r, "; %llu objects allocated (%llu bytes), %llu freed",
+		      (unsigned long long)objs,
+		      (unsigned long long)(t.bytes_requested - s->bytes_requested),
+		      (unsigned long long)(t.objects_freed - s->objects_freed));
+	logf_(r, "\n");
+	if (r->timing)
+		fprintf(r->timing, "phase %s %.6f\n", name, (double)ns / 1e9);
+}
+
+static void exec_phase(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	r->phase = r->p->phases[op->u.phase.name].name;
+	r->phase_start = totals(r);
+	r->phase_ns = now_ns();
+}
+
+static void exec_end_phase(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	const struct wl_op *begin = &r->p->ops[op->u.end.begin];
+	const char *name = r->p->phases[begin->u.phase.name].name;
+	phase_report(r, name);
+	snapshot(r, op, "end of phase");
+	r->phase = NULL;
+}
+
+static void exec_sysctl(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	struct kmm_error e = {0};
+	if (kmm_sysctl_set(r->m, op->u.sysctl.name, op->u.sysctl.value, &e))
+		sim_fail(r, op, "sysctl %s", e.msg);
+}
+
+static void exec_drain(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	kmm_drain_all_pages(r->m);
+}
+
+static void exec_validate(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	struct kmm_error e = {0};
+	if (kmm_phys_validate(r->m, &e) || kmm_page_alloc_validate(r->m, &e) ||
+	    kmm_slab_validate_all(r->m, &e))
+		sim_fail(r, op, "validate: invariant broken: %s", e.msg);
+}
+
+static void exec_snapshot(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	snapshot(r, op, op->u.echo.text ? op->u.echo.text : "snapshot");
+}
+
+static void exec_echo(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	logf_(r, "%s\n", op->u.echo.text);
+}
+
+/* Block markers: the interpreter handles them; they have no work of their own. */
+static void exec_nothing(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+}
+
+#define VM_LAYER "the address-space layer"
+
+static const struct sim_op_desc sim_ops[WL_NR_OPS] = {
+    [WL_OP_PHASE] = {exec_phase, NULL, true},
+    [WL_OP_END_PHASE] = {exec_end_phase, NULL, true},
+    [WL_OP_REPEAT] = {exec_nothing, NULL, false},
+    [WL_OP_END_REPEAT] = {exec_nothing, NULL, false},
+    /*
+     * Tasks and their address spaces: they wait for src/vm. An exec_vm.c
+     * fills these entries (and kmm_workload_supported() stops refusing them).
+     */
+    [WL_OP_SPAWN] = {NULL, VM_LAYER, false},
+    [WL_OP_MMAP] = {NULL, VM_LAYER, false},
+    [WL_OP_MUNMAP] = {NULL, VM_LAYER, false},
+    [WL_OP_MPROTECT] = {NULL, VM_LAYER, false},
+    [WL_OP_MADVISE] = {NULL, VM_LAYER, false},
+    [WL_OP_BRK] = {NULL, VM_LAYER, false},
+    [WL_OP_TOUCH] = {NULL, VM_LAYER, false},
+    [WL_OP_FORK] = {NULL, VM_LAYER, false},
+    [WL_OP_EXEC] = {NULL, VM_LAYER, false},
+    [WL_OP_EXIT] = {NULL, VM_LAYER, false},
+    /*
+     * The kernel's allocators (exec_kernel.c). Creating and destroying a
+     * cache are barriers, so in concurrent mode every CPU sees the cache
+     * exist before it allocates from it.
+     */
+    [WL_OP_CACHE_CREATE] = {sim_exec_cache_create, NULL, true},
+    [WL_OP_CACHE_DESTROY] = {sim_exec_cache_destroy, NULL, true},
+    [WL_OP_CACHE_ALLOC] = {sim_exec_alloc, NULL, false},
+    [WL_OP_KMALLOC] = {sim_exec_alloc, NULL, false},
+    [WL_OP_ALLOC_PAGES] = {sim_exec_alloc, NULL, false},
+    [WL_OP_FREE] = {sim_exec_free, NULL, false},
+    [WL_OP_CHURN] = {sim_exec_churn, NULL, false},
+    [WL_OP_SYSCTL] = {exec_sysctl, NULL, true},
+    [WL_OP_DRAIN] = {exec_drain, NULL, true},
+    [WL_OP_VALIDATE] = {exec_validate, NULL, true},
+    [WL_OP_SNAPSHOT] = {exec_snapshot, NULL, true},
+    [WL_OP_ECHO] = {exec_echo, NULL, true},
+};
+
+const char *sim_op_needs(enum wl_op_kind kind)
+{
+	if ((unsigned int)kind >= WL_NR_OPS)
+		return "a newer kmm";
+	return sim_ops[kind].exec ? NULL : sim_ops[kind].needs;
+}
+
+/* --- Trace events (--trace) ------------------------------------------------------------------ */
+
+/*
+ * In deterministic mode the timestamp column is a clock of its own, one
+ * microsecond per event, so trace.txt is as reproducible as the rest of
+ * the output directory; in concurrent mode it is host time.
+ */
+static void trace_context(void *arg, struct kmm_machine *m, enum kmm_trace_event ev,
+			  const uint64_t *args, struct kmm_ftrace_ctx *ctx)
+{
+	struct sim_run *r = arg;
+	if (!r->concurrent)
+		ctx->ts_ns = ++r->trace_events * 1000;
+}
+
+/*
+ * %pS of a call site the dynamic linker cannot name (kmm's own functions,
+ * in an executable that exports none): "OBJECT+0xOFFSET", the same in
+ * every run of one build, where a raw address would move with ASLR.
+ */
+static bool trace_symbol(void *arg, uint64_t addr, char *buf, size_t len)
+{
+	Dl_info info;
+	if (!addr || !dladdr((void *)(uintptr_t)addr, &info) || info.dli_sname || !info.dli_fbase ||
+	    !info.dli_fname)
+		return false;
+	const char *base = strrchr(info.dli_fname, '/');
+	snprintf(buf, len, "%s+0x%llx", base ? base + 1 : info.dli_fname,
+		 (unsigned long long)(addr - (uint64_t)(uintptr_t)info.dli_fbase));
+	return true;
+}
+
+static int open_trace(struct sim_run *r)
+{
+	char path[4200];
+	struct kmm_ftrace_opts fo = {0};
+	if (!r->o->out_dir)
+		return kmm_error_set(r->err, -EINVAL, "trace events need an output directory");
+	snprintf(path, sizeof(path), "%s/trace.txt", r->o->out_dir);
+	fo.events = r->o->trace_events;
+	fo.path = path;
+	fo.style = KMM_FTRACE_TRACE;
+	fo.hook_arg = r;
+	fo.context = trace_context;
+	fo.symbol = trace_symbol;
+	r->ftrace = kmm_ftrace_open(r->m, &fo, r->err);
+	return r->ftrace ? 0 : (r->err->code ? r->err->code : -EINVAL);
+}
+
+/* --- The interpreter ------------------------------------------------------------------------------ */
+
+/* Deterministic mode: the one thread enters the CPU an operation names. */
+static void switch_cpu(struct sim_run *r, int *cur, int cpu)
+{
+	if (*cur == cpu)
+		return;
+	if (*cur >= 0)
+		kmm_cpu_exit(r->m);
+	kmm_cpu_enter(r->m, cpu);
+	*cur = cpu;
+}
+
+/*
+ * Walk the program. @self is the CPU of this thread in concurrent mode,
+ * or -1 in deterministic mode (this thread runs everything).
+ */
+static void interpret(struct sim_run *r, int self)
+{
+	struct wl_program *p = r->p;
+	struct {
+		uint32_t begin;
+		uint64_t left;
+	} stack[WL_MAX_DEPTH];
+	int sp = 0, cur = -1;
+	bool leader = self < 0 || self == r->leader_cpu;
+
+	if (self >= 0) {
+		kmm_cpu_enter(r->m, self);
+		cur = self;
+	}
+	for (uint32_t i = 0; i < p->nops && !r->failed; i++) {
+		const struct wl_op *op = &p->ops[i];
+		const struct sim_op_desc *d = &sim_ops[op->kind];
+		if (op->kind == WL_OP_REPEAT) {
+			if (!op->u.repeat.count) {
+				i = op->u.repeat.end;
+				continue;
+			}
+			stack[sp].begin = i;
+			stack[sp].left = op->u.repeat.count;
+			sp++;
+			continue;
+		}
+		if (op->kind == WL_OP_END_REPEAT) {
+			if (--stack[sp - 1].left)
+				i = stack[sp - 1].begin;
+			else
+				sp--;
+			continue;
+		}
+		if (d->barrier) {
+			if (r->concurrent) {
+				kmm_cpu_exit(r->m);
+				pthread_barrier_wait(&r->barrier);
+			}
+			if (leader) {
+				d->exec(r, op, self < 0 ? 0 : self);
+				if (op->kind != WL_OP_PHASE && op->kind != WL_OP_END_PHASE)
+					r->stats[self < 0 ? 0 : self].ops++;
+			}
+			if (r->concurrent) {
+				pthread_barrier_wait(&r->barrier);
+				kmm_cpu_enter(r->m, self);
+			}
+			continue;
+		}
+		int cpu = op->cpu;
+		if (self >= 0 && cpu != self)
+			continue;
+		if (self < 0)
+			switch_cpu(r, &cur, cpu);
+		d->exec(r, op, cpu);
+		r->stats[cpu].ops++;
+		if (self < 0 && r->o->snapshot_every && r->stats[cpu].ops &&
+		    totals(r).ops >= r->next_snap_ops) {
+			snapshot(r, op, "every");
+			r->next_snap_ops += r->o->snapshot_every;
+		}
+	}
+	if (cur >= 0)
+		kmm_cpu_exit(r->m);
+}
+
+struct thread_arg {
+	struct sim_run *r;
+	int cpu;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct sim_run *r = a->r;
+	pthread_mutex_lock(&r->gate_lock);
+	while (!r->gate_state)
+		pthread_cond_wait(&r->gate, &r->gate_lock);
+	int go = r->gate_state > 0;
+	pthread_mutex_unlock(&r->gate_lock);
+	if (go)
+		interpret(r, a->cpu);
+	return NULL;
+}
+
+static void open_gate(struct sim_run *r, int state)
+{
+	pthread_mutex_lock(&r->gate_lock);
+	r->gate_state = state;
+	pthread_cond_broadcast(&r->gate);
+	pthread_mutex_unlock(&r->gate_lock);
+}
+
+static int run_concurrent(struct sim_run *r)
+{
+	/* One thread per CPU that some kernel operation names (at least CPU 0). */
+	bool used[KMM_MAX_CPUS] = {false};
+	struct thread_arg args[KMM_MAX_CPUS];
+	pthread_t threads[KMM_MAX_CPUS];
+	int n = 0;
+	used[0] = true;
+	for (size_t i = 0; i < r->p->nops; i++)
+		if (!sim_ops[r->p->ops[i].kind].barrier)
+			used[r->p->ops[i].cpu] = true;
+	r->leader_cpu = -1;
+	for (int c = 0; c < KMM_MAX_CPUS; c++)
+		if (used[c]) {
+			if (r->leader_cpu < 0)
+				r->leader_cpu = c;
+			args[n++] = (struct thread_arg){r, c};
+		}
+	r->nthreads = n;
+	if (pthread_barrier_init(&r->barrier, NULL, (unsigned int)n))
+		return kmm_error_set(r->err, -EAGAIN, "cannot create a barrier for %d threads", n);
+	pthread_mutex_init(&r->gate_lock, NULL);
+	pthread_cond_init(&r->gate, NULL);
+	int started = 0, ret = 0;
+	for (; started < n; started++)
+		if (pthread_create(&threads[started], NULL, thread_main, &args[started])) {
+			ret = kmm_error_set(r->err, -EAGAIN, "cannot start a thread for CPU %d",
+					    args[started].cpu);
+			break;
+		}
+	/* With a thread missing, the others would wait at the first barrier forever. */
+	open_gate(r, ret ? -1 : 1);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_barrier_destroy(&r->barrier);
+	pthread_cond_destroy(&r->gate);
+	pthread_mutex_destroy(&r->gate_lock);
+	return ret;
+}
+
+int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
+		     struct kmm_sim_result *res, struct kmm_error *err)
+{
+	static const struct kmm_sim_opts none = {0};
+	struct wl_program *p = &w->p;
+	const struct kmm_sim_opts *o = opts ? opts : &none;
+	struct sim_run *r;
+	int ret;
+
+	if (!p->checked)
+		return kmm_error_set(
+		    err, -EINVAL, "%s: the workload must be checked before it runs", p->filename);
+	ret = kmm_workload_supported(w, err);
+	if (ret)
+		return ret;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return kmm_error_set(err, -ENOMEM, "out of host memory");
+	r->p = p;
+	r->o = o;
+	r->err = err;
+	r->concurrent = o->concurrent;
+	r->seed = p->seed;
+	r->next_snap_ops = o->snapshot_every;
+	if (sim_pools_init(r)) {
+		sim_pools_release(r);
+		free(r);
+		return kmm_error_set(err, -ENOMEM, "out of host memory");
+	}
+	/* Each CPU its own stream: the same choices in both modes. */
+	for (int c = 0; c < KMM_MAX_CPUS; c++) {
+		uint64_t base = p->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(c + 1));
+		kmm_rng_seed(&r->rng[c].size, base);
+		kmm_rng_seed(&r->rng[c].coin, base ^ 0xc0c0c0c0c0c0c0c0ULL);
+		kmm_rng_seed(&r->rng[c].pick, base ^ 0x5151515151515151ULL);
+	}
+
+	if (o->out_dir) {
+		ret = open_out(r);
+		if (ret)
+			goto out;
+	}
+
+	struct kmm_config cfg = p->cfg;
+	cfg.seed = p->seed;
+	cfg.quiet = !(o->boot_log && o->log);
+	struct kmm_error e = {0};
+	uint64_t t0 = now_ns();
+	r->m = kmm_boot(&cfg, &e);
+	if (!r->m) {
+		ret = kmm_error_set(err, -EINVAL, "%s: cannot boot the machine: %s", p->filename,
+				    e.msg);
+		goto out;
+	}
+	kmm_wait_for_init(r->m);
+	uint64_t t1 = now_ns();
+	if (r->timing)
+		fprintf(r->timing, "boot %.6f\n", (double)(t1 - t0) / 1e9);
+
+	if (o->trace_events)
+		ret = open_trace(r);
+	if (!ret && o->concurrent)
+		ret = run_concurrent(r);
+	else if (!ret)
+		interpret(r, -1);
+	uint64_t t2 = now_ns();
+	if (r->ftrace) {
+		/* Whatever happened, the events so far are written. */
+		struct kmm_error te = {0};
+		if (kmm_ftrace_close(r->ftrace, &te) && !ret && !r->failed)
+			sim_fail(r, NULL, "%s", te.msg);
+		r->ftrace = NULL;
+	}
+	if (!ret && !r->failed) {
+		snapshot(r, NULL, "end");
+		write_summary(r);
+	}
+	if (r->failed)
+		ret = err->code ? err->code : -EINVAL;
+	struct sim_stats t = totals(r);
+	if (!ret) {
+		logf_(r, "done: %llu operations in %.3f s; %llu blocks allocated (%llu pages)",
+		      (unsigned long long)t.ops, (double)(t2 - t1) / 1e9,
+		      (unsigned long long)(t.alloc_calls - t.alloc_failed - t.objects_allocated),
+		      (unsigned long long)t.pages_allocated);
+		if (t.objects_allocated)
+			logf_(r, ", %llu objects allocated",
+			      (unsigned long long)t.objects_allocated);
+		logf_(r, ", %llu failed; %llu pages freed; %lu pages free at the end\n",
+		      (unsigned long long)t.alloc_failed, (unsigned long long)t.pages_freed,
+		      kmm_nr_free_pages(r->m));
+	}
+	if (r->timing)
+		fprintf(r->timing, "run %.6f\n", (double)(t2 - t1) / 1e9);
+	if (res) {
+		memset(res, 0, sizeof(*res));
+		res->ops = t.ops;
+		res->alloc_calls = t.alloc_calls;
+		res->alloc_failed = t.alloc_failed;
+		res->pages_allocated = t.pages_allocated;
+		res->pages_freed = t.pages_freed;
+		res->blocks_freed = t.blocks_freed;
+		res->objects_allocated = t.objects_allocated;
+		res->objects_freed = t.objects_freed;
+		res->bytes_requested = t.bytes_requested;
+		res->snapshots = r->nsnap;
+		res->seconds = (double)(t2 - t1) / 1e9;
+	}
+	/* Blocks and objects still in pools go back before the machine goes away. */
+	sim_pools_release(r);
+	kmm_machine_destroy(r->m);
+	r->m = NULL;
+out:
+	if (r->snapcsv && fclose(r->snapcsv) && !ret)
+		ret = kmm_error_set(err, -EIO, "%s/snapshots.csv: %s", o->out_dir, strerror(errno));
+	if (r->timing)
+		fclose(r->timing);
+	sim_pools_release(r);
+	free(r);
+	return ret;
+}

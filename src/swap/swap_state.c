@@ -1,0 +1,335 @@
+/*
+ * The swap cache: the pages that have a slot in a swap area, found by
+ * their swap entry. Every mapping of a swapped page finds the one copy
+ * here while it is in memory; reclaim writes it from here; swap-in reads
+ * into it.
+ *
+ * Linux: mm/swap_state.c (add_to_swap_cache, __delete_from_swap_cache,
+ * delete_from_swap_cache, swap_cache_get_folio / lookup_swap_cache,
+ * __read_swap_cache_async, read_swap_cache_async, swap_cluster_readahead,
+ * init/exit_swap_address_space) and mm/swapfile.c folio_free_swap.
+ *
+ * Theory of operation.
+ * 1. Each area has one "address space" per 64 MiB of slots (2^14), each a
+ *    radix tree indexed by slot offset with its own lock, as Linux's
+ *    swapper_spaces[]. A page in the cache has PG_swapcache, page->private
+ *    = its entry, and one reference held by the cache; it is counted in
+ *    NR_SWAPCACHE and (as Linux 6.1 does) NR_FILE_PAGES, which is why
+ *    meminfo's Cached subtracts SwapCached.
+ * 2. A slot's SWAP_HAS_CACHE bit is the right to be in the cache: taken by
+ *    get_swap_page (swap-out) or swapcache_prepare (swap-in) before the page
+ *    is added, dropped by put_swap_page after it is removed. Two CPUs
+ *    faulting on one entry race on swapcache_prepare; the loser waits for
+ *    the winner's page to appear.
+ * 3. Swap-in reads the aligned window of 2^page_cluster slots around the
+ *    faulting one (8 by default), each in-use slot into its own cache page
+ *    (readahead); the neighbours are marked PG_readahead (PG_reclaim's bit,
+ *    as in Linux) so a later hit counts as swap_ra_hit.
+ *
+ * Where kmm differs: a page whose read failed is taken out of the cache
+ * again (Linux leaves it there, not uptodate), so that a later fault
+ * retries the read: an injected, transient error then costs one SIGBUS,
+ * not every later access.
+ *
+ * Locks: swap_address_space::lock is a leaf; PG_locked is taken outside
+ * every swap lock.
+ */
+#include "internal.h"
+#include <errno.h>
+#include <string.h>
+
+static struct radix_tree_node *swap_radix_node_alloc(void *ctx)
+{
+	struct swap_state *ss = ctx;
+	return kmm_kmem_cache_alloc(ss->radix_node_cachep, GFP_ATOMIC | __GFP_ZERO);
+}
+
+static void swap_radix_node_free(void *ctx, struct radix_tree_node *node)
+{
+	struct swap_state *ss = ctx;
+	kmm_kmem_cache_free(ss->radix_node_cachep, node);
+}
+
+int init_swap_address_space(struct kmm_machine *m, struct swap_info *si)
+{
+	struct swap_state *ss = swap_state(m);
+	unsigned int nr =
+	    (unsigned int)KMM_DIV_ROUND_UP((unsigned long)si->max, SWAP_ADDRESS_SPACE_PAGES);
+	si->spaces = kmm_port_alloc(nr * sizeof(*si->spaces));
+	if (!si->spaces)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < nr; i++) {
+		spin_lock_init(&si->spaces[i].lock);
+		radix_tree_init(&si->spaces[i].i_pages, swap_radix_node_alloc, swap_radix_node_free,
+				ss);
+	}
+	si->nr_spaces = nr;
+	return 0;
+}
+
+void exit_swap_address_space(struct kmm_machine *m, struct swap_info *si)
+{
+	if (!si->spaces)
+		return;
+	for (unsigned int i = 0; i < si->nr_spaces; i++)
+		KMM_BUG_ON(si->spaces[i].i_pages.rnode || si->spaces[i].nrpages);
+	kmm_port_free(si->spaces, si->nr_spaces * sizeof(*si->spaces));
+	si->spaces = NULL;
+	si->nr_spaces = 0;
+}
+
+static void swap_cache_account(struct kmm_machine *m, struct kmm_page *page, long nr)
+{
+	struct kmm_node *pgdat = NODE_DATA(m, page_to_nid(page));
+	mod_node_page_state(pgdat, NR_FILE_PAGES, nr);
+	mod_node_page_state(pgdat, NR_SWAPCACHE, nr);
+}
+
+int add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry, gfp_t gfp)
+{
+	KMM_BUG_ON(!PageLocked(page));
+	KMM_BUG_ON(PageSwapCache(page));
+	KMM_BUG_ON(!PageSwapBacked(page));
+	struct swap_info *si = get_swap_device(m, entry);
+	if (!si)
+		return -EINVAL;
+	unsigned long offset = swp_offset(entry);
+	struct swap_address_space *space = swap_address_space(si, offset);
+
+	page_ref_inc(page);
+	SetPageSwapCache(page);
+	page->private = entry.val;
+	spin_lock(&space->lock);
+	int err = radix_tree_insert(&space->i_pages, offset, page);
+	if (!err) {
+		space->nrpages++;
+		swap_cache_account(m, page, 1);
+	}
+	spin_unlock(&space->lock);
+	if (err) {
+		ClearPageSwapCache(page);
+		page->private = 0;
+		page_ref_add(page, -1);
+	}
+	put_swap_device(si);
+	return err;
+}
+
+void __delete_from_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
+{
+	struct swap_info *si = swap_type_to_swap_info(m, swp_type(entry));
+	unsigned long offset = swp_offset(entry);
+	KMM_BUG_ON(!si || !PageSwapCache(page) || page->private != entry.val);
+	struct swap_address_space *space = swap_address_space(si, offset);
+	spin_lock(&space->lock);
+	void *old = radix_tree_delete(&space->i_pages, offset);
+	KMM_BUG_ON(old != page);
+	space->nrpages--;
+	swap_cache_account(m, page, -1);
+	spin_unlock(&space->lock);
+	ClearPageSwapCache(page);
+	page->private = 0;
+}
+
+void delete_from_swap_cache(struct kmm_machine *m, struct kmm_page *page)
+{
+	swp_entry_t entry = page_swap_entry(page);
+	__delete_from_swap_cache(m, page, entry);
+	put_swap_page(m, entry);
+	/* The cache's reference; the caller holds its own, so this never frees. */
+	KMM_BUG_ON(page_ref_count(page) < 2);
+	page_ref_add(page, -1);
+}
+
+struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
+{
+	struct swap_info *si = get_swap_device(m, entry);
+	struct kmm_page *page;
+	if (!si)
+		return NULL;
+	struct swap_address_space *space = swap_address_space(si, swp_offset(entry));
+	spin_lock(&space->lock);
+	page = radix_tree_lookup(&space->i_pages, swp_offset(entry));
+	if (page && !get_page_unless_zero(page))
+		page = NULL;
+	spin_unlock(&space->lock);
+	put_swap_device(si);
+	if (page && TestClearPageReclaim(page))
+		count_vm_event(m,
+			       SWAP_RA_HIT); /* PG_readahead: brought in by readahead, now used */
+	return page;
+}
+
+bool try_to_free_swap(struct kmm_machine *m, struct kmm_page *page)
+{
+	KMM_BUG_ON(!PageLocked(page));
+	if (!PageSwapCache(page) || PageWriteback(page))
+		return false;
+	if (__swap_count(m, page_swap_entry(page)))
+		return false;
+	delete_from_swap_cache(m, page);
+	SetPageDirty(page); /* memory holds the only copy again */
+	return true;
+}
+
+/* Take a page for @entry out of the cache and free it (after a failed read). */
+static void swap_cache_discard(struct kmm_machine *m, struct kmm_page *page)
+{
+	delete_from_swap_cache(m, page);
+	ClearPageLocked(page);
+	kmm_put_page(m, page);
+}
+
+struct kmm_page *__read_swap_cache_async(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp,
+					 bool *new_page)
+{
+	struct swap_state *ss = swap_state(m);
+	struct kmm_page *page;
+	*new_page = false;
+	for (;;) {
+		page = lookup_swap_cache(m, entry);
+		if (page)
+			return page;
+		page = kmm_alloc_pages(m, gfp, 0);
+		if (!page)
+			return NULL;
+		int err = swapcache_prepare(m, entry);
+		if (!err)
+			break;
+		kmm_put_page(m, page);
+		if (err != -EEXIST)
+			return NULL; /* the slot is free or bad */
+		/* Another CPU is adding the page: wait for it to appear. */
+		kmm_port_yield();
+	}
+	SetPageLocked(page);
+	SetPageSwapBacked(page);
+	if (add_to_swap_cache(m, page, entry, gfp)) {
+		put_swap_page(m, entry);
+		ClearPageLocked(page);
+		kmm_put_page(m, page);
+		return NULL;
+	}
+	if (ss->ops.lru_cache_add)
+		ss->ops.lru_cache_add(m, page);
+	*new_page = true;
+	return page;
+}
+
+int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_entry_t *out,
+				 int max)
+{
+	struct swap_state *ss = swap_state(m);
+	struct swap_info *si = get_swap_device(m, entry);
+	int n = 0;
+	if (!si || max <= 0)
+		goto out;
+	unsigned long offset = swp_offset(entry);
+	unsigned long mask = (1UL << ss->page_cluster) - 1;
+	unsigned long start = offset & ~mask, end = offset | mask;
+	if (!start)
+		start = 1; /* the header */
+	if (end >= si->max)
+		end = si->max - 1;
+	out[n++] = entry;
+	for (unsigned long o = start; o <= end && n < max; o++) {
+		unsigned char v = READ_ONCE(si->swap_map[o]);
+		if (o == offset || !v || swap_count(v) == SWAP_MAP_BAD)
+			continue;
+		out[n++] = swp_entry(swp_type(entry), o);
+	}
+out:
+	if (si)
+		put_swap_device(si);
+	return n;
+}
+
+struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
+{
+	struct swap_state *ss = swap_state(m);
+	swp_entry_t slots[64], fresh_e[64];
+	struct kmm_page *fresh[64], *target = NULL;
+	int errs[64], nfresh = 0;
+	bool new_page;
+	*err = 0;
+	int n = swap_cluster_readahead_slots(m, entry, slots, 1 << kmm_min(ss->page_cluster, 6u));
+	/* Slot order (the target came first): neighbouring slots become one read. */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && swp_offset(slots[j]) < swp_offset(slots[j - 1]); j--) {
+			swp_entry_t t = slots[j];
+			slots[j] = slots[j - 1];
+			slots[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		struct kmm_page *page = __read_swap_cache_async(m, slots[i], gfp, &new_page);
+		if (!page)
+			continue;
+		if (slots[i].val == entry.val)
+			target = page;
+		if (new_page) {
+			fresh[nfresh] = page;
+			fresh_e[nfresh++] = slots[i];
+		} else if (page != target) {
+			kmm_put_page(m, page);
+		}
+	}
+	swap_readpages(m, fresh, fresh_e, nfresh, errs);
+	for (int i = 0; i < nfresh; i++) {
+		struct kmm_page *page = fresh[i];
+		if (errs[i]) {
+			/* Out of the cache again, so that a later fault retries the read. */
+			swap_cache_discard(m, page);
+			if (page == target) {
+				target = NULL;
+				*err = -EIO;
+			}
+			continue;
+		}
+		ClearPageLocked(page);
+		if (page != target) {
+			SetPageReclaim(page); /* PG_readahead */
+			count_vm_event(m, SWAP_RA);
+			kmm_put_page(m, page);
+		}
+	}
+	if (!target) {
+		/* No page: the read failed (-EIO), nothing holds the slot any more, or no memory. */
+		if (!*err)
+			*err = swap_map_value(m, entry) > 0 ? -ENOMEM : -ENOENT;
+		return NULL;
+	}
+	if (!PageUptodate(target)) {
+		/* Another CPU's read of this page is still going on: wait for it. */
+		while (PageLocked(target))
+			kmm_port_yield();
+		if (!PageUptodate(target)) {
+			kmm_put_page(m, target);
+			*err = -EIO;
+			return NULL;
+		}
+	}
+	return target;
+}
+
+void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si)
+{
+	for (unsigned int s = 0; s < si->nr_spaces; s++) {
+		struct swap_address_space *space = &si->spaces[s];
+		unsigned long index = 0;
+		for (;;) {
+			spin_lock(&space->lock);
+			struct kmm_page *page = radix_tree_next(&space->i_pages, &index, -1);
+			if (page && !get_page_unless_zero(page))
+				page = NULL;
+			spin_unlock(&space->lock);
+			if (!page)
+				break;
+			if (!TestSetPageLocked(page)) {
+				try_to_free_swap(m, page);
+				ClearPageLocked(page);
+			}
+			kmm_put_page(m, page);
+			index++;
+		}
+	}
+}
