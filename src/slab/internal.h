@@ -342,8 +342,6 @@ static __kmm_always_inline void stat(struct kmem_cache_cpu *c, enum slub_stat_it
 		WRITE_ONCE(c->stat[si], c->stat[si] + 1);
 }
 
-void slab_lock_contended(struct kmm_page *slab);
-
 /* The bit lock of a slab's freelist and counters (Linux slab_lock). */
 void slab_lock_contended(struct kmm_page *slab);
 static inline void slab_lock(struct kmm_page *slab)

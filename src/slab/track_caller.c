@@ -11,7 +11,7 @@
 
 void *kmm_kmem_cache_alloc_track_caller(struct kmm_kmem_cache *s, gfp_t gfp, uintptr_t caller)
 {
-	return slab_alloc_node(s, gfp, NUMA_NO_NODE, caller, s->object_size);
+	return slab_alloc_node(s->machine, s, gfp, NUMA_NO_NODE, caller, s->object_size);
 }
 
 void kmm_kfree_track_caller(struct kmm_machine *m, const void *x, uintptr_t caller)
@@ -23,5 +23,5 @@ void kmm_kfree_track_caller(struct kmm_machine *m, const void *x, uintptr_t call
 	struct kmm_page *slab = virt_to_slab_page(m, x);
 	if (unlikely(!PageSlab(slab)))
 		return slab_free_bad(m, NULL, x, caller);
-	do_slab_free(slab->slab_cache, slab, (void *)x, caller);
+	do_slab_free(m, slab->slab_cache, slab, (void *)x, caller);
 }
