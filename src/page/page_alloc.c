@@ -519,6 +519,17 @@ static __kmm_cold void free_compound_tails(struct kmm_machine *m, struct kmm_pag
 }
 
 /*
+ * An anonymous page keeps its anon_vma (page->mapping with the low bit set)
+ * until it is freed; the free forgets it (Linux: PageMappingFlags in
+ * free_pages_prepare). Every free path calls this.
+ */
+static __kmm_always_inline void free_page_anon_mapping(struct kmm_page *page)
+{
+	if (unlikely((uintptr_t)page->mapping & 1))
+		page->mapping = NULL;
+}
+
+/*
  * Checks and clean-up before a block returns to the allocator: the page
  * must be unused and unmapped; compound tails are unlinked; the page flags
  * are cleared (Linux free_pages_prepare).
@@ -528,9 +539,7 @@ static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct
 {
 	if (unlikely(PageHead(page)))
 		free_compound_tails(m, page, order);
-	/* An anonymous page keeps its anon_vma (low bit set) until it is freed. */
-	if ((uintptr_t)page->mapping & 1)
-		page->mapping = NULL;
+	free_page_anon_mapping(page);
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_free_page(m, page + i);
@@ -639,6 +648,7 @@ static __kmm_always_inline void free_unref_page_commit(struct kmm_machine *m, st
 						       struct kmm_page *page, unsigned long flags,
 						       unsigned int order, int migratetype)
 {
+	free_page_anon_mapping(page);
 	if (KMM_DEBUG >= 1)
 		for (unsigned long i = 0; i < (1UL << order); i++)
 			check_free_page(m, page + i);
