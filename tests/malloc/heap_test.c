@@ -232,6 +232,38 @@ static void test_memalign(void)
 			kmm_libc_free(p);
 		}
 	}
+	/*
+	 * Alignments beyond the largest buddy block, up to 1 GiB: mappings of
+	 * their own, which realloc keeps aligned too (moved by copy, not mremap).
+	 */
+	for (unsigned int shift = 24; shift <= 30; shift += 2) {
+		size_t align = (size_t)1 << shift;
+		const size_t big_sizes[] = {1, 100, 6 * MiB};
+		for (size_t i = 0; i < sizeof(big_sizes) / sizeof(big_sizes[0]); i++) {
+			size_t s = big_sizes[i];
+			unsigned char *p = kmm_libc_memalign(align, s);
+			expect_ptr_not_null(p);
+			if ((uintptr_t)p % align)
+				KMM_EXPECT_FAIL_("memalign(%zu, %zu) = %p", align, s, (void *)p);
+			fill(p, s, shift);
+			const size_t sizes2[] = {9 * MiB, 70000, 5 * MiB, 24};
+			for (size_t k = 0; k < 4; k++) {
+				unsigned char *q = kmm_libc_realloc(p, sizes2[k]);
+				expect_ptr_not_null(q);
+				if ((uintptr_t)q % align)
+					KMM_EXPECT_FAIL_(
+					    "realloc of a %zu-aligned block to %zu: %p", align,
+					    sizes2[k], (void *)q);
+				if (!intact_prefix(q, kmm_min(s, sizes2[k]), s, shift))
+					KMM_EXPECT_FAIL_("realloc lost data (%zu -> %zu)", s,
+							 sizes2[k]);
+				p = q;
+				s = sizes2[k];
+				fill(p, s, shift);
+			}
+			kmm_libc_free(p);
+		}
+	}
 	void *out = NULL;
 	expect_int_eq(kmm_libc_posix_memalign(&out, 0, 10), EINVAL);
 	expect_int_eq(kmm_libc_posix_memalign(&out, 3, 10), EINVAL);
