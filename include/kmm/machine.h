@@ -188,6 +188,13 @@ struct kmm_config {
 	/* Swap areas switched on at the end of boot, as an init script's swapon -a. */
 	struct kmm_swap_spec swap[KMM_MAX_BOOT_SWAP];
 	int nr_swap;
+	/*
+	 * The first this many max-order blocks of RAM that kmm backs are left to
+	 * the host's first-touch faults instead of populated whole (src/phys/ram.c):
+	 * a small user (libkmm-malloc in a short program) pays only for the pages
+	 * it touches. 0: populate every block.
+	 */
+	unsigned int ram_lazy_blocks;
 };
 
 /* Defaults: 4 GiB, 2 nodes, 4 CPUs, x86_64, SPARSEMEM_VMEMMAP (kmm's default machine). */
@@ -309,6 +316,7 @@ struct kmm_machine {
 	size_t ram_size;
 	/* One bit per max-order block of RAM already backed by host memory. */
 	unsigned long *ram_populated;
+	long ram_lazy_left; /* blocks still to leave to first touch (cfg.ram_lazy_blocks) */
 
 	unsigned long min_low_pfn, max_low_pfn, max_pfn;
 	unsigned long max_zone_pfn[MAX_NR_ZONES];

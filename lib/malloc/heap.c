@@ -355,6 +355,12 @@ static struct kmm_machine *boot_machine(uint64_t ram, struct kmm_error *err)
 	snprintf(d->source, sizeof(d->source), "libkmm-malloc");
 	cfg.desc_given = true;
 	cfg.deferred = KMM_DEFERRED_ON_DEMAND;
+	/*
+	 * The first 16 MiB (the machine's own data and the heap's first blocks)
+	 * are backed as the program touches them, in huge pages where the host
+	 * gives them: a small program does not pay for whole 4 MiB blocks.
+	 */
+	cfg.ram_lazy_blocks = KM_LAZY_BLOCKS;
 	/* Freelist hardening and shuffling key: different in every process. */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -39,6 +39,9 @@
 /* Above KM_SMALL_MAX: runs of whole pages up to the largest buddy block. */
 #define KM_RUN_MAX (PAGE_SIZE << MAX_PAGE_ORDER)
 
+/* RAM blocks (4 MiB) backed on first touch rather than populated whole (cfg.ram_lazy_blocks). */
+#define KM_LAZY_BLOCKS 4
+
 /* --- Threads --------------------------------------------------------------------- */
 
 enum km_mode {

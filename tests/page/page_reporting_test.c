@@ -132,6 +132,54 @@ static void test_report_skips_used(void)
 	kmm_machine_destroy(m);
 }
 
+/*
+ * Lazy blocks (cfg.ram_lazy_blocks, src/phys/ram.c): the first blocks the
+ * machine backs are only marked, and the host backs the pages touched; then
+ * population is whole blocks again.
+ */
+static void test_lazy_blocks(void)
+{
+	struct kmm_machine *m = kmm_test_boot("--mem 256M --nodes 1 --cpus 1");
+	expect_ptr_not_null(m);
+	m->ram_lazy_left = 2; /* as a boot with cfg.ram_lazy_blocks = 2 would leave it */
+	unsigned long ram0 = kmm_ram_populated_blocks(m);
+	expect_int_eq(kmm_cpu_enter(m, 0), 0);
+	struct kmm_page *blocks[3];
+	for (int i = 0; i < 3; i++) {
+		blocks[i] = kmm_alloc_pages(m, GFP_KERNEL, MAX_PAGE_ORDER);
+		expect_ptr_not_null(blocks[i]);
+		expect_true(populated(m, blocks[i]));
+	}
+	expect_u64_eq(kmm_ram_populated_blocks(m), ram0 + 3);
+	unsigned char *lazy = page_address(m, blocks[0]);
+	expect_u64_eq(kmm_port_resident(lazy, BLOCK_BYTES), 0);
+	expect_u64_eq(kmm_port_resident(page_address(m, blocks[1]), BLOCK_BYTES), 0);
+	expect_u64_eq(kmm_port_resident(page_address(m, blocks[2]), BLOCK_BYTES), BLOCK_BYTES);
+	/* One byte touched: a page (or a huge page), not the block. */
+	lazy[0] = 0x5a;
+	size_t touched = kmm_port_resident(lazy, BLOCK_BYTES);
+	expect_u64_ge(touched, PAGE_SIZE);
+	expect_u64_le(touched, BLOCK_BYTES / 2);
+	expect_u64_eq(lazy[0], 0x5a);
+	/* Reported and reused, a lazy block is populated whole like any other. */
+	for (int i = 0; i < 3; i++)
+		kmm_free_pages(m, blocks[i], MAX_PAGE_ORDER);
+	kmm_cpu_exit(m);
+	expect_u64_eq(kmm_page_reporting_run(m, 0, ~0UL), 3);
+	expect_int_eq(kmm_cpu_enter(m, 0), 0);
+	for (int i = 0; i < 3; i++) {
+		blocks[i] = kmm_alloc_pages(m, GFP_KERNEL, MAX_PAGE_ORDER);
+		expect_ptr_not_null(blocks[i]);
+		expect_u64_eq(kmm_port_resident(page_address(m, blocks[i]), BLOCK_BYTES),
+			      BLOCK_BYTES);
+	}
+	for (int i = 0; i < 3; i++)
+		kmm_free_pages(m, blocks[i], MAX_PAGE_ORDER);
+	kmm_cpu_exit(m);
+	validate(m, "after lazy blocks");
+	kmm_machine_destroy(m);
+}
+
 /* --- Concurrent ---------------------------------------------------------------------- */
 
 #define SLOTS 32
@@ -254,6 +302,7 @@ int main(int argc, char **argv)
 	kmm_test_init(argc, argv);
 	run_test(test_report_keep_newest);
 	run_test(test_report_skips_used);
+	run_test(test_lazy_blocks);
 	run_test(test_report_concurrent);
 	return kmm_test_done();
 }
