@@ -221,9 +221,15 @@ static void thread_exit(void *arg)
 	}
 	t->mode = KM_DEAD;
 	t->cpu = -1;
-	registry_del(t);
-	/* From now on the thread is not in the registry: nothing more to release. */
+	/*
+	 * Out of the allocator before the registry lock: a fork in progress
+	 * holds that lock while it waits for this counter to drop (taking the
+	 * lock with the counter raised deadlocked against fork_prepare). The
+	 * thread holds nothing of the machine any more; a fork that sees it in
+	 * the registry sees it idle, and the child does not have it.
+	 */
 	__atomic_store_n(&t->busy, t->busy - 1, __ATOMIC_RELEASE);
+	registry_del(t);
 }
 
 /* --- fork() ---------------------------------------------------------------------------------------- */
