@@ -12,8 +12,9 @@
  *     first 128 MiB section has struct pages; allocations that find the zone
  *     short initialise the next section (deferred_grow_zone), and the page
  *     allocator backs RAM with host memory in 4 MiB blocks as it hands
- *     them out. So a process pays for the memory it uses, not for the 64 GiB:
- *     booting takes about a millisecond and 10 MiB.
+ *     them out (the first 16 MiB on first touch instead, KM_LAZY_BLOCKS). So
+ *     a process pays for the memory it uses, not for the 64 GiB: booting
+ *     takes about a millisecond and leaves about 8 MiB resident.
  *  2. Bootstrap. The first malloc boots the machine under the state word:
  *     COLD -> BOOTING -> UP. Booting itself never calls malloc (kmm's core
  *     takes host memory from port/, with mmap), but what the heap calls while
