@@ -28,9 +28,10 @@
 
 extern char **environ;
 
-#define LIB	KMM_BINARY_DIR "/libkmm-malloc.so"
-#define STRESS	KMM_BINARY_DIR "/malloc/stress"
-#define TIMEOUT 300
+#define LIB	      KMM_BINARY_DIR "/libkmm-malloc.so"
+#define STRESS	      KMM_BINARY_DIR "/malloc/stress"
+#define STRESS_LINKED KMM_BINARY_DIR "/malloc/stress-linked"
+#define TIMEOUT	      300
 
 struct run {
 	int status;
@@ -197,6 +198,33 @@ static void test_stress_fork(void)
 	snprintf(forks, sizeof(forks), "%lu", 10 * kmm_test_scale);
 	char *argv[] = {STRESS, "fork", "3", forks, NULL};
 	compare("stress fork", argv, NULL, true, NULL);
+}
+
+/* Linked with -lkmm-malloc instead of preloaded: the same heap, the same output. */
+static void test_linked(void)
+{
+	const char *env[] = {"KMM_MALLOC_STATS=1", NULL};
+	char *argv[] = {STRESS_LINKED, "stats", NULL};
+	struct run r;
+	run(&r, argv, env, false);
+	expect_true(exited_0(&r));
+	expect_str_eq(r.out, "stats: done\n");
+	expect_str_contains(r.err, "kmm-malloc: 65536 MiB of RAM");
+	run_free(&r);
+
+	char seed[32];
+	snprintf(seed, sizeof(seed), "%" PRIu64, kmm_test_seed);
+	char *threads_linked[] = {STRESS_LINKED, "threads", "12", "2000", seed, NULL};
+	char *threads_plain[] = {STRESS, "threads", "12", "2000", seed, NULL};
+	struct run a;
+	run(&a, threads_plain, NULL, false);
+	run(&r, threads_linked, NULL, false);
+	expect_true(exited_0(&a));
+	expect_true(exited_0(&r));
+	expect_str_eq(r.out, a.out);
+	printf("  linked: stress threads, same output (%zu bytes)\n", r.out_len);
+	run_free(&a);
+	run_free(&r);
 }
 
 /* --- The heap seen from outside -------------------------------------------------------------- */
@@ -456,6 +484,7 @@ int main(int argc, char **argv)
 	}
 	run_test(test_stress_threads);
 	run_test(test_stress_fork);
+	run_test(test_linked);
 	run_test(test_enomem);
 	run_test(test_misuse);
 	run_test(test_stats);
