@@ -702,15 +702,25 @@ static __kmm_noinline void free_pages_not_last(struct kmm_machine *m, struct kmm
 	}
 }
 
+/* Orders above 0: like alloc_pages_order(), their own copy of the fast path. */
+static __kmm_noinline void free_pages_order(struct kmm_machine *m, struct kmm_page *page,
+					    unsigned long flags, unsigned int order)
+{
+	if (likely(pcp_allowed_order(order)))
+		return free_unref_page_fast(m, this_cpu(m), page, flags, order);
+	__free_pages_ok(m, this_cpu(m), page, order);
+}
+
 void kmm_free_pages(struct kmm_machine *m, struct kmm_page *page, unsigned int order)
 {
 	/* Whether it is compound must be read first: once our reference is gone it is not ours. */
 	unsigned long flags = READ_ONCE(page->flags);
 	if (unlikely(!put_page_testzero(page)))
 		return free_pages_not_last(m, page, order, flags);
-	if (likely(pcp_allowed_order(order)))
-		return free_unref_page_fast(m, this_cpu(m), page, flags, order);
-	__free_pages_ok(m, this_cpu(m), page, order);
+	/* Order 0 with the order a constant: the shifts and order tests fold away. */
+	if (unlikely(order))
+		return free_pages_order(m, page, flags, order);
+	return free_unref_page_fast(m, this_cpu(m), page, flags, 0);
 }
 
 void kmm_put_page(struct kmm_machine *m, struct kmm_page *page)
