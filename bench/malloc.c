@@ -274,7 +274,7 @@ static void w_larson(void)
 static void w_realloc(void)
 {
 	unsigned long rounds = scale < 1 ? 2 : 4;
-	size_t target = (size_t)(96 * MiB * (scale < 1 ? 0.25 : 1));
+	size_t target = (size_t)(96 * MiB * (scale < 1 ? scale : 1));
 	for (unsigned long r = 0; r < rounds; r++) {
 		char *buf = NULL;
 		size_t size = 0;
@@ -543,11 +543,11 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		bench_usage_error(&o, "unknown option '%s'", argv[1]);
 	if (o.quick)
-		scale = 0.15;
+		scale = 0.1;
 	int reps = bench_reps(&o, 3, 1);
 
 	bench_section("malloc: libkmm-malloc and its peers, each workload in a fresh process%s",
-		      o.quick ? " (quick: 15% of the work)" : "");
+		      o.quick ? " (quick: 10% of the work)" : "");
 	find_allocators();
 	if (!allocs[A_KMM].present) {
 		fprintf(stderr, "malloc: %s is missing (build the kmm_malloc target)\n", kmm_lib);
