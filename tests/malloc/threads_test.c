@@ -8,7 +8,7 @@
  *    data, and the machine's invariants hold afterwards;
  *  - calls after a thread's exit destructor run on no CPU;
  *  - fork() while other threads allocate: the child allocates and frees
- *    and finds the machine consistent.
+ *    and finds the machine consistent; fork() while threads exit.
  */
 #include "kmm_test.h"
 #include "internal.h"
@@ -16,7 +16,9 @@
 #include "slab/internal.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define NR_THREADS 8
 
@@ -239,6 +241,81 @@ static void test_fork(void) /* KMM_TEST_CONCURRENT */
 	validate("after the forks");
 }
 
+/* --- Thread exit during fork() -------------------------------------------------------------- */
+
+static int spawners_stop;
+
+static void *short_thread(void *arg)
+{
+	(void)arg;
+	void *v[64];
+	for (int i = 0; i < 64; i++)
+		v[i] = kmm_libc_malloc((size_t)i * 100 + 1);
+	for (int i = 0; i < 64; i++)
+		kmm_libc_free(v[i]);
+	return NULL; /* the exit destructor gives the CPU's caches back */
+}
+
+static void *spawner(void *arg)
+{
+	unsigned long *spawned = arg;
+	while (!__atomic_load_n(&spawners_stop, __ATOMIC_ACQUIRE)) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, short_thread, NULL) == 0) {
+			pthread_join(t, NULL);
+			(*spawned)++;
+		}
+	}
+	return NULL;
+}
+
+static void watchdog(int sig)
+{
+	(void)sig;
+	static const char msg[] = "threads_test: fork and thread exit deadlocked (60 s)\n";
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(3);
+	_exit(2);
+}
+
+/*
+ * Threads exit (and give their caches back) while the main thread forks:
+ * an exiting thread must not wait for the registry lock with its calls
+ * counted, since fork waits, holding that lock, for them to end.
+ */
+static void test_fork_thread_exit(void) /* KMM_TEST_CONCURRENT */
+{
+	kmm_libc_free(kmm_libc_malloc(1));
+	__atomic_store_n(&spawners_stop, 0, __ATOMIC_RELEASE);
+	unsigned long spawned[2] = {0, 0};
+	pthread_t s[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&s[i], NULL, spawner, &spawned[i]);
+	signal(SIGALRM, watchdog);
+	alarm(60);
+	int failed = 0;
+	unsigned long forks = 40 * kmm_test_scale;
+	for (unsigned long f = 0; f < forks; f++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			kmm_libc_free(kmm_libc_malloc(5000));
+			_exit(0);
+		}
+		int status = 0;
+		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			failed++;
+	}
+	__atomic_store_n(&spawners_stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 2; i++)
+		pthread_join(s[i], NULL);
+	alarm(0);
+	printf("  %lu forks while %lu threads came and went\n", forks, spawned[0] + spawned[1]);
+	expect_int_eq(failed, 0);
+	expect_u64_gt(spawned[0] + spawned[1], 0);
+	validate("after forks and thread exits");
+}
+
 #if defined(__SANITIZE_THREAD__)
 /* A child of fork() exits without the parent's threads: not a leak. */
 const char *__tsan_default_options(void);
@@ -256,5 +333,6 @@ int main(int argc, char **argv)
 	run_test(test_cpus);
 	run_test(test_calls_after_exit);
 	run_test(test_fork);
+	run_test(test_fork_thread_exit);
 	return kmm_test_done();
 }
