@@ -76,6 +76,11 @@ struct kmm_sim_opts {
 	FILE *log;		      /* progress and the summary; NULL: silent */
 	const char *trace_events;     /* trace events (a glob list) into out_dir/trace.txt */
 	bool boot_log;		      /* echo the boot log to @log */
+	bool fail_on_oom;	      /* stop the run (-ENOMEM) when memory runs out */
+	bool progress;		      /* a progress bar on @log (when it is a terminal) */
+	bool no_report;		      /* with out_dir: no report.html */
+	const char *variant_label;    /* the report's name for this run (kmm compare) */
+	struct kmm_buf *report_data;  /* with out_dir: receives the report's data (JSON) */
 };
 
 /* Figures of a finished run (deterministic ones; wall-clock separately). */
@@ -91,6 +96,13 @@ struct kmm_sim_result {
 	uint64_t bytes_requested; /* the sizes those objects were asked with */
 	uint64_t snapshots;
 	double seconds; /* wall-clock of the operations (not deterministic) */
+	/* Tasks and the machine at the end (vmstat's events). */
+	uint64_t accesses;   /* pages touched by touch operations */
+	uint64_t oom_faults; /* faults and calls that found no memory */
+	uint64_t pgfault, pgmajfault, pgscan, pgsteal, pswpin, pswpout;
+	unsigned long free_pages_end;
+	/* Host bytes of the mechanisms' own data (memory map, page tables, slab). */
+	uint64_t memmap_bytes, buddy_map_bytes, pagetable_pages, slab_bytes;
 };
 
 /*
@@ -101,6 +113,19 @@ struct kmm_sim_result {
  */
 int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 		     struct kmm_sim_result *res, struct kmm_error *err);
+
+/*
+ * Run @w once per design variant and print the figures side by side to
+ * @out (if not NULL). @specs holds @nspecs "KEY=A,B,..." (KEY: model,
+ * buddy, rmap; several keys give every combination); with none, the
+ * workload's own `variant` lines. With @opts->out_dir, each run writes
+ * DIR/KEY=A/ and DIR/report.html holds them all with the table. Returns 0
+ * or a negative errno with the message in @err.
+ */
+int kmm_workload_compare(struct kmm_workload *w, const char *const *specs, int nspecs,
+			 const struct kmm_sim_opts *opts, FILE *out, struct kmm_error *err);
+/* The keys kmm_workload_compare() takes, for messages. */
+const char *kmm_compare_keys(void);
 
 /* --- Memory-access traces ------------------------------------------------------------- */
 
@@ -193,5 +218,41 @@ int kmm_refsim_lru_multi(const uint64_t *refs, size_t n, const size_t *frames, s
 			 uint64_t *faults);
 /* Distinct pages in @refs; (size_t)-1 on host memory failure. */
 size_t kmm_refsim_distinct(const uint64_t *refs, size_t n);
+
+/* --- Trace replay ---------------------------------------------------------------------- */
+
+struct kmm_replay_opts {
+	const struct kmm_config *cfg;	 /* the machine (kmm_config_init + options) */
+	enum kmm_memtrace_format format; /* KMM_MEMTRACE_AUTO: from the first bytes */
+	uint64_t swap_bytes;	 /* a swap file of this size in a temporary directory (0: none) */
+	const char *out_dir;	 /* as kmm_workload_run's (NULL: none) */
+	uint64_t snapshot_every; /* also snapshot every N page references */
+	bool fail_on_oom;	 /* stop (-ENOMEM) at the first reference that finds no page */
+	bool no_report;		 /* with out_dir: no report.html */
+};
+
+struct kmm_replay_result {
+	uint64_t records;	 /* trace records read */
+	uint64_t refs;		 /* page references made (a record may touch two pages) */
+	uint64_t distinct_pages; /* distinct pages in the trace */
+	uint64_t vmas, mapped_pages;
+	uint64_t outside_pages, outside_refs; /* outside the user address space: skipped */
+	uint64_t minflt, majflt;	      /* the task's faults */
+	uint64_t oom_faults;		      /* references whose fault found no page */
+	uint64_t pgscan, pgsteal, pswpin, pswpout;
+	unsigned long free_pages_end;
+	uint64_t snapshots;
+	double seconds; /* wall-clock of the references */
+};
+
+/*
+ * Replay @trace into one task of a machine booted from @o->cfg: map
+ * anonymous memory over every page the trace touches, then make each
+ * page reference in order (docs/traces.md). Returns 0, or a negative
+ * errno with the message in @err (a bad trace, a machine that cannot
+ * boot, -ENOMEM with fail_on_oom).
+ */
+int kmm_replay(const char *trace, const struct kmm_replay_opts *o, struct kmm_replay_result *res,
+	       struct kmm_error *err);
 
 #endif /* KMM_SIM_H */

@@ -40,6 +40,10 @@
  */
 #define _GNU_SOURCE
 #include "exec.h"
+#include "sim_output.h"
+
+#include <kmm/mm.h>
+#include "../page/internal.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -48,8 +52,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef void (*sim_exec_fn)(struct sim_run *r, const struct wl_op *op, int cpu);
 
@@ -58,6 +62,7 @@ struct sim_op_desc {
 	sim_exec_fn exec; /* NULL: not supported yet */
 	const char *needs;
 	bool barrier; /* runs alone, all CPUs quiet (concurrent mode) */
+	bool task;    /* runs on its task's CPU (a barrier in concurrent mode) */
 };
 
 static uint64_t now_ns(void)
@@ -65,6 +70,16 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void sim_oom(struct sim_run *r, const struct wl_op *op)
+{
+	if (r->failed)
+		return;
+	sim_fail(r, op, "out of memory: the machine has no page left for %s (--fail-on-oom)",
+		 wl_op_names[op->kind]);
+	r->oom = true;
+	r->err->code = -ENOMEM;
 }
 
 void sim_fail(struct sim_run *r, const struct wl_op *op, const char *fmt, ...)
@@ -83,15 +98,33 @@ void sim_fail(struct sim_run *r, const struct wl_op *op, const char *fmt, ...)
 		kmm_error_set(r->err, -EIO, "%s", msg);
 }
 
+/* Erase the progress bar before a line of output takes its place. */
+static void progress_clear(struct sim_run *r)
+{
+	if (r->bar_shown) {
+		fputs("\r\033[K", r->o->log);
+		r->bar_shown = false;
+	}
+}
+
 static void logf_(struct sim_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(struct sim_run *r, const char *fmt, ...)
 {
 	va_list ap;
 	if (!r->o->log)
 		return;
+	progress_clear(r);
 	va_start(ap, fmt);
 	vfprintf(r->o->log, fmt, ap);
 	va_end(ap);
+}
+
+static uint64_t total_accesses(const struct sim_run *r)
+{
+	uint64_t n = 0;
+	for (int c = 0; c < KMM_MAX_CPUS; c++)
+		n += r->accesses[c];
+	return n;
 }
 
 static struct sim_stats totals(const struct sim_run *r)
@@ -113,77 +146,31 @@ static struct sim_stats totals(const struct sim_run *r)
 
 /* --- Output ------------------------------------------------------------------------------------ */
 
-static int mkdir_p(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		char c = buf[i];
-		buf[i] = '\0';
-		if (mkdir(buf, 0777) && errno != EEXIST)
-			return -errno;
-		buf[i] = c;
-	}
-	return 0;
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	size_t n = fwrite(data, 1, len, f);
-	int ret = (n != len || ferror(f)) ? -EIO : 0;
-	if (fclose(f) && !ret)
-		ret = -errno;
-	return ret;
-}
-
 static void snapshot(struct sim_run *r, const struct wl_op *op, const char *label)
 {
-	static const char *const views[] = {"buddyinfo", "zoneinfo", "pagetypeinfo", "meminfo",
-					    "vmstat",	 "slabinfo", "kmmstat"};
+	struct kmm_error e = {0};
 	if (!r->o->out_dir || r->failed)
 		return;
-	char dir[4200], path[4300];
-	struct kmm_buf b;
 	r->nsnap++;
-	snprintf(dir, sizeof(dir), "%s/proc/%04lu", r->o->out_dir, r->nsnap);
-	int ret = mkdir_p(dir);
-	if (ret) {
-		sim_fail(r, NULL, "%s: %s", dir, strerror(-ret));
+	if (sim_proc_snapshot(r->m, r->o->out_dir, r->nsnap, &e)) {
+		sim_fail(r, NULL, "%s", e.msg);
 		return;
 	}
-	kmm_buf_init(&b);
-	for (size_t v = 0; v < KMM_ARRAY_SIZE(views); v++) {
-		kmm_buf_reset(&b);
-		kmm_show(r->m, views[v], &b);
-		snprintf(path, sizeof(path), "%s/%s", dir, views[v]);
-		ret = write_file(path, b.data ? b.data : "", b.len);
-		if (ret) {
-			sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
-			break;
-		}
-	}
-	kmm_buf_free(&b);
 	struct sim_stats t = totals(r);
 	fprintf(r->snapcsv, "%lu,%llu,%s,%s,%lu,%llu,%llu,%llu,%llu\n", r->nsnap,
 		(unsigned long long)t.ops, r->phase ? r->phase : "", label, kmm_nr_free_pages(r->m),
 		(unsigned long long)t.alloc_calls, (unsigned long long)t.alloc_failed,
 		(unsigned long long)(t.pages_allocated - t.pages_freed),
 		(unsigned long long)(t.objects_allocated - t.objects_freed));
+	if (r->ts)
+		sim_ts_sample(r->ts, r->nsnap, t.ops, total_accesses(r), r->phase, label);
 	(void)op;
 }
 
 static int open_out(struct sim_run *r)
 {
 	char path[4200];
-	int ret = mkdir_p(r->o->out_dir);
+	int ret = sim_mkdir_p(r->o->out_dir);
 	if (ret)
 		return kmm_error_set(r->err, ret, "%s: %s", r->o->out_dir, strerror(-ret));
 	snprintf(path, sizeof(path), "%s/snapshots.csv", r->o->out_dir);
@@ -219,13 +206,92 @@ static void write_summary(struct sim_run *r)
 		       (unsigned long long)t.objects_freed, (unsigned long long)t.bytes_requested,
 		       kmm_nr_free_pages(r->m), r->nsnap);
 	snprintf(path, sizeof(path), "%s/summary.txt", r->o->out_dir);
-	int ret = write_file(path, b.data, b.len);
+	int ret = sim_write_file(path, b.data, b.len);
 	if (ret)
 		sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
 	kmm_buf_free(&b);
 }
 
+/* The machine's figures at the end of a run (kmm compare's table). */
+static void machine_figures(struct sim_run *r, struct kmm_sim_result *res)
+{
+	struct kmm_machine *m = r->m;
+	unsigned long ev[NR_VM_EVENT_ITEMS];
+	kmm_wait_for_init(m);
+	refresh_vm_stats(m);
+	all_vm_events(m, ev);
+	res->accesses = total_accesses(r);
+	res->oom_faults = r->oom_faults;
+	res->pgfault = ev[PGFAULT];
+	res->pgmajfault = ev[PGMAJFAULT];
+	res->pgscan = ev[PGSCAN_KSWAPD] + ev[PGSCAN_DIRECT];
+	res->pgsteal = ev[PGSTEAL_KSWAPD] + ev[PGSTEAL_DIRECT];
+	res->pswpin = ev[PSWPIN];
+	res->pswpout = ev[PSWPOUT];
+	res->free_pages_end = kmm_nr_free_pages(m);
+	res->memmap_bytes = m->memmap_bytes;
+	res->buddy_map_bytes = m->pa->buddy_map_bytes;
+	res->pagetable_pages = global_node_page_state(m, NR_PAGETABLE);
+	res->slab_bytes = global_node_page_state(m, NR_SLAB_RECLAIMABLE_B) +
+			  global_node_page_state(m, NR_SLAB_UNRECLAIMABLE_B);
+}
+
+/* report.html (and the report's data, for kmm compare). */
+static void write_report(struct sim_run *r)
+{
+	char path[4200];
+	struct kmm_buf sum, json;
+	struct sim_stats t = totals(r);
+	struct kmm_sim_result fig = {0};
+	const char *name = r->o->variant_label ? r->o->variant_label : r->p->filename;
+	machine_figures(r, &fig);
+	sim_ts_finish(r->ts);
+	kmm_buf_init(&sum);
+	kmm_buf_init(&json);
+	kmm_buf_printf(
+	    &sum,
+	    "workload %s, seed %llu, %s mode\n"
+	    "%llu operations, %llu pages touched, %lu snapshots\n"
+	    "page faults %llu (major %llu), out of memory %llu\n"
+	    "pages scanned %llu, reclaimed %llu, swapped out %llu, in %llu\n"
+	    "page blocks allocated %llu, objects allocated %llu, free pages at the end %lu",
+	    r->p->filename, (unsigned long long)r->seed,
+	    r->concurrent ? "concurrent" : "deterministic", (unsigned long long)t.ops,
+	    (unsigned long long)fig.accesses, r->nsnap, (unsigned long long)fig.pgfault,
+	    (unsigned long long)fig.pgmajfault, (unsigned long long)fig.oom_faults,
+	    (unsigned long long)fig.pgscan, (unsigned long long)fig.pgsteal,
+	    (unsigned long long)fig.pswpout, (unsigned long long)fig.pswpin,
+	    (unsigned long long)(t.alloc_calls - t.alloc_failed - t.objects_allocated),
+	    (unsigned long long)t.objects_allocated, fig.free_pages_end);
+	sim_ts_json(r->ts, name, sum.data, &json);
+	if (r->o->report_data)
+		kmm_buf_puts(r->o->report_data, json.data);
+	if (!r->o->no_report) {
+		const char *runs[1] = {json.data};
+		char title[512];
+		snprintf(title, sizeof(title), "kmm run %s", r->p->filename);
+		snprintf(path, sizeof(path), "%s/report.html", r->o->out_dir);
+		int ret = sim_report_write(path, title, runs, 1, NULL);
+		if (ret)
+			sim_fail(r, NULL, "%s: %s", path, strerror(-ret));
+	}
+	kmm_buf_free(&sum);
+	kmm_buf_free(&json);
+}
+
 /* --- Global operations (barriers) -------------------------------------------------------------- */
+
+/* The events a phase line reports: faults, major faults, pages reclaimed, swapped out. */
+static void task_events(struct sim_run *r, uint64_t out[4])
+{
+	unsigned long ev[NR_VM_EVENT_ITEMS];
+	refresh_vm_stats(r->m);
+	all_vm_events(r->m, ev);
+	out[0] = ev[PGFAULT];
+	out[1] = ev[PGMAJFAULT];
+	out[2] = ev[PGSTEAL_KSWAPD] + ev[PGSTEAL_DIRECT];
+	out[3] = ev[PSWPOUT];
+}
 
 static void phase_report(struct sim_run *r, const char *name)
 {
@@ -234,19 +300,36 @@ static void phase_report(struct sim_run *r, const char *name)
 	uint64_t objs = t.objects_allocated - s->objects_allocated;
 	uint64_t blocks =
 	    t.alloc_calls - s->alloc_calls - (t.alloc_failed - s->alloc_failed) - objs;
-	logf_(r,
-	      "phase %s: %llu operations; %llu blocks allocated (%llu pages), %llu failed; "
-	      "%llu blocks freed (%llu pages)",
-	      name, (unsigned long long)(t.ops - s->ops), (unsigned long long)blocks,
-	      (unsigned long long)(t.pages_allocated - s->pages_allocated),
-	      (unsigned long long)(t.alloc_failed - s->alloc_failed),
-	      (unsigned long long)(t.blocks_freed - s->blocks_freed),
-	      (unsigned long long)(t.pages_freed - s->pages_freed));
-	if (objs || t.objects_freed != s->objects_freed)
+	uint64_t acc = total_accesses(r) - r->phase_accesses, ev[4];
+	bool objects = objs || t.objects_freed != s->objects_freed;
+	bool pages =
+	    blocks || t.alloc_failed != s->alloc_failed || t.blocks_freed != s->blocks_freed;
+	logf_(r, "phase %s: %llu operations", name, (unsigned long long)(t.ops - s->ops));
+	/* Page blocks when the phase had some, or nothing else to say. */
+	if (pages || (!objects && !acc))
+		logf_(r,
+		      "; %llu blocks allocated (%llu pages), %llu failed; "
+		      "%llu blocks freed (%llu pages)",
+		      (unsigned long long)blocks,
+		      (unsigned long long)(t.pages_allocated - s->pages_allocated),
+		      (unsigned long long)(t.alloc_failed - s->alloc_failed),
+		      (unsigned long long)(t.blocks_freed - s->blocks_freed),
+		      (unsigned long long)(t.pages_freed - s->pages_freed));
+	if (objects)
 		logf_(r, "; %llu objects allocated (%llu bytes), %llu freed",
 		      (unsigned long long)objs,
 		      (unsigned long long)(t.bytes_requested - s->bytes_requested),
 		      (unsigned long long)(t.objects_freed - s->objects_freed));
+	if (acc) {
+		task_events(r, ev);
+		logf_(r, "; %llu pages touched, %llu faults (%llu major)", (unsigned long long)acc,
+		      (unsigned long long)(ev[0] - r->phase_events[0]),
+		      (unsigned long long)(ev[1] - r->phase_events[1]));
+		if (ev[2] != r->phase_events[2] || ev[3] != r->phase_events[3])
+			logf_(r, ", %llu reclaimed, %llu swapped out",
+			      (unsigned long long)(ev[2] - r->phase_events[2]),
+			      (unsigned long long)(ev[3] - r->phase_events[3]));
+	}
 	logf_(r, "\n");
 	if (r->timing)
 		fprintf(r->timing, "phase %s %.6f\n", name, (double)ns / 1e9);
@@ -256,6 +339,8 @@ static void exec_phase(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 	r->phase = r->p->phases[op->u.phase.name].name;
 	r->phase_start = totals(r);
+	r->phase_accesses = total_accesses(r);
+	task_events(r, r->phase_events);
 	r->phase_ns = now_ns();
 }
 
@@ -284,7 +369,7 @@ static void exec_validate(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 	struct kmm_error e = {0};
 	if (kmm_phys_validate(r->m, &e) || kmm_page_alloc_validate(r->m, &e) ||
-	    kmm_slab_validate_all(r->m, &e))
+	    kmm_slab_validate_all(r->m, &e) || kmm_vm_validate(r->m, &e))
 		sim_fail(r, op, "validate: invariant broken: %s", e.msg);
 }
 
@@ -303,27 +388,25 @@ static void exec_nothing(struct sim_run *r, const struct wl_op *op, int cpu)
 {
 }
 
-#define VM_LAYER "the address-space layer"
-
 static const struct sim_op_desc sim_ops[WL_NR_OPS] = {
     [WL_OP_PHASE] = {exec_phase, NULL, true},
     [WL_OP_END_PHASE] = {exec_end_phase, NULL, true},
     [WL_OP_REPEAT] = {exec_nothing, NULL, false},
     [WL_OP_END_REPEAT] = {exec_nothing, NULL, false},
     /*
-     * Tasks and their address spaces: they wait for src/vm. An exec_vm.c
-     * fills these entries (and kmm_workload_supported() stops refusing them).
+     * Tasks and their address spaces (exec_task.c): each runs on its
+     * task's CPU; in concurrent mode one thread runs them alone.
      */
-    [WL_OP_SPAWN] = {NULL, VM_LAYER, false},
-    [WL_OP_MMAP] = {NULL, VM_LAYER, false},
-    [WL_OP_MUNMAP] = {NULL, VM_LAYER, false},
-    [WL_OP_MPROTECT] = {NULL, VM_LAYER, false},
-    [WL_OP_MADVISE] = {NULL, VM_LAYER, false},
-    [WL_OP_BRK] = {NULL, VM_LAYER, false},
-    [WL_OP_TOUCH] = {NULL, VM_LAYER, false},
-    [WL_OP_FORK] = {NULL, VM_LAYER, false},
-    [WL_OP_EXEC] = {NULL, VM_LAYER, false},
-    [WL_OP_EXIT] = {NULL, VM_LAYER, false},
+    [WL_OP_SPAWN] = {sim_exec_spawn, NULL, false, true},
+    [WL_OP_MMAP] = {sim_exec_mmap, NULL, false, true},
+    [WL_OP_MUNMAP] = {sim_exec_area, NULL, false, true},
+    [WL_OP_MPROTECT] = {sim_exec_area, NULL, false, true},
+    [WL_OP_MADVISE] = {sim_exec_area, NULL, false, true},
+    [WL_OP_BRK] = {sim_exec_brk, NULL, false, true},
+    [WL_OP_TOUCH] = {sim_exec_touch, NULL, false, true},
+    [WL_OP_FORK] = {sim_exec_fork, NULL, false, true},
+    [WL_OP_EXEC] = {sim_exec_exec, NULL, false, true},
+    [WL_OP_EXIT] = {sim_exec_exit, NULL, false, true},
     /*
      * The kernel's allocators (exec_kernel.c). Creating and destroying a
      * cache are barriers, so in concurrent mode every CPU sees the cache
@@ -399,6 +482,58 @@ static int open_trace(struct sim_run *r)
 	return r->ftrace ? 0 : (r->err->code ? r->err->code : -EINVAL);
 }
 
+/* --- Progress ----------------------------------------------------------------------------------- */
+
+/* Operations the program runs, repeats expanded (what the bar counts to). */
+static uint64_t count_ops(const struct wl_program *p)
+{
+	uint64_t mult[WL_MAX_DEPTH + 1] = {1}, total = 0;
+	int sp = 0;
+	for (size_t i = 0; i < p->nops; i++) {
+		const struct wl_op *op = &p->ops[i];
+		if (op->kind == WL_OP_REPEAT) {
+			uint64_t c = op->u.repeat.count, m = mult[sp];
+			mult[sp + 1] = c && m > UINT64_MAX / c ? UINT64_MAX : m * c;
+			sp++;
+		} else if (op->kind == WL_OP_END_REPEAT) {
+			sp--;
+		} else if (op->kind != WL_OP_PHASE && op->kind != WL_OP_END_PHASE) {
+			total = total + mult[sp] < total ? UINT64_MAX : total + mult[sp];
+		}
+	}
+	return total;
+}
+
+/*
+ * The bar on a terminal: phase, operations per second and the time left
+ * at that rate, redrawn at most ten times a second on one line.
+ */
+void sim_progress_tick(struct sim_run *r)
+{
+	uint64_t now = now_ns();
+	if (now - r->progress_ns < 100000000u)
+		return;
+	r->progress_ns = now;
+	uint64_t done = totals(r).ops, total = r->total_ops;
+	double secs = (double)(now - r->start_ns) / 1e9;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	double frac = total ? (double)done / (double)total : 0;
+	if (frac > 1)
+		frac = 1;
+	char bar[31];
+	int fill = (int)(frac * 30);
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	char eta[32] = "?";
+	if (rate > 0 && total >= done)
+		snprintf(eta, sizeof(eta), "%.0fs", (double)(total - done) / rate);
+	fprintf(r->o->log, "\r\033[K[%s] %3.0f%% %s %.0f ops/s ETA %s", bar, frac * 100,
+		r->phase ? r->phase : "-", rate, eta);
+	fflush(r->o->log);
+	r->bar_shown = true;
+}
+
 /* --- The interpreter ------------------------------------------------------------------------------ */
 
 /* Deterministic mode: the one thread enters the CPU an operation names. */
@@ -450,15 +585,20 @@ static void interpret(struct sim_run *r, int self)
 				sp--;
 			continue;
 		}
-		if (d->barrier) {
+		if (d->barrier || (d->task && r->concurrent)) {
 			if (r->concurrent) {
 				kmm_cpu_exit(r->m);
 				pthread_barrier_wait(&r->barrier);
 			}
 			if (leader) {
 				d->exec(r, op, self < 0 ? 0 : self);
+				if (d->task)
+					kmm_task_switch_out(r->m);
 				if (op->kind != WL_OP_PHASE && op->kind != WL_OP_END_PHASE)
 					r->stats[self < 0 ? 0 : self].ops++;
+				/* Concurrent mode: the bar moves at barriers, all CPUs quiet. */
+				if (r->progress)
+					sim_progress_tick(r);
 			}
 			if (r->concurrent) {
 				pthread_barrier_wait(&r->barrier);
@@ -469,10 +609,21 @@ static void interpret(struct sim_run *r, int self)
 		int cpu = op->cpu;
 		if (self >= 0 && cpu != self)
 			continue;
-		if (self < 0)
-			switch_cpu(r, &cur, cpu);
-		d->exec(r, op, cpu);
+		if (d->task) {
+			/* The address-space calls enter the task's CPU themselves. */
+			if (cur >= 0)
+				kmm_cpu_exit(r->m);
+			cur = -1;
+			d->exec(r, op, cpu);
+			kmm_task_switch_out(r->m);
+		} else {
+			if (self < 0)
+				switch_cpu(r, &cur, cpu);
+			d->exec(r, op, cpu);
+		}
 		r->stats[cpu].ops++;
+		if (r->progress && self < 0)
+			sim_progress_tick(r);
 		if (self < 0 && r->o->snapshot_every && r->stats[cpu].ops &&
 		    totals(r).ops >= r->next_snap_ops) {
 			snapshot(r, op, "every");
@@ -574,8 +725,11 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	r->concurrent = o->concurrent;
 	r->seed = p->seed;
 	r->next_snap_ops = o->snapshot_every;
-	if (sim_pools_init(r)) {
+	r->total_ops = count_ops(p);
+	r->progress = o->progress && o->log && isatty(fileno(o->log));
+	if (sim_pools_init(r) || sim_tasks_init(r)) {
 		sim_pools_release(r);
+		sim_tasks_free(r);
 		free(r);
 		return kmm_error_set(err, -ENOMEM, "out of host memory");
 	}
@@ -606,16 +760,32 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	}
 	kmm_wait_for_init(r->m);
 	uint64_t t1 = now_ns();
+	r->start_ns = t1;
 	if (r->timing)
 		fprintf(r->timing, "boot %.6f\n", (double)(t1 - t0) / 1e9);
 
-	if (o->trace_events)
+	ret = sim_backing_setup(r);
+	if (!ret && o->out_dir) {
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/timeseries.csv", o->out_dir);
+		r->tscsv = fopen(path, "w");
+		if (!r->tscsv)
+			ret = kmm_error_set(err, -errno, "%s: %s", path, strerror(errno));
+		else
+			r->ts = sim_ts_create(r->m, r->tscsv);
+		/* Row 0: the machine as booted, where the charts start. */
+		if (r->ts)
+			sim_ts_sample(r->ts, 0, 0, 0, NULL, "boot");
+	}
+	if (!ret && o->trace_events)
 		ret = open_trace(r);
 	if (!ret && o->concurrent)
 		ret = run_concurrent(r);
 	else if (!ret)
 		interpret(r, -1);
 	uint64_t t2 = now_ns();
+	if (r->o->log)
+		progress_clear(r);
 	if (r->ftrace) {
 		/* Whatever happened, the events so far are written. */
 		struct kmm_error te = {0};
@@ -626,21 +796,29 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	if (!ret && !r->failed) {
 		snapshot(r, NULL, "end");
 		write_summary(r);
+		if (r->ts)
+			write_report(r);
 	}
 	if (r->failed)
 		ret = err->code ? err->code : -EINVAL;
 	struct sim_stats t = totals(r);
 	if (!ret) {
-		logf_(r, "done: %llu operations in %.3f s; %llu blocks allocated (%llu pages)",
-		      (unsigned long long)t.ops, (double)(t2 - t1) / 1e9,
-		      (unsigned long long)(t.alloc_calls - t.alloc_failed - t.objects_allocated),
-		      (unsigned long long)t.pages_allocated);
+		uint64_t blocks = t.alloc_calls - t.alloc_failed - t.objects_allocated;
+		logf_(r, "done: %llu operations in %.3f s", (unsigned long long)t.ops,
+		      (double)(t2 - t1) / 1e9);
+		/* Page blocks when there were some, or nothing else to say (as phase lines). */
+		if (blocks || t.alloc_failed || t.pages_freed ||
+		    (!t.objects_allocated && !total_accesses(r)))
+			logf_(r, "; %llu blocks allocated (%llu pages)", (unsigned long long)blocks,
+			      (unsigned long long)t.pages_allocated);
 		if (t.objects_allocated)
-			logf_(r, ", %llu objects allocated",
+			logf_(r, "%s %llu objects allocated", blocks || t.alloc_failed ? "," : ";",
 			      (unsigned long long)t.objects_allocated);
-		logf_(r, ", %llu failed; %llu pages freed; %lu pages free at the end\n",
-		      (unsigned long long)t.alloc_failed, (unsigned long long)t.pages_freed,
-		      kmm_nr_free_pages(r->m));
+		if (blocks || t.alloc_failed || t.objects_allocated)
+			logf_(r, ", %llu failed", (unsigned long long)t.alloc_failed);
+		if (blocks || t.pages_freed)
+			logf_(r, "; %llu pages freed", (unsigned long long)t.pages_freed);
+		logf_(r, "; %lu pages free at the end\n", kmm_nr_free_pages(r->m));
 	}
 	if (r->timing)
 		fprintf(r->timing, "run %.6f\n", (double)(t2 - t1) / 1e9);
@@ -657,12 +835,20 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 		res->bytes_requested = t.bytes_requested;
 		res->snapshots = r->nsnap;
 		res->seconds = (double)(t2 - t1) / 1e9;
+		machine_figures(r, res);
 	}
-	/* Blocks and objects still in pools go back before the machine goes away. */
+	/* Tasks, blocks and objects still held go back before the machine goes away. */
+	sim_tasks_release(r);
 	sim_pools_release(r);
 	kmm_machine_destroy(r->m);
 	r->m = NULL;
 out:
+	sim_ts_destroy(r->ts);
+	if (r->tscsv && fclose(r->tscsv) && !ret)
+		ret =
+		    kmm_error_set(err, -EIO, "%s/timeseries.csv: %s", o->out_dir, strerror(errno));
+	sim_backing_remove(r);
+	sim_tasks_free(r);
 	if (r->snapcsv && fclose(r->snapcsv) && !ret)
 		ret = kmm_error_set(err, -EIO, "%s/snapshots.csv: %s", o->out_dir, strerror(errno));
 	if (r->timing)

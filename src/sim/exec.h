@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include "workload.h"
+#include "timeseries.h"
 
 /*
  * A pool: the blocks or objects one name holds, oldest first, in a ring.
@@ -50,15 +51,31 @@ struct sim_run {
 		struct kmm_rng size, coin, pick;
 	} rng[KMM_MAX_CPUS];
 	struct sim_stats stats[KMM_MAX_CPUS];
-	struct sim_stats phase_start; /* totals when the current phase began */
+	struct sim_stats phase_start;		  /* totals when the current phase began */
+	uint64_t phase_accesses, phase_events[4]; /* and the tasks' figures (vm_events) */
 	const char *phase;
 	uint64_t phase_ns;
 	/* Output. */
 	unsigned long nsnap;
-	FILE *snapcsv, *timing;
+	FILE *snapcsv, *timing, *tscsv;
+	struct sim_ts *ts; /* the counters at each snapshot, for timeseries.csv and the report */
 	uint64_t next_snap_ops;
 	struct kmm_ftrace *ftrace;
 	uint64_t trace_events; /* deterministic clock of the trace */
+	/* Tasks (exec_task.c): live tasks by slot, regions' addresses and lengths. */
+	struct kmm_task **tasks;
+	unsigned long *region_addr, *region_len;
+	struct kmm_file **files;
+	char tmpdir[4096];   /* files and swap areas; "" when none */
+	uint64_t oom_faults; /* faults and calls that found no memory */
+	bool oom;	     /* stopped on one (fail_on_oom) */
+	uint64_t accesses[KMM_MAX_CPUS];
+	/* Progress bar (a terminal only). */
+	bool progress;
+	uint64_t total_ops;   /* operations the program will run (repeats expanded) */
+	uint64_t progress_ns; /* when the bar was last drawn */
+	uint64_t start_ns;    /* when the operations started */
+	bool bar_shown;	      /* a bar is on the terminal's last line */
 	/* Concurrent mode. */
 	bool concurrent;
 	pthread_barrier_t barrier;
@@ -82,5 +99,27 @@ void sim_exec_free(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_churn(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_cache_create(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_cache_destroy(struct sim_run *r, const struct wl_op *op, int cpu);
+
+/* Stop the run on an out-of-memory failure (kmm_sim_opts.fail_on_oom). */
+void sim_oom(struct sim_run *r, const struct wl_op *op);
+
+/* Redraw the progress bar if it is due (deterministic mode, on a terminal). */
+void sim_progress_tick(struct sim_run *r);
+
+/* exec_task.c */
+int sim_tasks_init(struct sim_run *r);
+int sim_backing_setup(struct sim_run *r);
+/* Reap the tasks, close the files, switch the swap areas off (machine still up). */
+void sim_tasks_release(struct sim_run *r);
+void sim_backing_remove(struct sim_run *r);
+void sim_tasks_free(struct sim_run *r);
+void sim_exec_spawn(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_mmap(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_brk(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_touch(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_fork(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_exec(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_exit(struct sim_run *r, const struct wl_op *op, int cpu);
 
 #endif /* KMM_SIM_EXEC_H */

@@ -119,10 +119,6 @@ int kmm_workload_check(struct kmm_workload *w, struct kmm_error *err)
 int kmm_workload_supported(const struct kmm_workload *w, struct kmm_error *err)
 {
 	const struct wl_program *p = &w->p;
-	if (p->nswaps)
-		return kmm_error_set(err, -ENOSYS,
-				     "%s:%d:%d: not supported yet: swap (needs the swap layer)",
-				     p->filename, p->swaps[0].at.line, p->swaps[0].at.col);
 	for (size_t i = 0; i < p->nops; i++) {
 		const struct wl_op *op = &p->ops[i];
 		const char *needs = sim_op_needs(op->kind);
@@ -130,6 +126,11 @@ int kmm_workload_supported(const struct kmm_workload *w, struct kmm_error *err)
 			return kmm_error_set(
 			    err, -ENOSYS, "%s:%d:%d: not supported yet: %s (needs %s)", p->filename,
 			    op->loc.line, op->loc.col, wl_op_names[op->kind], needs);
+		if (op->kind == WL_OP_MADVISE && (needs = sim_madvise_needs(op->u.area.advice)))
+			return kmm_error_set(err, -ENOSYS,
+					     "%s:%d:%d: not supported yet: madvise %s (needs %s)",
+					     p->filename, op->loc.line, op->loc.col,
+					     wl_advice_names[op->u.area.advice], needs);
 	}
 	return 0;
 }

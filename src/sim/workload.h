@@ -421,5 +421,7 @@ uint64_t wl_dist_sample(const struct wl_dist *d, struct kmm_rng *rng);
 
 /* NULL if the executor runs @kind, else the layer it needs ("the slab layer"). */
 const char *sim_op_needs(enum wl_op_kind kind);
+/* NULL if madvise @advice runs, else what it needs (exec_task.c). */
+const char *sim_madvise_needs(enum wl_advice advice);
 
 #endif /* KMM_SIM_WORKLOAD_H */

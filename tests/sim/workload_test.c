@@ -274,9 +274,10 @@ static void test_full_workload(void)
 	kmm_workload_dump(w, &b);
 	expect_str_eq(b.data, full_dump);
 	kmm_buf_free(&b);
-	/* The swap file is the first thing this version cannot run. */
+	/* Everything runs in this version but MADV_HUGEPAGE (no huge pages yet). */
 	expect_int_eq(kmm_workload_supported(w, &err), -ENOSYS);
-	expect_str_eq(err.msg, "w.kmm:3:6: not supported yet: swap (needs the swap layer)");
+	expect_str_eq(err.msg, "w.kmm:12:8: not supported yet: madvise hugepage (needs transparent "
+			       "huge pages)");
 	kmm_workload_free(w);
 }
 
@@ -286,8 +287,11 @@ static void test_not_supported_yet(void)
 	static const struct {
 		const char *text, *msg;
 	} cases[] = {
-	    {"alloc_pages p\nspawn t\n", "w.kmm:2:1: not supported yet: spawn (needs the "
-					 "address-space layer)"},
+	    {"alloc_pages p\nspawn t\n", ""},
+	    {"spawn t\nt: mmap a 1M\nt: madvise a populate_write\nt: madvise a cold\n",
+	     "w.kmm:4:4: not supported yet: madvise cold (needs the reclaim layer's madvise "
+	     "(MADV_COLD, MADV_PAGEOUT))"},
+	    {"spawn t\nt: mmap a 1M\nt: madvise a dontneed\nt: madvise a free\n", ""},
 	    {"kmem_cache_create c size=64\nkmem_cache_alloc p cache=c\nkmalloc k size=64\n", ""},
 	    {"alloc_pages p order=uniform(0,3) count=4\nfree p\nvalidate\n", ""},
 	};

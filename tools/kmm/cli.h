@@ -22,6 +22,9 @@ struct kmm_cmd {
 int cmd_boot(int argc, char **argv);
 int cmd_pages(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_slabtop(int argc, char **argv);
 

@@ -11,6 +11,9 @@ static const struct kmm_cmd commands[] = {
     {"pages", "boot a machine and run a script of page allocations and frees", cmd_pages},
     {"slabtop", "boot a machine, load its slab caches, show them sorted as slabtop", cmd_slabtop},
     {"run", "check a workload file, boot its machine and run it", cmd_run},
+    {"compare", "run a workload on each design variant; figures side by side", cmd_compare},
+    {"demo", "run the built-in scenario and write its report", cmd_demo},
+    {"replay", "replay a memory-access trace into a simulated task", cmd_replay},
     {"trace", "convert memory-access traces; LRU and OPT fault counts", cmd_trace},
 };
 
