@@ -169,7 +169,7 @@ struct kmm_config {
 	enum kmm_memory_model model;
 	enum kmm_buddy_design buddy;
 	enum kmm_deferred_init deferred;
-	int rmap_design; /* enum kmm_rmap_design, see rmap.h */
+	int rmap_design; /* enum kmm_rmap_design, see kmm/mm.h */
 
 	/* vm sysctls; -1 means "as Linux computes it". */
 	int min_free_kbytes;

@@ -228,6 +228,22 @@ void kmm_show_task_status(struct kmm_task *t, struct kmm_buf *out);
  */
 int kmm_vm_validate(struct kmm_machine *m, struct kmm_error *err);
 
+/*
+ * Reverse-mapping designs (struct kmm_config::rmap_design, `--rmap`):
+ * object-based (anon_vma + i_mmap, Linux 2.6.7 on) or pte chains (2.5.27).
+ */
+enum kmm_rmap_design {
+	KMM_RMAP_OBJRMAP = 0,
+	KMM_RMAP_PTECHAIN = 1,
+};
+
+/*
+ * Check every reverse-mapping invariant: each mapped page's rmap walk finds
+ * exactly the PTEs that a scan of every page table finds, map counts
+ * agree, pte chains and anon_vma chains are well formed. 0 or -EINVAL.
+ */
+int kmm_rmap_validate(struct kmm_machine *m, struct kmm_error *err);
+
 /* vm sysctls of this layer ("max_map_count"). */
 int kmm_vm_sysctl_set(struct kmm_machine *m, const char *name, long value);
 

@@ -64,8 +64,9 @@ enum pageflags {
 	PG_mlocked,
 	PG_young,
 	PG_idle,
-	PG_direct, /* pte-chain rmap: page->pte.direct holds the only mapping */
-	PG_zeroed, /* kmm: contents known to be zero (fresh from the host) */
+	PG_direct,    /* pte-chain rmap: page->pte.direct holds the only mapping */
+	PG_zeroed,    /* kmm: contents known to be zero (fresh from the host) */
+	PG_chainlock, /* pte-chain rmap: bit lock of page->pte (Linux 2.5 pte_chain_lock) */
 	__NR_PAGEFLAGS,
 	PG_swapcache = PG_owner_priv_1,
 };
@@ -133,7 +134,8 @@ struct kmm_page {
 			};
 		};
 		struct { /* page-table pages */
-			unsigned long _pt_pad_1;
+			unsigned long
+			    pt_addr; /* PTE tables: first address mapped (pte-chain rmap) */
 			unsigned long _pt_pad_2;
 			struct kmm_mm *pt_mm;
 			unsigned long pt_nr_used; /* entries in use, to free empty tables */

@@ -1,125 +1,106 @@
 /*
- * Reverse-mapping bookkeeping shared by both rmap designs: map counts,
- * the mapped-page counters, and anon_vma lifetimes.
+ * Reverse mapping, the part both designs share: map counts, the mapped-page
+ * counters, and the walks built on rmap_walk (page_referenced,
+ * try_to_unmap), dispatched to the machine's design.
  *
  * Linux: mm/rmap.c (page_add_new_anon_rmap, page_add_anon_rmap,
- * page_add_file_rmap, page_remove_rmap, anon_vma_prepare, anon_vma_clone,
- * anon_vma_fork, unlink_anon_vmas). A page's _mapcount is the number of
- * PTEs that map it, minus one; the first mapping of a page counts it in
- * NR_ANON_MAPPED or NR_FILE_MAPPED (meminfo's AnonPages and Mapped) and the
- * last unmapping uncounts it.
+ * page_add_file_rmap, page_remove_rmap, folio_referenced, try_to_unmap,
+ * rmap_walk). A page's _mapcount is the number of PTEs that map it, minus
+ * one, in both designs; the first mapping counts the page in NR_ANON_MAPPED
+ * or NR_FILE_MAPPED (meminfo's AnonPages and Mapped), the last uncounts it.
+ * Under ptechain every add and remove also records or drops the PTE's
+ * address in the page's chain (pte_chain.c); under objrmap nothing more is
+ * recorded per mapping (anon_vma.c, objrmap.c find the VMAs).
  *
- * anon_vma here is the 2.6.7 arrangement: one object shared by a VMA, the
- * pieces it is split into and the VMAs forked from it, refcounted by those
- * VMAs. Anonymous pages point to it from page->mapping (low bit set) with
- * page->index their offset in the VMA's pgoff space, so a page's address in
- * any VMA that shares the anon_vma is computable.
- *
- * Locks: anon_vma_prepare takes mm->page_table_lock to install a new
- * anon_vma against a racing fault on another CPU.
+ * Lock order of a walk (mm/rmap.c's, restricted to kmm):
+ *   page lock (the caller, for file pages)
+ *     objrmap: anon_vma root rwsem (read) or mapping->i_mmap_rwsem (read)
+ *     ptechain: the page's chain bit lock, dropped before, then mm->mmap_lock
+ *               (read, trylock) of each mapping mm
+ *       PTE lock (split ptl)
+ *         ptechain: the page's chain bit lock again (page_remove_rmap)
  */
-#include "rmap.h"
+#include "internal.h"
 #include <errno.h>
-
-static struct kmm_anon_vma *anon_vma_alloc(struct kmm_machine *m)
-{
-	struct kmm_anon_vma *av = kmm_kmem_cache_alloc(vm_state(m)->anon_vma_cachep, GFP_KERNEL);
-	if (!av)
-		return NULL;
-	av->root = av;
-	init_rwsem(&av->rwsem);
-	atomic_set(&av->refcount, 1);
-	av->machine = m;
-	return av;
-}
-
-static void put_anon_vma(struct kmm_anon_vma *av)
-{
-	if (atomic_dec_and_test(&av->refcount))
-		kmm_kmem_cache_free(vm_state(av->machine)->anon_vma_cachep, av);
-}
 
 int rmap_init(struct kmm_machine *m)
 {
 	struct kmm_error err;
-	vm_state(m)->anon_vma_cachep =
-	    kmm_kmem_cache_create(m, "anon_vma", sizeof(struct kmm_anon_vma), 0,
-				  SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT, NULL, &err);
-	return vm_state(m)->anon_vma_cachep ? 0 : -ENOMEM;
+	struct vm_state *vm = vm_state(m);
+	vm->anon_vma_cachep = kmm_kmem_cache_create(m, "anon_vma", sizeof(struct kmm_anon_vma), 0,
+						    SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT, NULL, &err);
+	if (!vm->anon_vma_cachep)
+		return -ENOMEM;
+	/* Each design's per-mapping objects get their own cache, so slabinfo shows the cost. */
+	if (rmap_ptechain(m))
+		vm->pte_chain_cachep =
+		    kmm_kmem_cache_create(m, "pte_chain", sizeof(struct kmm_pte_chain), 0,
+					  SLAB_HWCACHE_ALIGN, NULL, &err);
+	else
+		vm->anon_vma_chain_cachep =
+		    kmm_kmem_cache_create(m, "anon_vma_chain", sizeof(struct anon_vma_chain), 0,
+					  SLAB_ACCOUNT, NULL, &err);
+	return vm->pte_chain_cachep || vm->anon_vma_chain_cachep ? 0 : -ENOMEM;
 }
 
 void rmap_destroy(struct kmm_machine *m)
 {
-	kmm_kmem_cache_destroy(vm_state(m)->anon_vma_cachep);
-	vm_state(m)->anon_vma_cachep = NULL;
+	struct vm_state *vm = vm_state(m);
+	if (vm->pte_chain_cachep)
+		kmm_kmem_cache_destroy(vm->pte_chain_cachep);
+	if (vm->anon_vma_chain_cachep)
+		kmm_kmem_cache_destroy(vm->anon_vma_chain_cachep);
+	kmm_kmem_cache_destroy(vm->anon_vma_cachep);
+	vm->pte_chain_cachep = NULL;
+	vm->anon_vma_chain_cachep = NULL;
+	vm->anon_vma_cachep = NULL;
 }
 
-int anon_vma_prepare(struct kmm_vma *vma)
+struct kmm_machine *page_rmap_machine(const struct kmm_page *page)
 {
-	if (likely(READ_ONCE(vma->anon_vma)))
-		return 0;
-	struct kmm_mm *mm = vma->vm_mm;
-	struct kmm_anon_vma *av = anon_vma_alloc(mm->machine);
-	if (!av)
-		return -ENOMEM;
-	spin_lock(&mm->page_table_lock);
-	if (!vma->anon_vma) {
-		WRITE_ONCE(vma->anon_vma, av);
-		av = NULL;
-	}
-	spin_unlock(&mm->page_table_lock);
-	if (av) /* another fault of this VMA won */
-		put_anon_vma(av);
-	return 0;
+	struct kmm_anon_vma *av = page_anon_vma(page);
+	if (av)
+		return av->machine;
+	struct kmm_address_space *mapping = page_mapping_file(page);
+	return mapping ? mapping->host->machine : NULL;
 }
 
-int anon_vma_clone(struct kmm_vma *dst, struct kmm_vma *src)
-{
-	if (src->anon_vma) {
-		atomic_inc(&src->anon_vma->refcount);
-		dst->anon_vma = src->anon_vma;
-	}
-	return 0;
-}
+/* --- Bookkeeping -------------------------------------------------------------------------- */
 
-int anon_vma_fork(struct kmm_vma *vma, struct kmm_vma *pvma)
-{
-	vma->anon_vma = NULL;
-	return anon_vma_clone(vma, pvma);
-}
-
-void unlink_anon_vmas(struct kmm_vma *vma)
-{
-	if (vma->anon_vma) {
-		put_anon_vma(vma->anon_vma);
-		vma->anon_vma = NULL;
-	}
-}
-
-bool is_mergeable_anon_vma(struct kmm_anon_vma *a1, struct kmm_anon_vma *a2, struct kmm_vma *vma)
-{
-	(void)vma;
-	return !a1 || !a2 || a1 == a2;
-}
-
-static void mapped_stat(struct kmm_vma *vma, struct kmm_page *page, enum node_stat_item item,
+static void mapped_stat(struct kmm_machine *m, struct kmm_page *page, enum node_stat_item item,
 			long delta)
 {
-	struct kmm_machine *m = vma->vm_mm->machine;
 	mod_node_page_state(page_pgdat(m, page), item, delta);
+}
+
+/* One more PTE maps @page; count it in @item if it is the first. */
+static int rmap_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep,
+		    enum node_stat_item item)
+{
+	if (rmap_ptechain(m)) {
+		int err = pte_chain_add(m, page, ptep);
+		if (unlikely(err))
+			return err;
+	}
+	if (atomic_inc_and_test(&page->_mapcount))
+		mapped_stat(m, page, item, 1);
+	return 0;
 }
 
 int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 			   pte_t *ptep)
 {
-	(void)ptep;
+	struct kmm_machine *m = vma->vm_mm->machine;
 	struct kmm_anon_vma *av = READ_ONCE(vma->anon_vma);
 	VM_BUG_ON(!av);
+	/* A new page is mapped once: the chain is the direct pointer, nothing can fail. */
+	if (rmap_ptechain(m) && pte_chain_add(m, page, ptep))
+		return -ENOMEM;
 	__SetPageSwapBacked(page);
 	atomic_set(&page->_mapcount, 0);
 	page->index = linear_page_index(vma, address);
 	WRITE_ONCE(page->mapping, (struct kmm_address_space *)((uintptr_t)av + PAGE_MAPPING_ANON));
-	mapped_stat(vma, page, NR_ANON_MAPPED, 1);
+	mapped_stat(m, page, NR_ANON_MAPPED, 1);
 	return 0;
 }
 
@@ -127,29 +108,24 @@ int page_add_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long
 		       pte_t *ptep)
 {
 	(void)address;
-	(void)ptep;
-	if (atomic_inc_and_test(&page->_mapcount))
-		mapped_stat(vma, page, NR_ANON_MAPPED, 1);
-	return 0;
+	return rmap_add(vma->vm_mm->machine, page, ptep, NR_ANON_MAPPED);
 }
 
 int page_add_file_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 		       pte_t *ptep)
 {
 	(void)address;
-	(void)ptep;
-	if (atomic_inc_and_test(&page->_mapcount))
-		mapped_stat(vma, page, NR_FILE_MAPPED, 1);
-	return 0;
+	return rmap_add(vma->vm_mm->machine, page, ptep, NR_FILE_MAPPED);
 }
 
 int page_dup_rmap(struct kmm_page *page, struct kmm_vma *dst_vma, unsigned long address,
 		  pte_t *ptep)
 {
-	(void)dst_vma;
 	(void)address;
-	(void)ptep;
-	/* The page is mapped already, so this is never its first mapping. */
+	struct kmm_machine *m = dst_vma->vm_mm->machine;
+	/* fork: the page is mapped already, so this is never its first mapping. */
+	if (rmap_ptechain(m) && pte_chain_add(m, page, ptep))
+		return -ENOMEM;
 	atomic_inc(&page->_mapcount);
 	return 0;
 }
@@ -158,18 +134,212 @@ void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long 
 		      pte_t *ptep)
 {
 	(void)address;
-	(void)ptep;
+	struct kmm_machine *m = vma->vm_mm->machine;
+	if (rmap_ptechain(m))
+		pte_chain_remove(m, page, ptep);
 	if (!atomic_add_negative(-1, &page->_mapcount))
 		return;
-	mapped_stat(vma, page, PageAnon(page) ? NR_ANON_MAPPED : NR_FILE_MAPPED, -1);
+	mapped_stat(m, page, PageAnon(page) ? NR_ANON_MAPPED : NR_FILE_MAPPED, -1);
 }
 
 void page_move_rmap(struct kmm_page *page, pte_t *old_ptep, struct kmm_vma *new_vma,
 		    unsigned long new_address, pte_t *new_ptep)
 {
-	(void)page;
-	(void)old_ptep;
-	(void)new_vma;
 	(void)new_address;
-	(void)new_ptep;
+	/* objrmap: the page keeps its index and anon_vma; new_vma's pgoff says where it is. */
+	if (rmap_ptechain(new_vma->vm_mm->machine))
+		pte_chain_move(page, old_ptep, new_ptep);
+}
+
+/* --- Walking ------------------------------------------------------------------------------ */
+
+pte_t *page_check_address(struct kmm_page *page, struct kmm_mm *mm, unsigned long address,
+			  spinlock_t **ptlp)
+{
+	struct kmm_machine *m = mm->machine;
+	pmd_t *pmdp = pmd_lookup(mm, address);
+	if (!pmdp)
+		return NULL;
+	pmd_t pmd = entry_read_acquire(pmdp);
+	if (!pmd_present(pmd))
+		return NULL;
+	pte_t *ptep = entry_table(m, pmd) + pte_index(address);
+	/* Cheap unlocked look first: most VMAs of a big anon_vma do not map this page. */
+	pte_t pte = entry_read(ptep);
+	if (!pte_present(pte) || pte_pfn(pte) != page_to_pfn(m, page))
+		return NULL;
+	spinlock_t *ptl = pte_lockptr(m, pmd);
+	spin_lock(ptl);
+	pte = entry_read(ptep);
+	if (!pte_present(pte) || pte_special(pte) || pte_pfn(pte) != page_to_pfn(m, page)) {
+		spin_unlock(ptl);
+		return NULL;
+	}
+	*ptlp = ptl;
+	return ptep;
+}
+
+bool rmap_walk_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
+		   struct rmap_walk_control *rwc)
+{
+	spinlock_t *ptl;
+	pte_t *ptep = page_check_address(page, vma->vm_mm, address, &ptl);
+	if (!ptep)
+		return true;
+	bool more = rwc->rmap_one(page, vma, address, ptep, rwc->arg);
+	spin_unlock(ptl);
+	if (more && rwc->done && rwc->done(page))
+		more = false;
+	return more;
+}
+
+void rmap_walk(struct kmm_page *page, struct rmap_walk_control *rwc)
+{
+	struct kmm_machine *m = page_rmap_machine(page);
+	if (!m || !page_mapped(page))
+		return;
+	if (rmap_ptechain(m))
+		pte_chain_walk(m, page, rwc);
+	else if (PageAnon(page))
+		rmap_walk_anon(page, rwc);
+	else
+		rmap_walk_file(page, rwc);
+}
+
+/* --- page_referenced ------------------------------------------------------------------------ */
+
+struct page_referenced_arg {
+	int mapcount; /* mappings not yet seen: the walk stops at 0 */
+	int referenced;
+	unsigned long vm_flags;
+};
+
+/* Test and clear the accessed bit without dirtying the line when it is clear. */
+static bool ptep_test_and_clear_young(pte_t *ptep)
+{
+	if (!pte_young(entry_read(ptep)))
+		return false;
+	return __atomic_fetch_and(ptep, ~_PAGE_ACCESSED, __ATOMIC_RELAXED) & _PAGE_ACCESSED;
+}
+
+static bool page_referenced_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
+				pte_t *ptep, void *arg)
+{
+	(void)page;
+	(void)address;
+	struct page_referenced_arg *pra = arg;
+	if (vma->vm_flags & VM_LOCKED) {
+		/* Reclaim leaves mlocked pages alone: no need to look further. */
+		pra->vm_flags |= VM_LOCKED;
+		return false;
+	}
+	/*
+	 * The bit is cleared either way, but a sequential reader's use is not
+	 * counted: it will not come back soon (Linux folio_referenced_one).
+	 */
+	if (ptep_test_and_clear_young(ptep) && !(vma->vm_flags & VM_SEQ_READ)) {
+		pra->referenced++;
+		pra->vm_flags |= vma->vm_flags;
+	}
+	return --pra->mapcount > 0;
+}
+
+int page_referenced(struct kmm_page *page, int is_locked, unsigned long *vm_flags)
+{
+	*vm_flags = 0;
+	if (!page_mapped(page) || !page_rmap_machine(page))
+		return 0;
+	bool we_locked = false;
+	/* A file page must stay in its mapping while i_mmap is searched. */
+	if (!is_locked && !PageAnon(page)) {
+		if (!trylock_page(page))
+			return 1;
+		we_locked = true;
+	}
+	struct page_referenced_arg pra = {.mapcount = page_mapcount(page)};
+	struct rmap_walk_control rwc = {.arg = &pra, .rmap_one = page_referenced_one};
+	rmap_walk(page, &rwc);
+	*vm_flags = pra.vm_flags;
+	if (we_locked)
+		unlock_page(page);
+	/* A mapping skipped because its lock was busy counts as a use (Linux: ret = 1 on contention). */
+	if (rwc.contended && !pra.referenced)
+		pra.referenced = 1;
+	return pra.referenced;
+}
+
+/* --- try_to_unmap --------------------------------------------------------------------------- */
+
+struct ttu_arg {
+	enum ttu_flags flags;
+	bool failed;
+};
+
+static bool try_to_unmap_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
+			     pte_t *ptep, void *arg)
+{
+	struct ttu_arg *ta = arg;
+	struct kmm_mm *mm = vma->vm_mm;
+	struct kmm_machine *m = mm->machine;
+	struct vm_state *vm = vm_state(m);
+	swp_entry_t entry = {0};
+
+	if ((vma->vm_flags & VM_LOCKED) && !(ta->flags & TTU_IGNORE_MLOCK))
+		goto fail;
+	if (PageAnon(page)) {
+		/* The caller put the page in the swap cache: that slot replaces the page. */
+		if (!PageSwapCache(page))
+			goto fail;
+		entry.val = page->private;
+		if (vm->swap.swap_duplicate && vm->swap.swap_duplicate(m, entry))
+			goto fail;
+	}
+	pte_t pteval = __atomic_exchange_n(ptep, 0, __ATOMIC_ACQ_REL);
+	/* No TLB may keep the page once its PTE is gone (Linux ptep_clear_flush). */
+	flush_tlb_page(vma, address);
+	if (pte_dirty(pteval))
+		set_page_dirty(page);
+	if (PageAnon(page)) {
+		entry_write(ptep, swp_entry_to_pte(entry));
+		add_mm_counter(mm, MM_ANONPAGES, -1);
+		add_mm_counter(mm, MM_SWAPENTS, 1);
+	} else {
+		add_mm_counter(mm, mm_counter(page), -1);
+	}
+	page_remove_rmap(page, vma, address, ptep);
+	vm_put_page(m, page); /* the reference the PTE held */
+	return true;
+fail:
+	ta->failed = true;
+	return false;
+}
+
+static bool page_not_mapped(struct kmm_page *page)
+{
+	return !page_mapped(page);
+}
+
+bool try_to_unmap(struct kmm_page *page, enum ttu_flags flags)
+{
+	struct ttu_arg ta = {.flags = flags};
+	struct rmap_walk_control rwc = {
+	    .arg = &ta, .rmap_one = try_to_unmap_one, .done = page_not_mapped};
+	rmap_walk(page, &rwc);
+	return !page_mapped(page);
+}
+
+/* --- Memory ---------------------------------------------------------------------------------- */
+
+unsigned long rmap_bytes(struct kmm_machine *m)
+{
+	struct vm_state *vm = vm_state(m);
+	unsigned long bytes = (unsigned long)rmap_objects(m, RMAP_ANON_VMA) *
+			      kmm_kmem_cache_size(vm->anon_vma_cachep);
+	if (vm->anon_vma_chain_cachep)
+		bytes += (unsigned long)rmap_objects(m, RMAP_ANON_VMA_CHAIN) *
+			 kmm_kmem_cache_size(vm->anon_vma_chain_cachep);
+	if (vm->pte_chain_cachep)
+		bytes += (unsigned long)rmap_objects(m, RMAP_PTE_CHAIN) *
+			 kmm_kmem_cache_size(vm->pte_chain_cachep);
+	return bytes;
 }

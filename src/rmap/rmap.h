@@ -1,46 +1,90 @@
 /*
- * Reverse mapping: the interface vm/ calls when it maps, unmaps, copies or
- * moves a page's PTE, and the anon_vma objects that tie anonymous pages to
- * the VMAs that may map them.
+ * Reverse mapping: from a page frame to the PTEs that map it.
  *
- * Linux: include/linux/rmap.h. Every call gets the page, the VMA, the
- * virtual address and the PTE's location, so that both of kmm's designs can
- * sit behind it: the pte-chain design records the PTE address, the
- * object-based design needs only the VMA (and computes the address from
- * page->index). The calls that may need memory (a pte_chain block, an
- * anon_vma) return 0 or -ENOMEM and are made before the PTE is set, so a
- * failure unwinds without touching the page tables.
+ * Linux: include/linux/rmap.h. vm/ calls the bookkeeping half whenever it
+ * maps, unmaps, copies or moves a page's PTE; reclaim/ (and later
+ * migration and compaction) call the walking half: page_referenced,
+ * try_to_unmap, rmap_walk. Every bookkeeping call gets the page, the VMA,
+ * the virtual address and the PTE's location, so that both of kmm's
+ * designs sit behind one interface, chosen per machine at boot
+ * (`--rmap objrmap|ptechain`, struct kmm_config::rmap_design):
  *
- * This file holds what vm/ needs today: map counts, the NR_ANON_MAPPED and
- * NR_FILE_MAPPED counters, page->mapping and page->index of anonymous
- * pages, and one anon_vma shared by a VMA, its split pieces and its fork
- * children (the 2.6.7 arrangement). The rmap layer proper (walks,
- * page_referenced, try_to_unmap, anon_vma chains, pte chains) builds on it.
+ *   objrmap   (Linux 2.6.7 on, anon_vma_chain since 2.6.34) records nothing
+ *             per PTE: an anonymous page points to its anon_vma, whose
+ *             chain lists the VMAs that may map it; a file page points to
+ *             its address_space, whose i_mmap tree holds the VMAs by page
+ *             offset. The address in each VMA is computed from page->index.
+ *   ptechain  (Linux 2.5.27) records every PTE: one pointer in the page
+ *             while it is mapped once (PageDirect), else a chain of
+ *             cache-line blocks of PTE addresses from the pte_chain cache.
+ *
+ * The calls that may need memory (a pte_chain block, an anon_vma, an
+ * anon_vma_chain) return 0 or -ENOMEM and are made before the PTE is set,
+ * so a failure unwinds without touching the page tables.
  */
 #ifndef KMM_RMAP_RMAP_H
 #define KMM_RMAP_RMAP_H
 
 #include "../vm/vm.h"
 
+/*
+ * An anon_vma: the set of VMAs that may map a group of anonymous pages.
+ * Linux 2.6.34's arrangement: every VMA with anonymous pages has its own
+ * anon_vma and one anon_vma_chain link to it and to each anon_vma of its
+ * fork ancestors; all the anon_vmas of one fork tree share the lock of its
+ * root. Under ptechain only the marker role is used (page->mapping says
+ * "anonymous"): one anon_vma is shared by a VMA family, without chains.
+ */
 struct kmm_anon_vma {
-	struct kmm_anon_vma *root; /* itself, in the 2.6.7 arrangement */
-	struct rw_semaphore rwsem;
-	atomic_t refcount; /* VMAs using it, plus temporary holders */
+	struct kmm_anon_vma *root;   /* the fork tree's root: its rwsem locks them all */
+	struct kmm_anon_vma *parent; /* the anon_vma of the VMA this one was forked from */
+	struct rw_semaphore rwsem;   /* used in the root only */
+	/* VMAs (through their chains) and anon_vmas whose parent or root this is, plus walkers. */
+	atomic_t refcount;
+	/*
+	 * Reuse accounting (Linux 6.1): anon_vmas forked from this one, and
+	 * VMAs that use this as their own anon_vma. A fork reuses an ancestor
+	 * that has no VMA of its own and fewer than two children instead of
+	 * allocating, so a chain of fork-and-exit does not grow without bound.
+	 */
+	unsigned int num_children;
+	unsigned int num_active_vmas;
+	struct list_head head; /* anon_vma_chains of the VMAs that may map its pages */
 	struct kmm_machine *machine;
+};
+
+/* One link between a VMA and an anon_vma (Linux struct anon_vma_chain). */
+struct anon_vma_chain {
+	struct kmm_vma *vma;
+	struct kmm_anon_vma *anon_vma;
+	struct list_head same_vma;	/* on vma->anon_vma_chain, newest first */
+	struct list_head same_anon_vma; /* on anon_vma->head */
 };
 
 int rmap_init(struct kmm_machine *m);
 void rmap_destroy(struct kmm_machine *m);
+/* The machine's design (enum kmm_rmap_design). */
+static inline bool rmap_ptechain(const struct kmm_machine *m)
+{
+	return m->cfg.rmap_design == KMM_RMAP_PTECHAIN;
+}
 
-/* anon_vmas (Linux mm/rmap.c). */
+/* --- anon_vmas (Linux mm/rmap.c); mmap_lock held for writing except anon_vma_prepare --- */
+
+/* Give @vma an anon_vma before its first anonymous page (a fault); 0 or -ENOMEM. */
 int anon_vma_prepare(struct kmm_vma *vma);
+/* @dst (a split piece, a merge survivor, an mremap target) may map @src's pages. */
 int anon_vma_clone(struct kmm_vma *dst, struct kmm_vma *src);
+/* @vma is the fork child of @pvma: link it to @pvma's anon_vmas and give it its own. */
 int anon_vma_fork(struct kmm_vma *vma, struct kmm_vma *pvma);
 void unlink_anon_vmas(struct kmm_vma *vma);
 /* May VMAs with these anon_vmas merge (one of them being @vma)? */
 bool is_mergeable_anon_vma(struct kmm_anon_vma *a1, struct kmm_anon_vma *a2, struct kmm_vma *vma);
+/* May @vma map anonymous pages of @av (is @av on its chain)? For checkers. */
+bool vma_maps_anon_vma(struct kmm_vma *vma, struct kmm_anon_vma *av);
 
-/* Adding and removing mappings, under the PTE lock, before set_pte / after clearing it. */
+/* --- Adding and removing mappings, under the PTE lock, before set_pte / after clearing it --- */
+
 int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 			   pte_t *ptep);
 int page_add_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
@@ -52,7 +96,7 @@ int page_dup_rmap(struct kmm_page *page, struct kmm_vma *dst_vma, unsigned long 
 		  pte_t *ptep);
 void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 		      pte_t *ptep);
-/* mremap moved the PTE that maps @page. */
+/* mremap moved the PTE that maps @page (both PTE locks held). */
 void page_move_rmap(struct kmm_page *page, pte_t *old_ptep, struct kmm_vma *new_vma,
 		    unsigned long new_address, pte_t *new_ptep);
 
@@ -64,5 +108,83 @@ static inline bool page_mapped(const struct kmm_page *page)
 {
 	return page_mapcount(page) > 0;
 }
+
+/* --- Walking a page's mappings ------------------------------------------------------------- */
+
+/*
+ * How rmap_walk visits a page's mappings (Linux struct rmap_walk_control).
+ * @rmap_one is called once per present PTE that maps the page, with that
+ * PTE's lock held (and the anon_vma or i_mmap lock, or under ptechain the
+ * mm's mmap_lock for reading); it may clear the PTE and call
+ * page_remove_rmap. It returns false to end the walk.
+ */
+struct rmap_walk_control {
+	void *arg;
+	bool (*rmap_one)(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
+			 pte_t *ptep, void *arg);
+	/* Optional: checked after each mapping; true ends the walk (Linux rwc->done). */
+	bool (*done)(struct kmm_page *page);
+	/* Out: a lock was contended (or a walk buffer could not be had) and a mapping skipped. */
+	bool contended;
+};
+
+/*
+ * Visit every mapping of @page. The caller holds a reference to the page
+ * and, for file pages, the page lock (so it stays in its mapping). Locks
+ * of other mms are only tried, never waited for: a contended one sets
+ * @rwc->contended, as Linux's trylock walks do.
+ */
+void rmap_walk(struct kmm_page *page, struct rmap_walk_control *rwc);
+
+/*
+ * Test and clear the accessed bit of every PTE that maps @page. Returns how
+ * many were set (a contended walk counts as referenced, as in Linux), and
+ * ORs the flags of the VMAs seen into *@vm_flags (a VM_LOCKED VMA ends the
+ * walk). @is_locked: the caller holds the page lock; otherwise a file page
+ * is trylocked and counts as referenced if that fails.
+ *
+ * Linux: mm/rmap.c folio_referenced() without the memcg argument.
+ */
+int page_referenced(struct kmm_page *page, int is_locked, unsigned long *vm_flags);
+
+/* try_to_unmap's flags (Linux enum ttu_flags). */
+enum ttu_flags {
+	TTU_IGNORE_MLOCK = 0x8, /* unmap VM_LOCKED mappings too */
+	TTU_SYNC = 0x10,	/* the caller will not retry: report a contended walk */
+};
+
+/*
+ * Remove every PTE that maps @page. An anonymous page must be in the swap
+ * cache (add_to_swap: PageSwapCache, entry in page->private): each PTE
+ * becomes that swap entry and the slot gains a reference (swap_duplicate)
+ * and the mm a swap entry (MM_SWAPENTS). A file or shmem page's PTEs just
+ * go. A dirty PTE dirties the page; each TLB is flushed as vm/ does it.
+ * The caller holds the page lock and a reference. Returns true when the
+ * page is mapped nowhere any more.
+ *
+ * Linux: mm/rmap.c try_to_unmap(), try_to_unmap_one().
+ */
+bool try_to_unmap(struct kmm_page *page, enum ttu_flags flags);
+
+/*
+ * Check every invariant of reverse mapping on the machine: for every
+ * mapped page, the walk finds exactly the PTEs a scan of every page table
+ * finds, the map count equals their number, and (per design) the pte
+ * chains and anon_vma chains are well formed. 0, or -EINVAL with what broke.
+ */
+int rmap_validate(struct kmm_machine *m, struct kmm_error *err);
+
+/* rmap's objects, counted exactly (slabinfo's active_objs includes CPU-cached ones). */
+enum rmap_obj {
+	RMAP_ANON_VMA,
+	RMAP_ANON_VMA_CHAIN,
+	RMAP_PTE_CHAIN
+};
+static inline long rmap_objects(struct kmm_machine *m, enum rmap_obj which)
+{
+	return atomic_long_read(&vm_state(m)->nr_rmap_objs[which]);
+}
+/* Bytes of rmap metadata in use (slab strides): anon_vmas, their chains, pte_chain blocks. */
+unsigned long rmap_bytes(struct kmm_machine *m);
 
 #endif /* KMM_RMAP_RMAP_H */

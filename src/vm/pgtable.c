@@ -23,6 +23,7 @@
  * flushed (they go through the mmu_gather).
  */
 #include "vm.h"
+#include "../rmap/rmap.h"
 #include <string.h>
 
 enum pt_level {
@@ -91,11 +92,15 @@ void pgd_free(struct kmm_mm *mm)
  * Make *@entry point to a new table of @level if it is empty. Returns false
  * only when no page could be allocated.
  */
-static bool populate_entry(struct kmm_mm *mm, pteval_t *entry, enum pt_level level)
+static bool populate_entry(struct kmm_mm *mm, pteval_t *entry, enum pt_level level,
+			   unsigned long addr)
 {
 	struct kmm_page *page = pt_alloc(mm, level);
 	if (!page)
 		return false;
+	/* A PTE table knows where it maps: pte-chain rmap turns a PTE's address into a VA. */
+	if (level == PT_PTE)
+		page->pt_addr = addr & PMD_MASK;
 	spin_lock(&mm->page_table_lock);
 	if (!entry_read(entry)) {
 		entry_write(entry, mk_table_entry(page_to_pfn(mm->machine, page)));
@@ -111,19 +116,19 @@ static bool populate_entry(struct kmm_mm *mm, pteval_t *entry, enum pt_level lev
 
 /* The next level's entry for @addr below @entry, allocating the table if needed. */
 static pteval_t *level_alloc(struct kmm_mm *mm, pteval_t *entry, enum pt_level level,
-			     unsigned long idx)
+			     unsigned long idx, unsigned long addr)
 {
-	if (unlikely(!entry_read_acquire(entry)) && !populate_entry(mm, entry, level))
+	if (unlikely(!entry_read_acquire(entry)) && !populate_entry(mm, entry, level, addr))
 		return NULL;
 	return entry_table(mm->machine, entry_read_acquire(entry)) + idx;
 }
 
 pmd_t *pmd_alloc_map(struct kmm_mm *mm, unsigned long addr)
 {
-	pud_t *pud = level_alloc(mm, mm->pgd + pgd_index(addr), PT_PUD, pud_index(addr));
+	pud_t *pud = level_alloc(mm, mm->pgd + pgd_index(addr), PT_PUD, pud_index(addr), addr);
 	if (!pud)
 		return NULL;
-	return level_alloc(mm, pud, PT_PMD, pmd_index(addr));
+	return level_alloc(mm, pud, PT_PMD, pmd_index(addr), addr);
 }
 
 pte_t *pte_alloc_map(struct kmm_mm *mm, unsigned long addr, pmd_t **pmdp)
@@ -131,7 +136,7 @@ pte_t *pte_alloc_map(struct kmm_mm *mm, unsigned long addr, pmd_t **pmdp)
 	pmd_t *pmd = pmd_alloc_map(mm, addr);
 	if (!pmd)
 		return NULL;
-	pte_t *pte = level_alloc(mm, pmd, PT_PTE, pte_index(addr));
+	pte_t *pte = level_alloc(mm, pmd, PT_PTE, pte_index(addr), addr);
 	if (pte && pmdp)
 		*pmdp = pmd;
 	return pte;
@@ -263,10 +268,19 @@ void free_pgtables(struct mmu_gather *tlb, struct kmm_vma *vma, unsigned long fl
 	while (vma) {
 		struct kmm_vma *next = vma->vm_next;
 		unsigned long addr = vma->vm_start;
+		/*
+		 * Out of reach of rmap walks before its tables go (Linux 6.1
+		 * free_pgtables): a walk holding the anon_vma or i_mmap lock
+		 * then never looks into a table being freed.
+		 */
+		unlink_anon_vmas(vma);
+		unlink_file_vma(vma);
 		/* Neighbours in the list share tables: free their span in one pass. */
 		while (next && next->vm_start <= vma->vm_end + PMD_SIZE) {
 			vma = next;
 			next = vma->vm_next;
+			unlink_anon_vmas(vma);
+			unlink_file_vma(vma);
 		}
 		free_pgd_range(tlb, addr, vma->vm_end, floor, next ? next->vm_start : ceiling);
 		vma = next;

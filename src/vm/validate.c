@@ -105,7 +105,7 @@ static int check_pte(struct mm_walk_state *w, unsigned long addr, pte_t pte)
 	c->ptes[pfn]++;
 	w->rss[mm_counter(page)]++;
 	if (PageAnon(page)) {
-		if (page_anon_vma(page) != vma->anon_vma ||
+		if (!vma_maps_anon_vma(vma, page_anon_vma(page)) ||
 		    page->index != linear_page_index(vma, addr))
 			return kmm_error_set(c->err, -EINVAL,
 					     "anonymous page pfn %#lx at %#lx: anon_vma %p index "
@@ -364,7 +364,7 @@ int kmm_vm_validate(struct kmm_machine *m, struct kmm_error *err)
 				    atomic_long_read(&vm->nr_table_pages), c.all_tables);
 		goto out;
 	}
-	ret = 0;
+	ret = rmap_validate(m, err);
 out:
 	kmm_port_free(c.ptes, c.nr_pfns * sizeof(*c.ptes));
 	kmm_port_free(c.cache, c.nr_pfns);

@@ -324,6 +324,9 @@ struct vm_state {
 	struct kmm_kmem_cache *inode_cachep;
 	struct kmm_kmem_cache *radix_node_cachep;
 	struct kmm_kmem_cache *anon_vma_cachep;
+	struct kmm_kmem_cache *anon_vma_chain_cachep; /* rmap/, objrmap design */
+	struct kmm_kmem_cache *pte_chain_cachep;      /* rmap/, ptechain design */
+	atomic_long_t nr_rmap_objs[3];		      /* rmap/: enum rmap_obj, in use */
 	struct kmm_page *zero_page;
 	unsigned long zero_pfn;
 	spinlock_t mmlist_lock;

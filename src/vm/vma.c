@@ -362,9 +362,15 @@ void vma_set_range(struct kmm_vma *vma, unsigned long start, unsigned long end, 
 	bool file = vma_mapping(vma) != NULL; /* a linked file VMA is in i_mmap */
 	if (file)
 		unlink_file_vma(vma);
+	/* An anon_vma walk computes addresses from these: it must not see them half changed. */
+	struct kmm_anon_vma *av = vma->anon_vma;
+	if (av)
+		down_write(&av->root->rwsem);
 	vma->vm_start = start;
 	vma->vm_end = end;
 	vma->vm_pgoff = pgoff;
+	if (av)
+		up_write(&av->root->rwsem);
 	if (file)
 		vma_link_file(vma);
 	vma_gap_update(vma);

@@ -188,11 +188,14 @@ static void digest(struct kmm_machine *m, struct proc_world *pw, struct kmm_buf 
 	kmm_show_kmmstat(m, out);
 }
 
+/* The machine of the process world (a variant runs it on pte-chain rmap). */
+static const char *proc_machine = "--mem 512M --nodes 2 --cpus 4";
+
 static void run_processes(enum kmm_run_mode mode, struct kmm_buf *out)
 {
 	static struct proc_world pw;
 	memset(&pw, 0, sizeof(pw));
-	struct kmm_machine *m = vm_boot("--mem 512M --nodes 2 --cpus 4");
+	struct kmm_machine *m = vm_boot(proc_machine);
 	expect_ptr_not_null(m);
 	unsigned long free0 = vm_free_pages(m);
 	size_t fpages = NCPUS * FILE_PAGES_PER_CPU;
@@ -259,6 +262,14 @@ static void test_processes_deterministic(void)
 static void test_processes_concurrent(void)
 {
 	run_processes(KMM_RUN_CONCURRENT, NULL);
+}
+
+/* pte chains under concurrent fork, fault and exit of pages shared across CPUs. */
+static void test_processes_concurrent_ptechain(void)
+{
+	proc_machine = "--mem 512M --nodes 2 --cpus 4 --rmap ptechain";
+	run_processes(KMM_RUN_CONCURRENT, NULL);
+	proc_machine = "--mem 512M --nodes 2 --cpus 4";
 }
 
 /* --- TLB shootdowns ---------------------------------------------------------------------- */
@@ -444,6 +455,7 @@ int main(int argc, char **argv)
 	kmm_test_init(argc, argv);
 	run_test(test_processes_deterministic);
 	run_test(test_processes_concurrent);
+	run_test(test_processes_concurrent_ptechain);
 	run_test(test_shootdowns_deterministic);
 	run_test(test_shootdowns_concurrent);
 	run_test(test_racing_faults_deterministic);

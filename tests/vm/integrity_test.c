@@ -875,10 +875,18 @@ static void test_integrity_numa(void)
 	run_world("--mem 1G --nodes 2 --cpus 4", 1500 * kmm_test_scale, kmm_test_seed + 1);
 }
 
+/* The same world on pte-chain reverse mapping: every step checks the chains too. */
+static void test_integrity_ptechain(void)
+{
+	run_world("--mem 256M --nodes 1 --cpus 4 --rmap ptechain", 1000 * kmm_test_scale,
+		  kmm_test_seed + 2);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
 	run_test(test_integrity_small);
 	run_test(test_integrity_numa);
+	run_test(test_integrity_ptechain);
 	return kmm_test_done();
 }

@@ -1,0 +1,321 @@
+/*
+ * pte chains: every mapping of a page recorded by the address of its PTE.
+ *
+ * Linux: mm/rmap.c of 2.5.27 (page_add_rmap, page_remove_rmap,
+ * try_to_unmap, page_referenced over page->pte.chain, with PG_direct and
+ * pte_chain_lock), removed in 2.6.7 for the object-based design.
+ *
+ * Theory of operation:
+ * 1. A page mapped once keeps that PTE's address in page->pte.direct and
+ *    PG_direct set: no memory beyond struct page, the common case for
+ *    anonymous memory of one process.
+ * 2. A second mapping moves both addresses into a chain of blocks from the
+ *    pte_chain slab cache, each one cache line: a link and seven PTE
+ *    addresses. Only the first block may be partly filled (slots from 0
+ *    up); a new mapping goes into its first free slot, or a new first block.
+ *    Removing an entry moves the first block's last entry into the hole, so
+ *    the chain stays dense; when one mapping is left it goes back to direct.
+ * 3. fork adds one entry per copied PTE to every shared page, and exit
+ *    removes them: that is the cost 2.6 removed. In return a walk visits
+ *    exactly the PTEs that map the page, however many VMAs a file has.
+ * 4. A PTE's address names its page-table page, whose struct page holds
+ *    the mm (pt_mm) and the first address it maps (pt_addr): the virtual
+ *    address follows from the PTE's index, as 2.5 did with ptep_to_mm()
+ *    and ptep_to_address().
+ *
+ * Locks: the chain is guarded by a bit lock in page->flags (PG_chainlock,
+ * 2.5's pte_chain_lock), taken inside the PTE lock by add/remove/move.
+ * A walk cannot hold it while it takes PTE locks (the order is the other
+ * way), so it copies the chain under the bit lock, pins each mm
+ * (mm_count), drops the bit lock, and then visits each PTE under the mm's
+ * mmap_lock (read, trylock: reclaim must not wait for a task's mmap_lock)
+ * and the PTE lock, checking that the PTE still maps the page. 2.5 held the
+ * chain lock and trylocked mm->page_table_lock instead; kmm's VMA tree is
+ * not guarded by that lock, so the walk needs mmap_lock to find the VMA.
+ */
+#include "internal.h"
+#include <errno.h>
+#include <string.h>
+
+#define PG_CHAINLOCK_MASK (1UL << PG_chainlock)
+
+static void pte_chain_lock(struct kmm_page *page)
+{
+	while (unlikely(__atomic_fetch_or(&page->flags, PG_CHAINLOCK_MASK, __ATOMIC_ACQUIRE) &
+			PG_CHAINLOCK_MASK))
+		while (__atomic_load_n(&page->flags, __ATOMIC_RELAXED) & PG_CHAINLOCK_MASK)
+			;
+}
+
+static void pte_chain_unlock(struct kmm_page *page)
+{
+	__atomic_fetch_and(&page->flags, ~PG_CHAINLOCK_MASK, __ATOMIC_RELEASE);
+}
+
+/* Entries in the first block (filled from slot 0 up). */
+static unsigned int head_count(const struct kmm_pte_chain *head)
+{
+	unsigned int n = 0;
+	while (n < NRPTE && head->ptes[n])
+		n++;
+	return n;
+}
+
+static struct kmm_pte_chain *pte_chain_alloc(struct kmm_machine *m)
+{
+	/* Under the PTE lock: no sleeping, and failslab may say no (ENOMEM to the task). */
+	struct kmm_pte_chain *pc = kmm_kmem_cache_alloc(vm_state(m)->pte_chain_cachep, GFP_ATOMIC);
+	if (pc) {
+		memset(pc, 0, sizeof(*pc));
+		atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_PTE_CHAIN]);
+	}
+	return pc;
+}
+
+static void pte_chain_free(struct kmm_machine *m, struct kmm_pte_chain *pc)
+{
+	if (pc) {
+		atomic_long_dec(&vm_state(m)->nr_rmap_objs[RMAP_PTE_CHAIN]);
+		kmm_kmem_cache_free(vm_state(m)->pte_chain_cachep, pc);
+	}
+}
+
+int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
+{
+	struct kmm_pte_chain *spare = NULL;
+again:
+	pte_chain_lock(page);
+	if (!PageDirect(page) && !page->pte.chain) {
+		page->pte.direct = ptep;
+		SetPageDirect(page);
+		goto out;
+	}
+	struct kmm_pte_chain *head = PageDirect(page) ? NULL : page->pte.chain;
+	unsigned int n = head ? head_count(head) : NRPTE;
+	if (n < NRPTE) {
+		head->ptes[n] = ptep;
+		goto out;
+	}
+	/* A new first block: the slow path, which may fail. */
+	if (!spare) {
+		pte_chain_unlock(page);
+		spare = pte_chain_alloc(m);
+		if (!spare)
+			return -ENOMEM;
+		goto again;
+	}
+	if (PageDirect(page)) {
+		spare->ptes[0] = page->pte.direct;
+		spare->ptes[1] = ptep;
+		ClearPageDirect(page);
+	} else {
+		spare->next = head;
+		spare->ptes[0] = ptep;
+	}
+	page->pte.chain = spare;
+	spare = NULL;
+out:
+	pte_chain_unlock(page);
+	pte_chain_free(m, spare);
+	return 0;
+}
+
+/*
+ * Take out the entry at @pc->ptes[@i]: the first block's last entry fills
+ * the hole. Returns the first block if it became empty (to be freed).
+ */
+static struct kmm_pte_chain *chain_remove_at(struct kmm_page *page, struct kmm_pte_chain *pc,
+					     unsigned int i)
+{
+	struct kmm_pte_chain *head = page->pte.chain;
+	unsigned int n = head_count(head);
+	pc->ptes[i] = head->ptes[n - 1];
+	head->ptes[n - 1] = NULL;
+	if (n > 1)
+		return NULL;
+	page->pte.chain = head->next;
+	return head;
+}
+
+/* One mapping left in a chain: back to the direct pointer. Returns the block to free. */
+static struct kmm_pte_chain *chain_collapse(struct kmm_page *page)
+{
+	struct kmm_pte_chain *head = page->pte.chain;
+	if (!head || head->next || head_count(head) != 1)
+		return NULL;
+	page->pte.direct = head->ptes[0];
+	SetPageDirect(page);
+	return head;
+}
+
+void pte_chain_remove(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
+{
+	struct kmm_pte_chain *gone = NULL, *gone2 = NULL;
+	pte_chain_lock(page);
+	if (PageDirect(page)) {
+		KMM_BUG_ON(page->pte.direct != ptep);
+		page->pte.direct = NULL;
+		ClearPageDirect(page);
+		pte_chain_unlock(page);
+		return;
+	}
+	for (struct kmm_pte_chain *pc = page->pte.chain; pc; pc = pc->next)
+		for (unsigned int i = 0; i < NRPTE && pc->ptes[i]; i++)
+			if (pc->ptes[i] == ptep) {
+				gone = chain_remove_at(page, pc, i);
+				gone2 = chain_collapse(page);
+				pte_chain_unlock(page);
+				pte_chain_free(m, gone);
+				pte_chain_free(m, gone2);
+				return;
+			}
+	pte_chain_unlock(page);
+	KMM_BUG_ON(1 /* the PTE is not on the page's chain */);
+}
+
+void pte_chain_move(struct kmm_page *page, pte_t *old_ptep, pte_t *new_ptep)
+{
+	pte_chain_lock(page);
+	if (PageDirect(page)) {
+		KMM_BUG_ON(page->pte.direct != old_ptep);
+		page->pte.direct = new_ptep;
+		pte_chain_unlock(page);
+		return;
+	}
+	for (struct kmm_pte_chain *pc = page->pte.chain; pc; pc = pc->next)
+		for (unsigned int i = 0; i < NRPTE && pc->ptes[i]; i++)
+			if (pc->ptes[i] == old_ptep) {
+				pc->ptes[i] = new_ptep;
+				pte_chain_unlock(page);
+				return;
+			}
+	pte_chain_unlock(page);
+	KMM_BUG_ON(1 /* the PTE is not on the page's chain */);
+}
+
+/* Entries on the chain, under the chain lock. */
+static unsigned long chain_count(const struct kmm_page *page)
+{
+	if (PageDirect(page))
+		return 1;
+	unsigned long n = 0;
+	for (const struct kmm_pte_chain *pc = page->pte.chain; pc; pc = pc->next)
+		n += head_count(pc);
+	return n;
+}
+
+/* One mapping found on the chain: where it is and its mm, pinned. */
+struct ptc_ref {
+	pte_t *ptep;
+	struct kmm_mm *mm;
+	unsigned long address;
+};
+
+static void ptc_ref_fill(struct kmm_machine *m, struct ptc_ref *r, pte_t *ptep)
+{
+	uintptr_t off = (uintptr_t)ptep - (uintptr_t)m->ram;
+	struct kmm_page *table = pfn_to_page(m, off >> PAGE_SHIFT);
+	unsigned long idx = (off & ~PAGE_MASK) / sizeof(pte_t);
+	r->ptep = ptep;
+	r->mm = table->pt_mm;
+	r->address = table->pt_addr + (idx << PAGE_SHIFT);
+	atomic_inc(&r->mm->mm_count); /* the mm structure outlives our visit (mmgrab) */
+}
+
+#define PTC_STACK_REFS 16
+
+void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc)
+{
+	struct ptc_ref stack[PTC_STACK_REFS], *refs = stack;
+	unsigned long cap = PTC_STACK_REFS, n;
+
+	for (;;) {
+		pte_chain_lock(page);
+		n = chain_count(page);
+		if (n <= cap)
+			break;
+		pte_chain_unlock(page);
+		if (refs != stack)
+			kmm_kfree(m, refs);
+		cap = n * 2;
+		refs = kmm_kmalloc(m, cap * sizeof(*refs), GFP_ATOMIC);
+		if (!refs) {
+			rwc->contended = true;
+			return;
+		}
+	}
+	unsigned long k = 0;
+	if (PageDirect(page))
+		ptc_ref_fill(m, &refs[k++], page->pte.direct);
+	else
+		for (struct kmm_pte_chain *pc = page->pte.chain; pc; pc = pc->next)
+			for (unsigned int i = 0; i < NRPTE && pc->ptes[i]; i++)
+				ptc_ref_fill(m, &refs[k++], pc->ptes[i]);
+	pte_chain_unlock(page);
+
+	bool more = true;
+	for (unsigned long i = 0; i < n; i++) {
+		struct kmm_mm *mm = refs[i].mm;
+		/* An mm on its way out (mm_users 0) is tearing its PTEs down itself. */
+		if (more && atomic_add_unless(&mm->mm_users, 1, 0)) {
+			if (down_read_trylock(&mm->mmap_lock)) {
+				struct kmm_vma *vma = find_vma(mm, refs[i].address);
+				if (vma && vma->vm_start <= refs[i].address)
+					more = rmap_walk_one(page, vma, refs[i].address, rwc);
+				up_read(&mm->mmap_lock);
+			} else {
+				rwc->contended = true;
+			}
+			mmput(mm);
+		}
+		mmdrop(mm);
+	}
+	if (refs != stack)
+		kmm_kfree(m, refs);
+}
+
+int pte_chain_validate(struct kmm_machine *m, struct kmm_page *page, int expect,
+		       struct kmm_error *err)
+{
+	unsigned long pfn = page_to_pfn(m, page);
+	int ret = 0;
+	pte_chain_lock(page);
+	if (PageDirect(page)) {
+		if (expect != 1 || !page->pte.direct)
+			ret = kmm_error_set(err, -EINVAL,
+					    "pfn %#lx: PG_direct with %d mappings (direct %p)", pfn,
+					    expect, (void *)page->pte.direct);
+		goto out;
+	}
+	if (expect <= 1) {
+		if (page->pte.chain)
+			ret = kmm_error_set(err, -EINVAL,
+					    "pfn %#lx: %d mapping(s) but a pte chain (not direct)",
+					    pfn, expect);
+		goto out;
+	}
+	long n = 0;
+	for (struct kmm_pte_chain *pc = page->pte.chain; pc; pc = pc->next) {
+		unsigned int c = head_count(pc);
+		for (unsigned int i = c; i < NRPTE; i++)
+			if (pc->ptes[i]) {
+				ret = kmm_error_set(err, -EINVAL,
+						    "pfn %#lx: pte chain block with a hole", pfn);
+				goto out;
+			}
+		if (c == 0 || (pc != page->pte.chain && c != NRPTE)) {
+			ret = kmm_error_set(err, -EINVAL,
+					    "pfn %#lx: pte chain block %s with %u entries", pfn,
+					    pc == page->pte.chain ? "first" : "not first", c);
+			goto out;
+		}
+		n += c;
+	}
+	if (n != expect)
+		ret = kmm_error_set(err, -EINVAL,
+				    "pfn %#lx: pte chain has %ld entries, %d PTEs map it", pfn, n,
+				    expect);
+out:
+	pte_chain_unlock(page);
+	return ret;
+}
