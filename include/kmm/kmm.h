@@ -11,6 +11,7 @@
 #include <kmm/gfp.h>
 #include <kmm/page_alloc.h>
 #include <kmm/mm.h>
+#include <kmm/page_reporting.h>
 #include <kmm/proc.h>
 #include <kmm/slab.h>
 #include <kmm/random.h>

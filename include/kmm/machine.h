@@ -141,6 +141,13 @@ enum kmm_deferred_init {
 	KMM_DEFERRED_WAIT,   /* kmm_boot() returns with every page in the zones */
 	KMM_DEFERRED_THREAD, /* return when ready to allocate; a thread finishes */
 	KMM_DEFERRED_OFF,    /* initialise everything up front, in the boot thread */
+	/*
+	 * Only when an allocation finds its zone short (deferred_grow_zone), one
+	 * section at a time, and never in a thread: memory that is never needed
+	 * costs no struct page writes. The late initcalls (watermarks) run at boot.
+	 * libkmm-malloc grows its heap this way.
+	 */
+	KMM_DEFERRED_ON_DEMAND,
 };
 
 /* A swap area to switch on at boot (--swap FILE:SIZE[:PRIO]). */
@@ -181,6 +188,13 @@ struct kmm_config {
 	/* Swap areas switched on at the end of boot, as an init script's swapon -a. */
 	struct kmm_swap_spec swap[KMM_MAX_BOOT_SWAP];
 	int nr_swap;
+	/*
+	 * The first this many max-order blocks of RAM that kmm backs are left to
+	 * the host's first-touch faults instead of populated whole (src/phys/ram.c):
+	 * a small user (libkmm-malloc in a short program) pays only for the pages
+	 * it touches. 0: populate every block.
+	 */
+	unsigned int ram_lazy_blocks;
 };
 
 /* Defaults: 4 GiB, 2 nodes, 4 CPUs, x86_64, SPARSEMEM_VMEMMAP (kmm's default machine). */
@@ -304,6 +318,7 @@ struct kmm_machine {
 	size_t ram_size;
 	/* One bit per max-order block of RAM already backed by host memory. */
 	unsigned long *ram_populated;
+	long ram_lazy_left; /* blocks still to leave to first touch (cfg.ram_lazy_blocks) */
 
 	unsigned long min_low_pfn, max_low_pfn, max_pfn;
 	unsigned long max_zone_pfn[MAX_NR_ZONES];

@@ -66,6 +66,12 @@ long kmm_kmem_cache_destroy(struct kmm_kmem_cache *s);
 unsigned long kmm_kmem_cache_shrink(struct kmm_kmem_cache *s);
 /* Shrink every cache (echo 1 > /sys/kernel/slab/<each>/shrink). */
 unsigned long kmm_slab_shrink_all(struct kmm_machine *m);
+/*
+ * Give the calling thread's CPU's slabs of every cache back to the nodes,
+ * as when a CPU goes offline (Linux slub_cpu_dead): for a thread that leaves
+ * its CPU for good. Does nothing without a CPU.
+ */
+void kmm_slab_flush_cpu(struct kmm_machine *m);
 
 void *kmm_kmem_cache_alloc(struct kmm_kmem_cache *s, gfp_t gfp);
 void *kmm_kmem_cache_alloc_node(struct kmm_kmem_cache *s, gfp_t gfp, int node);
@@ -85,6 +91,13 @@ void *kmm_kzalloc(struct kmm_machine *m, size_t size, gfp_t gfp);
 void *kmm_kcalloc(struct kmm_machine *m, size_t n, size_t size, gfp_t gfp);
 void *kmm_krealloc(struct kmm_machine *m, const void *p, size_t new_size, gfp_t gfp);
 void kmm_kfree(struct kmm_machine *m, const void *p);
+/*
+ * The same on behalf of @caller (Linux's _track_caller variants): slab
+ * debugging records and reports @caller as the call site, for wrappers such
+ * as a C library's malloc. kmm_kfree_track_caller frees slab objects only.
+ */
+void *kmm_kmem_cache_alloc_track_caller(struct kmm_kmem_cache *s, gfp_t gfp, uintptr_t caller);
+void kmm_kfree_track_caller(struct kmm_machine *m, const void *x, uintptr_t caller);
 /* The usable size of a kmalloc'ed object (its size class). */
 size_t kmm_ksize(struct kmm_machine *m, const void *p);
 /* The kmalloc cache that serves @size (NULL above 8 KiB). */

@@ -599,6 +599,18 @@ void reserve_highatomic_pageblock(struct kmm_machine *m, struct kmm_page *page,
 }
 
 /*
+ * Take a free block off its list for a while (Linux __isolate_free_page,
+ * without the watermark check): free page reporting holds it while the host
+ * takes its memory back, and __free_one_page() puts it back. zone->lock held.
+ */
+void __isolate_free_block(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
+			  unsigned int order)
+{
+	del_page_from_free_list(m, page, page_to_pfn(m, page), zone, order);
+	__mod_zone_freepage_state(zone, -(1L << order), 0);
+}
+
+/*
  * Memory is short: give highatomic pageblocks back to the allocation's
  * migratetype, keeping one unless @force (unreserve_highatomic_pageblock).
  */

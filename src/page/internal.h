@@ -47,6 +47,9 @@ struct kmm_page_alloc_state {
 	unsigned char gfp_zone_table[GFP_ZONEMASK + 1];
 
 	size_t buddy_map_bytes; /* host memory of the 2.4 design's maps */
+	/* Free page reporting (page_reporting.c): one pass at a time, blocks reported. */
+	spinlock_t reporting_lock;
+	atomic_long_t nr_reported;
 	/* Warn once per call site about failed allocations. */
 	spinlock_t warn_lock;
 	unsigned int nr_warned;
@@ -163,6 +166,8 @@ int rmqueue_bulk(struct kmm_machine *m, struct kmm_cpu *cpu, struct kmm_zone *zo
 struct kmm_page *rmqueue_buddy(struct kmm_machine *m, struct kmm_cpu *cpu,
 			       struct kmm_zone *preferred_zone, struct kmm_zone *zone,
 			       unsigned int order, unsigned int alloc_flags, int migratetype);
+void __isolate_free_block(struct kmm_machine *m, struct kmm_zone *zone, struct kmm_page *page,
+			  unsigned int order);
 void reserve_highatomic_pageblock(struct kmm_machine *m, struct kmm_page *page,
 				  struct kmm_zone *zone, unsigned int order);
 bool unreserve_highatomic_pageblock(struct kmm_machine *m, const struct alloc_context *ac,

@@ -45,7 +45,7 @@ const char *kmm_config_help(void)
 	       "  --model MODEL          flat | sparse | vmemmap (default vmemmap)\n"
 	       "  --buddy DESIGN         pageflag (modern) | bitmap (2.4 free_area map)\n"
 	       "  --rmap DESIGN          objrmap (default) | ptechain\n"
-	       "  --deferred-init MODE   wait (default) | thread | off\n"
+	       "  --deferred-init MODE   wait (default) | thread | off | demand\n"
 	       "  --movablecore SIZE|N%  memory for ZONE_MOVABLE\n"
 	       "  --kernelcore SIZE|N%   memory not for ZONE_MOVABLE\n"
 	       "  --mem-limit SIZE       use only this much RAM (Linux mem=)\n"
@@ -322,9 +322,12 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 			cfg->deferred = KMM_DEFERRED_THREAD;
 		else if (!strcmp(val, "off"))
 			cfg->deferred = KMM_DEFERRED_OFF;
+		else if (!strcmp(val, "demand"))
+			cfg->deferred = KMM_DEFERRED_ON_DEMAND;
 		else
 			ret = kmm_error_set(
-			    err, -EINVAL, "--deferred-init %s: expected wait, thread or off", val);
+			    err, -EINVAL,
+			    "--deferred-init %s: expected wait, thread, off or demand", val);
 	} else if (IS("--movablecore"))
 		ret = parse_core(opt, val, &cfg->desc.movablecore, &cfg->desc.movablecore_percent,
 				 err);

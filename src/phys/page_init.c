@@ -20,7 +20,10 @@
  *     (through m->hooks.free_boot_pages, registered by page/).
  *  4. The deferred rest is initialised one section at a time, by a thread
  *     per node (or by an allocation that finds its zone short, through
- *     deferred_grow_zone()), each section under m->deferred_lock.
+ *     deferred_grow_zone()), each section under m->deferred_lock. In
+ *     KMM_DEFERRED_ON_DEMAND mode there is no thread: only allocations grow
+ *     the zone, so a machine with a large RAM costs the host only the struct
+ *     pages of the memory it has used (the heap of libkmm-malloc).
  *
  * Lock order: m->deferred_lock, then zone->lock (inside the free hook).
  */
@@ -174,16 +177,6 @@ void memmap_init(struct kmm_machine *m)
 		init_unavailable_range(m, hole_pfn, end_pfn, last);
 }
 
-static int early_pfn_to_nid(struct kmm_machine *m, unsigned long pfn)
-{
-	int idx = 0, nid;
-	unsigned long s, e;
-	while (memblock_next_pfn_range(m, &idx, NUMA_NO_NODE, &s, &e, &nid))
-		if (pfn >= s && pfn < e)
-			return nid;
-	return 0;
-}
-
 static bool early_page_initialised(struct kmm_machine *m, unsigned long pfn, int nid)
 {
 	return pfn < READ_ONCE(m->node_data[nid]->first_deferred_pfn);
@@ -198,27 +191,51 @@ static struct kmm_zone *zone_of_pfn(struct kmm_machine *m, unsigned long pfn, in
 	return NULL;
 }
 
-/* reserve_bootmem_region(): reserved pages are initialised even when deferred. */
-static void memmap_init_reserved_pages(struct kmm_machine *m)
+/* Initialise the struct page of reserved pfn @pfn (if deferral skipped it) and mark it. */
+static void init_reserved_pfn(struct kmm_machine *m, unsigned long pfn, int nid)
+{
+	if (!early_page_initialised(m, pfn, nid)) {
+		struct kmm_zone *zone = zone_of_pfn(m, pfn, nid);
+		memmap_populate(m, pfn, pfn + 1);
+		__init_single_page(m, pfn_to_page(m, pfn), pfn, zone->type, nid);
+		if (!(pfn & (pageblock_nr_pages - 1)))
+			set_pfnblock_migratetype(zone, pfn, MIGRATE_MOVABLE);
+	}
+	__SetPageReserved(pfn_to_page(m, pfn));
+}
+
+/*
+ * Mark the reserved pages of [lo, hi) (reserve_bootmem_region()); holes
+ * between memory ranges were initialised as reserved already. Linux
+ * initialises reserved pages at boot even where deferred; so does kmm,
+ * except in KMM_DEFERRED_ON_DEMAND mode (@skip_deferred), where a deferred
+ * section's reserved pages wait for the section, so that a large machine
+ * does not pay at boot for struct pages of reservations nobody looks at
+ * (the memmap's own blocks at the top of RAM, under SPARSEMEM_VMEMMAP).
+ */
+static void init_reserved_pages(struct kmm_machine *m, unsigned long lo, unsigned long hi,
+				bool skip_deferred)
 {
 	struct memblock_region *r;
 	for_each_memblock_region (&m->memblock.reserved, r) {
-		unsigned long end = PFN_UP(r->base + r->size);
-		for (unsigned long pfn = next_valid_pfn(m, PFN_DOWN(r->base), end); pfn < end;
-		     pfn = next_valid_pfn(m, pfn + 1, end)) {
-			if (!memblock_is_memory(m, PFN_PHYS(pfn)))
-				continue; /* a hole: already initialised as reserved */
-			int nid = early_pfn_to_nid(m, pfn);
-			if (!early_page_initialised(m, pfn, nid)) {
-				struct kmm_zone *zone = zone_of_pfn(m, pfn, nid);
-				memmap_populate(m, pfn, pfn + 1);
-				__init_single_page(m, pfn_to_page(m, pfn), pfn, zone->type, nid);
-				if (!(pfn & (pageblock_nr_pages - 1)))
-					set_pfnblock_migratetype(zone, pfn, MIGRATE_MOVABLE);
-			}
-			__SetPageReserved(pfn_to_page(m, pfn));
+		unsigned long start = kmm_max(lo, (unsigned long)PFN_DOWN(r->base));
+		unsigned long end = kmm_min(hi, (unsigned long)PFN_UP(r->base + r->size));
+		int idx = 0, nid;
+		unsigned long s, e;
+		while (start < end &&
+		       memblock_next_pfn_range(m, &idx, NUMA_NO_NODE, &s, &e, &nid)) {
+			unsigned long a = kmm_max(start, s), b = kmm_min(end, e);
+			if (skip_deferred)
+				b = kmm_min(b, READ_ONCE(m->node_data[nid]->first_deferred_pfn));
+			for (unsigned long pfn = a; pfn < b; pfn++)
+				init_reserved_pfn(m, pfn, nid);
 		}
 	}
+}
+
+static bool on_demand(const struct kmm_machine *m)
+{
+	return m->cfg.deferred == KMM_DEFERRED_ON_DEMAND;
 }
 
 /* Hand a block of boot memory to the page allocator (Linux __free_pages_core). */
@@ -259,7 +276,7 @@ void memblock_free_all(struct kmm_machine *m)
 	/* The boot estimate of managed pages gives way to the real count. */
 	for_each_zone (m, nid, zone)
 		atomic_long_set(&zone->managed_pages, 0);
-	memmap_init_reserved_pages(m);
+	init_reserved_pages(m, 0, ~0UL, on_demand(m));
 	while (memblock_next_free_range(m, &a, &b, NUMA_NO_NODE, &s, &e, &nid)) {
 		unsigned long spfn = PFN_UP(s), epfn = PFN_DOWN(e);
 		if (spfn >= epfn)
@@ -326,6 +343,8 @@ static bool deferred_init_section(struct kmm_machine *m, struct kmm_node *pgdat)
 		if (fs < fe)
 			init_pages(m, fs, fe, zone);
 	}
+	if (on_demand(m))
+		init_reserved_pages(m, spfn, epfn, false);
 	WRITE_ONCE(pgdat->first_deferred_pfn, epfn >= pgdat_end_pfn(pgdat) ? ~0UL : epfn);
 	a = b = 0;
 	while (memblock_next_free_range(m, &a, &b, pgdat->node_id, &s, &e, &nid)) {
@@ -430,6 +449,16 @@ static void *deferred_thread(void *arg)
  */
 void deferred_init_start(struct kmm_machine *m, void (*then)(struct kmm_machine *m))
 {
+	if (m->cfg.deferred == KMM_DEFERRED_ON_DEMAND) {
+		/*
+		 * No thread: deferred_grow_zone() adds sections as allocations
+		 * need them, for as long as m->deferred_done stays false. The
+		 * watermarks are computed now, from the memory there is.
+		 */
+		then(m);
+		m->init_done_ns = kmm_port_now_ns();
+		return;
+	}
 	if (m->cfg.deferred == KMM_DEFERRED_THREAD) {
 		struct late_job *job = kmm_port_alloc(sizeof(*job));
 		if (job) {

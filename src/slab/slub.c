@@ -47,12 +47,25 @@ const char *const slub_stat_names[NR_SLUB_STAT_ITEMS] = {
 #undef X
 };
 
-/* slab_lock found the lock taken: wait for it out of line (the callers stay leaf functions). */
+/*
+ * slab_lock found the lock taken: wait for it out of line (the callers stay
+ * leaf functions). The simulated CPUs are host threads, and the host may
+ * deschedule one while it holds a slab's lock (more threads than host CPUs
+ * is the common case for a malloc on kmm): spinning on until it runs again
+ * would burn the waiter's whole time slice, so, like kmm's spinlock
+ * (src/base/spinlock.c), spin on a plain read for a while, then yield the
+ * host CPU between attempts.
+ */
 __kmm_noinline void slab_lock_contended(struct kmm_page *slab)
 {
+	unsigned int spins = 0;
 	do {
-		while (kmm_test_page_flag(slab, PG_locked))
-			kmm_port_cpu_relax();
+		while (kmm_test_page_flag(slab, PG_locked)) {
+			if (++spins < 128)
+				kmm_port_cpu_relax();
+			else
+				kmm_port_yield();
+		}
 	} while (test_and_set_bit(PG_locked, &slab->flags));
 }
 

@@ -13,12 +13,15 @@
  *  - Deferred struct page init in a thread (KMM_TEST_CONCURRENT): the
  *    machine allocates while the thread works and ends equal to a machine
  *    that waited.
+ *  - Deferred init on demand: no thread; allocations grow the zone section
+ *    by section until it equals a machine that waited.
  */
 #include <kmm/machine.h>
 #include <kmm/memory_model.h>
 #include <kmm/page_alloc.h>
 #include "phys/internal.h"
 #include "../kmm_test.h"
+#include "../kmm_test_machine.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -567,6 +570,94 @@ static void test_deferred_thread(void)
 	kmm_machine_destroy(ref);
 }
 
+/* --- Deferred init on demand ------------------------------------------------------------ */
+
+static unsigned long bits_set(const unsigned long *map, unsigned long nbits)
+{
+	unsigned long n = 0;
+	for (unsigned long i = 0; i < nbits; i++)
+		n += test_bit(i, map);
+	return n;
+}
+
+/*
+ * --deferred-init demand: boot initialises the first section of the
+ * highest zone only, with no thread; allocations grow the zone one section
+ * at a time until the machine has what a machine that waited has. The
+ * reserved pages at the top of RAM (the vmemmap's memblock blocks) are
+ * initialised with their section, not at boot.
+ */
+static void test_deferred_on_demand(void)
+{
+	char *wait_args[] = {"--mem", "512M", "--nodes", "1", "--cpus", "2", NULL};
+	char *demand_args[] = {"--mem",		  "512M",   "--nodes", "1", "--cpus", "2",
+			       "--deferred-init", "demand", NULL};
+	struct kmm_error err = {0};
+	struct kmm_machine *ref = boot_args(count_args(wait_args), wait_args, &err);
+	expect_ptr_not_null(ref);
+	struct kmm_machine *m = boot_args(count_args(demand_args), demand_args, &err);
+	expect_ptr_not_null(m);
+	struct kmm_node *pgdat = m->node_data[0];
+	unsigned long sections = m->nr_mem_sections;
+
+	/*
+	 * At boot: DMA32 (from 16 MiB) up to the first section boundary past a
+	 * section's worth of pages, 256 MiB; the rest waits, its memmap unbacked.
+	 */
+	expect_u64_eq(pgdat->first_deferred_pfn, 2 * PAGES_PER_SECTION);
+	expect_u64_eq(sections, 4);
+	expect_false(test_bit(2, m->vmemmap_populated));
+	expect_u64_eq(bits_set(ref->vmemmap_populated, sections), sections);
+	/*
+	 * The last RAM page holds NODE_DATA (memblock allocates top down). Its
+	 * section is backed at boot only for the 32 unavailable pages past the
+	 * end of RAM; the reserved page itself is not initialised yet.
+	 */
+	unsigned long last_pfn = pgdat_end_pfn(pgdat) - 1;
+	expect_true(PageReserved(pfn_to_page(ref, last_pfn)));
+	expect_false(PageReserved(pfn_to_page(m, last_pfn)));
+	expect_u64_lt(total_managed(m) + PAGES_PER_SECTION, total_managed(ref));
+	validate(m, "on demand, at boot");
+
+	/* Allocate until every section is in: each growth step leaves a valid machine. */
+	struct kmm_page **blocks = calloc(4096, sizeof(*blocks));
+	expect_ptr_not_null(blocks);
+	unsigned int nr = 0, grown = 0;
+	unsigned long deferred = pgdat->first_deferred_pfn;
+	expect_int_eq(kmm_cpu_enter(m, 0), 0);
+	while (nr < 4096 && READ_ONCE(pgdat->first_deferred_pfn) != ~0UL) {
+		blocks[nr] = kmm_alloc_pages(m, GFP_KERNEL | __GFP_NOWARN, MAX_PAGE_ORDER);
+		if (!blocks[nr])
+			break;
+		/* The bytes are real: write the block's first and last word. */
+		char *p = page_address(m, blocks[nr]);
+		p[0] = 1;
+		p[(PAGE_SIZE << MAX_PAGE_ORDER) - 1] = 2;
+		nr++;
+		if (pgdat->first_deferred_pfn != deferred) {
+			deferred = pgdat->first_deferred_pfn;
+			grown++;
+			if (!validate(m, "on demand, grown"))
+				break;
+		}
+	}
+	expect_u64_eq(pgdat->first_deferred_pfn, ~0UL);
+	printf("  %u blocks of 4 MiB allocated, %u growth steps\n", nr, grown);
+	expect_u64_eq(grown, sections - 2);
+	expect_u64_eq(total_managed(m), total_managed(ref));
+	expect_u64_eq(bits_set(m->vmemmap_populated, sections), sections);
+	expect_true(PageReserved(pfn_to_page(m, last_pfn)));
+	for (unsigned int i = 0; i < nr; i++)
+		kmm_free_pages(m, blocks[i], MAX_PAGE_ORDER);
+	kmm_drain_all_pages(m);
+	kmm_cpu_exit(m);
+	free(blocks);
+	validate(m, "on demand, freed");
+	expect_u64_eq(kmm_nr_free_pages(m) + kmm_test_kernel_pages(m), total_managed(m));
+	kmm_machine_destroy(m);
+	kmm_machine_destroy(ref);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
@@ -576,5 +667,6 @@ int main(int argc, char **argv)
 	run_test(test_bad_options);
 	run_test(test_sysctl_errors);
 	run_test(test_deferred_thread);
+	run_test(test_deferred_on_demand);
 	return kmm_test_done();
 }
