@@ -103,6 +103,7 @@ struct kmm_sim_result {
 	unsigned long free_pages_end;
 	/* Host bytes of the mechanisms' own data (memory map, page tables, slab). */
 	uint64_t memmap_bytes, buddy_map_bytes, pagetable_pages, slab_bytes;
+	uint64_t rmap_peak_bytes; /* reverse-mapping objects at their most (after a task op) */
 };
 
 /*

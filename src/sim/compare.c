@@ -113,7 +113,8 @@ static int parse_spec(const char *spec, struct compare_axis *ax, struct kmm_erro
 	X("memmap KiB", r->memmap_bytes / 1024)                                             \
 	X("buddy bitmaps KiB", r->buddy_map_bytes / 1024)                                   \
 	X("page tables KiB", r->pagetable_pages * 4)                                        \
-	X("slab KiB", r->slab_bytes / 1024)
+	X("slab KiB", r->slab_bytes / 1024)                                                 \
+	X("rmap objects bytes, peak", r->rmap_peak_bytes)
 
 static uint64_t row_value(const struct kmm_sim_result *r, int row)
 {

@@ -44,6 +44,7 @@
 
 #include <kmm/mm.h>
 #include "../page/internal.h"
+#include "../rmap/rmap.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -212,6 +213,18 @@ static void write_summary(struct sim_run *r)
 	kmm_buf_free(&b);
 }
 
+/*
+ * The reverse-mapping objects' peak, sampled after each task operation
+ * (the only operations that map or unmap): what kmm compare shows of the
+ * rmap designs' cost, which is gone again once the tasks exit.
+ */
+static void note_rmap_peak(struct sim_run *r)
+{
+	uint64_t bytes = rmap_bytes(r->m);
+	if (bytes > r->rmap_peak)
+		r->rmap_peak = bytes;
+}
+
 /* The machine's figures at the end of a run (kmm compare's table). */
 static void machine_figures(struct sim_run *r, struct kmm_sim_result *res)
 {
@@ -234,6 +247,7 @@ static void machine_figures(struct sim_run *r, struct kmm_sim_result *res)
 	res->pagetable_pages = global_node_page_state(m, NR_PAGETABLE);
 	res->slab_bytes = global_node_page_state(m, NR_SLAB_RECLAIMABLE_B) +
 			  global_node_page_state(m, NR_SLAB_UNRECLAIMABLE_B);
+	res->rmap_peak_bytes = r->rmap_peak;
 }
 
 /* report.html (and the report's data, for kmm compare). */
@@ -592,8 +606,10 @@ static void interpret(struct sim_run *r, int self)
 			}
 			if (leader) {
 				d->exec(r, op, self < 0 ? 0 : self);
-				if (d->task)
+				if (d->task) {
 					kmm_task_switch_out(r->m);
+					note_rmap_peak(r);
+				}
 				if (op->kind != WL_OP_PHASE && op->kind != WL_OP_END_PHASE)
 					r->stats[self < 0 ? 0 : self].ops++;
 				/* Concurrent mode: the bar moves at barriers, all CPUs quiet. */
@@ -616,6 +632,7 @@ static void interpret(struct sim_run *r, int self)
 			cur = -1;
 			d->exec(r, op, cpu);
 			kmm_task_switch_out(r->m);
+			note_rmap_peak(r);
 		} else {
 			if (self < 0)
 				switch_cpu(r, &cur, cpu);

@@ -68,6 +68,7 @@ struct sim_run {
 	struct kmm_file **files;
 	char tmpdir[4096];   /* files and swap areas; "" when none */
 	uint64_t oom_faults; /* faults and calls that found no memory */
+	uint64_t rmap_peak;  /* the reverse-mapping objects' bytes at their most */
 	bool oom;	     /* stopped on one (fail_on_oom) */
 	uint64_t accesses[KMM_MAX_CPUS];
 	/* Progress bar (a terminal only). */

@@ -137,6 +137,9 @@ static void test_reclaim_on_both_designs(void)
 	expect_u64_gt(obj.pswpin, 256);
 	expect_u64_eq(obj.oom_faults, 0);
 	expect_u64_eq(chain.oom_faults, 0);
+	/* What each design's objects cost at their most: pte chains for every shared page. */
+	expect_u64_lt(obj.rmap_peak_bytes, 4096);
+	expect_u64_gt(chain.rmap_peak_bytes, 512 * 1024);
 	/* The same work on both. */
 	expect_u64_eq(chain.ops, obj.ops);
 	expect_u64_eq(chain.accesses, obj.accesses);
