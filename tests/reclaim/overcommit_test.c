@@ -154,15 +154,25 @@ static int read_file(struct world *w, struct vtask *vt, unsigned long page)
 	return check_page(buf, w->seed, 0xffff, page, w->file_ver[page], "file");
 }
 
+/*
+ * The next slot of w->tasks, filled in but not yet counted: the caller
+ * publishes it with publish_task() once it is complete, because in
+ * concurrent mode the other CPUs' steps read the array meanwhile.
+ */
 static struct vtask *add_task(struct world *w, struct kmm_task *t, int cpu)
 {
-	struct vtask *vt = &w->tasks[w->nr_tasks++];
+	struct vtask *vt = &w->tasks[w->nr_tasks];
 	vt->t = t;
 	vt->id = ++w->next_id;
 	vt->cpu = cpu;
 	vt->ver = calloc(w->anon_pages, sizeof(*vt->ver));
 	vt->base = calloc(w->anon_pages, sizeof(*vt->base));
 	return vt;
+}
+
+static void publish_task(struct world *w)
+{
+	__atomic_store_n(&w->nr_tasks, w->nr_tasks + 1, __ATOMIC_RELEASE);
 }
 
 /* fork: the child's shadow is the parent's. */
@@ -178,6 +188,7 @@ static int do_fork(struct world *w, struct vtask *parent)
 	vt->anon = parent->anon;
 	memcpy(vt->ver, parent->ver, w->anon_pages * sizeof(*vt->ver));
 	memcpy(vt->base, parent->base, w->anon_pages * sizeof(*vt->base));
+	publish_task(w);
 	w->forks++;
 	return 0;
 }
@@ -187,14 +198,15 @@ static bool step(struct kmm_machine *m, int cpu, void *arg)
 {
 	(void)m;
 	struct world *w = arg;
-	if (w->failed || !w->steps_left[cpu])
+	if (__atomic_load_n(&w->failed, __ATOMIC_RELAXED) || !w->steps_left[cpu])
 		return false;
 	w->steps_left[cpu]--;
 	struct kmm_rng *rnd = &w->rnd[cpu];
 	/* This CPU's live tasks. */
 	struct vtask *mine[MAX_TASKS];
 	int n = 0;
-	for (int i = 0; i < w->nr_tasks; i++)
+	int nr_tasks = __atomic_load_n(&w->nr_tasks, __ATOMIC_ACQUIRE);
+	for (int i = 0; i < nr_tasks; i++)
 		if (w->tasks[i].cpu == cpu && !w->tasks[i].dead)
 			mine[n++] = &w->tasks[i];
 	if (!n)
@@ -214,11 +226,11 @@ static bool step(struct kmm_machine *m, int cpu, void *arg)
 		r = write_file(w, vt, fpage);
 	else if (op < 97)
 		r = read_file(w, vt, fpage);
-	else if (op < 98 && w->nr_tasks < MAX_TASKS && w->forks < 4 && cpu == 0)
-		r = do_fork(w, vt); /* only CPU 0 adds tasks: the array is not shared-written */
+	else if (op < 98 && cpu == 0 && nr_tasks < MAX_TASKS && w->forks < 4)
+		r = do_fork(w, vt); /* only CPU 0 adds tasks and counts forks */
 	if (r)
 		__atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED);
-	return !w->failed;
+	return !__atomic_load_n(&w->failed, __ATOMIC_RELAXED);
 }
 
 static int world_setup(struct world *w, const char *opts_extra)
@@ -250,6 +262,7 @@ static int world_setup(struct world *w, const char *opts_extra)
 		if (!t)
 			return -1;
 		struct vtask *vt = add_task(w, t, i % NCPUS);
+		publish_task(w);
 		long a =
 		    kmm_mmap(t, 0, ANON_PER_TASK, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
 		long f = kmm_mmap(t, 0, FILE_SIZE, RW, KMM_MAP_SHARED, w->file, 0);
