@@ -133,6 +133,34 @@ static struct lru_batch *this_batch(struct kmm_machine *m)
 	return cpu ? &rs->batch[cpu->id] : &rs->nocpu_batch;
 }
 
+/*
+ * Put @page on its list in @lruvec (locked): the unevictable list when it
+ * cannot be reclaimed (@culled: count it, as an addition does). The
+ * reference the caller held goes; if it was the last, the page comes off
+ * again onto @to_free.
+ */
+static void lru_put_page(struct kmm_machine *m, struct lruvec *lruvec, struct kmm_page *page,
+			 struct list_head *to_free, bool culled)
+{
+	if (page_evictable(page)) {
+		__ClearPageUnevictable(page);
+	} else {
+		__ClearPageActive(page);
+		__SetPageUnevictable(page);
+		if (culled)
+			count_vm_event(m, UNEVICTABLE_PGCULLED);
+	}
+	lruvec_add_page(m, lruvec, page);
+	SetPageLRU(page);
+	if (put_page_testzero(page)) {
+		lruvec_del_page(m, lruvec, page);
+		__ClearPageLRU(page);
+		__ClearPageActive(page);
+		__ClearPageUnevictable(page);
+		list_add(&page->lru, to_free);
+	}
+}
+
 /* Move @n pages (each with the batch's reference) onto their lists (Linux lru_add_fn). */
 static void lru_add_pages(struct kmm_machine *m, struct kmm_page **pages, unsigned int n)
 {
@@ -147,23 +175,7 @@ static void lru_add_pages(struct kmm_machine *m, struct kmm_page **pages, unsign
 			spin_lock(&lruvec->lru_lock);
 			locked = lruvec;
 		}
-		if (page_evictable(page)) {
-			__ClearPageUnevictable(page);
-		} else {
-			__ClearPageActive(page);
-			__SetPageUnevictable(page);
-			count_vm_event(m, UNEVICTABLE_PGCULLED);
-		}
-		lruvec_add_page(m, lruvec, page);
-		SetPageLRU(page);
-		/* The batch's reference: if it was the last, the page goes now. */
-		if (put_page_testzero(page)) {
-			lruvec_del_page(m, lruvec, page);
-			__ClearPageLRU(page);
-			__ClearPageActive(page);
-			__ClearPageUnevictable(page);
-			list_add(&page->lru, &to_free);
-		}
+		lru_put_page(m, lruvec, page, &to_free, true);
 	}
 	if (locked)
 		spin_unlock(&locked->lru_lock);
@@ -279,21 +291,7 @@ void putback_lru_pages(struct kmm_machine *m, struct list_head *pages)
 			spin_lock(&lruvec->lru_lock);
 			locked = lruvec;
 		}
-		if (page_evictable(page)) {
-			__ClearPageUnevictable(page);
-		} else {
-			__ClearPageActive(page);
-			__SetPageUnevictable(page);
-		}
-		lruvec_add_page(m, lruvec, page);
-		SetPageLRU(page);
-		if (put_page_testzero(page)) {
-			lruvec_del_page(m, lruvec, page);
-			__ClearPageLRU(page);
-			__ClearPageActive(page);
-			__ClearPageUnevictable(page);
-			list_add(&page->lru, &to_free);
-		}
+		lru_put_page(m, lruvec, page, &to_free, false);
 	}
 	if (locked)
 		spin_unlock(&locked->lru_lock);
