@@ -321,6 +321,14 @@ struct vm_lru_hooks {
 	/* Put this CPU's (or every CPU's) batched new pages on their lists. */
 	void (*lru_add_drain)(struct kmm_machine *m);
 	void (*lru_add_drain_all)(struct kmm_machine *m);
+	/*
+	 * PG_mlocked (reclaim/mlock.c): a VM_LOCKED VMA maps the page; one
+	 * stopped mapping it; munlock() of a locked page (rmap-checked: may
+	 * sleep, the page locked, no page-table lock).
+	 */
+	void (*mlock_page)(struct kmm_machine *m, struct kmm_page *page);
+	void (*munlock_page)(struct kmm_machine *m, struct kmm_page *page);
+	void (*munlock_vma_page)(struct kmm_machine *m, struct kmm_page *page);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
