@@ -540,7 +540,8 @@ static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct
 	if (unlikely(PageHead(page)))
 		free_compound_tails(m, page, order);
 	/* Still on an LRU list, or mlocked: reclaim/ takes it off (Linux __page_cache_release). */
-	if (unlikely(page->flags & (1UL << PG_lru | 1UL << PG_mlocked)) && m->hooks.lru_page_release)
+	if (unlikely(page->flags & (1UL << PG_lru | 1UL << PG_mlocked)) &&
+	    m->hooks.lru_page_release)
 		m->hooks.lru_page_release(m, page);
 	free_page_anon_mapping(page);
 	if (KMM_DEBUG >= 1)

@@ -195,7 +195,7 @@ static bool step(struct kmm_machine *m, int cpu, void *arg)
 	struct stask *st = mine[kmm_rng_below(&w->rnd[cpu], (uint64_t)n)];
 	unsigned long page = kmm_rng_below(&w->rnd[cpu], w->pages);
 	int r = kmm_rng_below(&w->rnd[cpu], 100) < 50 ? task_write(w, st, page)
-						       : task_check(w, st, page);
+						      : task_check(w, st, page);
 	if (r)
 		__atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED);
 	return !r;
