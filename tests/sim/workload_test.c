@@ -455,7 +455,7 @@ int main(int argc, char **argv)
 	run_test(test_full_workload);
 	run_test(test_not_supported_yet);
 	run_test(test_overrides);
-	run_test(test_machine_from_dmesg);
+	run_oracle_test(test_machine_from_dmesg);
 	run_test(test_lexical);
 	run_test(test_ranges);
 	run_test(test_distributions);
