@@ -554,7 +554,7 @@ int main(int argc, char **argv)
 	run_test(test_help_lists_machine_options);
 	run_test(test_boot_buddyinfo_shape);
 	run_test(test_boot_errors);
-	run_test(test_boot_from_dmesg_matches_oracle);
+	run_oracle_test(test_boot_from_dmesg_matches_oracle);
 	run_test(test_pages_alloc_changes_buddyinfo);
 	run_test(test_pages_designs_agree);
 	run_test(test_pages_failures_continue);
