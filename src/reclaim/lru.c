@@ -272,6 +272,7 @@ static void kmm_mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
 		else
 			SetPageActive(page);
 		ClearPageReferenced(page);
+		workingset_activation(m, page);
 	}
 }
 
@@ -291,6 +292,9 @@ void putback_lru_pages(struct kmm_machine *m, struct list_head *pages)
 			spin_lock(&lruvec->lru_lock);
 			locked = lruvec;
 		}
+		/* An active page put back pushes the inactive ones down (Linux move_folios_to_lru). */
+		if (PageActive(page) && page_evictable(page))
+			workingset_age_nonresident(lruvec, 1);
 		lru_put_page(m, lruvec, page, &to_free, false);
 	}
 	if (locked)
@@ -312,6 +316,8 @@ void lru_register_hooks(struct kmm_machine *m)
 	vm->lru.mark_page_accessed = kmm_mark_page_accessed;
 	vm->lru.lru_add_drain = lru_hook_drain;
 	vm->lru.lru_add_drain_all = lru_add_drain_all;
+	vm->lru.workingset_eviction = workingset_eviction;
+	vm->lru.workingset_refault = workingset_refault;
 	m->hooks.lru_page_release = lru_page_release;
 }
 

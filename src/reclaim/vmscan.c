@@ -83,8 +83,7 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
  * Remember what reclaiming a type cost in I/O, decaying both when the sum
  * passes a quarter of the lists (Linux: mm/swap.c lru_note_cost()).
  */
-static void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file,
-			  unsigned long nr_io)
+void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file, unsigned long nr_io)
 {
 	spin_lock(&lruvec->lru_lock);
 	if (file)
@@ -99,14 +98,6 @@ static void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool fil
 		lruvec->anon_cost /= 2;
 	}
 	spin_unlock(&lruvec->lru_lock);
-}
-
-void workingset_refault(struct kmm_machine *m, struct kmm_page *page, bool file)
-{
-	struct kmm_node *pgdat = page_pgdat(m, page);
-	mod_node_page_state(pgdat, file ? WORKINGSET_REFAULT_FILE : WORKINGSET_REFAULT_ANON, 1);
-	/* A refault costs one read: charge it to the type, as Linux's lru_note_cost_folio. */
-	lru_note_cost(m, node_lruvec(pgdat), file, 1);
 }
 
 /* --- Isolation ---------------------------------------------------------------------------- */
@@ -173,10 +164,14 @@ static enum page_references page_check_references(struct kmm_page *page, struct 
 	if (vm_flags & VM_LOCKED)
 		return PAGEREF_ACTIVATE;
 	if (referenced_ptes) {
-		/* Anonymous pages used since the last scan are worth their swap I/O to keep. */
-		if (PageSwapBacked(page))
-			return PAGEREF_ACTIVATE;
-		/* Two uses (or two mappings using it): activate; one: one more round. */
+		/*
+		 * Every mapped page starts with a referenced PTE from the fault
+		 * that brought it in, anonymous or file: one use earns one more
+		 * trip round the inactive list, a second (or two mappings using
+		 * it) activation (Linux 6.1; before 5.9 anonymous pages were
+		 * activated at once, which left the inactive list nothing to
+		 * tell hot from cold by).
+		 */
 		SetPageReferenced(page);
 		if (referenced_page || referenced_ptes > 1)
 			return PAGEREF_ACTIVATE;
@@ -313,13 +308,14 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 				goto keep_locked;
 		} else {
 			struct kmm_address_space *mapping = page_mapping_file(page);
-			if (!mapping || PageAnon(page) || !remove_mapping(mapping, page))
+			if (!mapping || PageAnon(page) || !__remove_mapping(mapping, page, true))
 				goto keep_locked;
 		}
-		/* The refcount is frozen at 0: the page is ours alone. */
+		/* The refcount is frozen at 0: the page is ours alone (its shadow has PG_workingset). */
 		unlock_page(page);
 		ClearPageActive(page);
 		ClearPageReferenced(page);
+		ClearPageWorkingset(page);
 		nr_reclaimed++;
 		list_add(&page->lru, &free_pages);
 		continue;
@@ -806,6 +802,13 @@ static unsigned long drop_pagecache(struct kmm_machine *m)
 		for (;;) {
 			spin_lock(&mapping->i_pages_lock);
 			struct kmm_page *page = radix_tree_next(&mapping->i_pages, &index, -1);
+			while (xa_is_value(page)) { /* shadow entries stay */
+				if (++index == 0) {
+					page = NULL;
+					break;
+				}
+				page = radix_tree_next(&mapping->i_pages, &index, -1);
+			}
 			if (page)
 				kmm_get_page(page);
 			spin_unlock(&mapping->i_pages_lock);
