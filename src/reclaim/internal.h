@@ -176,6 +176,12 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
 unsigned long try_to_free_pages(struct kmm_machine *m, struct zonelist *zl, unsigned int order,
 				gfp_t gfp);
 bool can_reclaim_anon_pages(struct kmm_machine *m);
+/*
+ * Remember the node's workingset activations: until they change again,
+ * prepare_scan_count deactivates a type only when its inactive list is low
+ * (Linux snapshot_refaults, at the end of direct reclaim and of kswapd's run).
+ */
+void snapshot_refaults(struct kmm_node *pgdat);
 
 /* kswapd.c */
 void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,

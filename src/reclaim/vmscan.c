@@ -653,7 +653,7 @@ static void prepare_scan_count(struct kmm_machine *m, struct kmm_node *pgdat,
 			   !(sc->may_deactivate & (1u << 0)) && (anon >> sc->priority);
 }
 
-static void snapshot_refaults(struct kmm_node *pgdat)
+void snapshot_refaults(struct kmm_node *pgdat)
 {
 	struct lruvec *lruvec = node_lruvec(pgdat);
 	WRITE_ONCE(lruvec->refaults[0], node_page_state(pgdat, WORKINGSET_ACTIVATE_ANON));
