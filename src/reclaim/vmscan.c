@@ -23,13 +23,15 @@
  *     file pages that were used stay active (Linux's rule: anonymous pages
  *     get their second chance on the inactive list).
  *  3. shrink_inactive_list isolates a batch from the tail and decides page
- *     by page (shrink_page_list): used since last seen -> activate (or keep
- *     on the list once, for file pages used by one PTE); anonymous -> get a
- *     swap slot and enter the swap cache; mapped -> try_to_unmap; dirty ->
+ *     by page (shrink_page_list): used since last seen -> keep it on the
+ *     list once, activate it when used again (or at once when two PTEs
+ *     used it); anonymous -> get a swap slot and enter the swap cache;
+ *     mapped -> try_to_unmap; dirty ->
  *     write (to swap or the file; kmm's writes are synchronous, so a page
  *     written without error is clean at once); clean -> out of its cache
  *     and freed. A write error leaves the page dirty in the swap or page
- *     cache and activates it: no data is lost.
+ *     cache and activates it: no data is lost. A clean page leaves a
+ *     shadow entry in its cache (workingset.c) for refault detection.
  *  4. The counters of Linux follow every step: pgscan_kswapd/direct,
  *     pgsteal_*, pgrefill, pgactivate, pgdeactivate, pswpout (swap/),
  *     nr_vmscan_write, and the trace events mm_vmscan_lru_shrink_inactive/

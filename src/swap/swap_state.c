@@ -7,7 +7,8 @@
  * Linux: mm/swap_state.c (add_to_swap_cache, __delete_from_swap_cache,
  * delete_from_swap_cache, swap_cache_get_folio / lookup_swap_cache,
  * __read_swap_cache_async, read_swap_cache_async, swap_cluster_readahead,
- * init/exit_swap_address_space) and mm/swapfile.c folio_free_swap.
+ * init/exit_swap_address_space, swapin_nr_pages,
+ * clear_shadow_from_swap_cache) and mm/swapfile.c folio_free_swap.
  *
  * Theory of operation.
  * 1. Each area has one "address space" per 64 MiB of slots (2^14), each a
@@ -21,10 +22,15 @@
  *    is added, dropped by put_swap_page after it is removed. Two CPUs
  *    faulting on one entry race on swapcache_prepare; the loser waits for
  *    the winner's page to appear.
- * 3. Swap-in reads the aligned window of 2^page_cluster slots around the
- *    faulting one (8 by default), each in-use slot into its own cache page
- *    (readahead); the neighbours are marked PG_readahead (PG_reclaim's bit,
- *    as in Linux) so a later hit counts as swap_ra_hit.
+ * 3. Swap-in reads an aligned window of slots around the faulting one,
+ *    each in-use slot into its own cache page (readahead); the neighbours
+ *    are marked PG_readahead (PG_reclaim's bit, as in Linux) so a later hit
+ *    counts as swap_ra_hit and widens the next window. The window adapts to
+ *    those hits (swapin_nr_pages): one page on random access, up to
+ *    2^page_cluster (8 by default) on sequential access.
+ * 4. Reclaim leaves a shadow entry (a radix tree value entry, see
+ *    reclaim/workingset.c) in the slot of the page it evicts; swap-in
+ *    replaces it and reports the refault; freeing the slot deletes it.
  *
  * Where kmm differs: a page whose read failed is taken out of the cache
  * again (Linux leaves it there, not uptodate), so that a later fault

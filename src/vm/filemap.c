@@ -22,6 +22,11 @@
  *     or from the PTE dirty bit when the PTE goes); writeback clears the
  *     mark and pwrites the page, clamped to the file's size, so the host
  *     file holds what the tasks wrote.
+ *  4. A page reclaim evicts leaves a shadow entry in its slot (a radix
+ *     tree value entry, made by reclaim/workingset.c through the
+ *     workingset_eviction hook); lookups treat it as a miss, and the page
+ *     that takes the slot again reports the refault before it goes on the
+ *     LRU. Truncation deletes shadows with the pages.
  *
  * Locks: mapping->i_pages_lock around the tree and nrpages; PG_locked
  * around a page's I/O and its first insertion. Both nest inside a PTE lock.
