@@ -109,6 +109,10 @@ static void swap_cache_forget(struct kmm_machine *m, struct swap_info *si)
 		unsigned long index = 0;
 		struct kmm_page *page;
 		while ((page = radix_tree_next(&space->i_pages, &index, -1))) {
+			if (xa_is_value(page)) {
+				radix_tree_delete(&space->i_pages, index); /* a shadow entry */
+				continue;
+			}
 			__delete_from_swap_cache(m, page, page_swap_entry(page));
 			page_ref_add(page, -1);
 			index++;
