@@ -449,7 +449,9 @@ static uint64_t *load_xz_trace(size_t *n, uint64_t *npages, char *why, size_t wh
 			text = realloc(text, cap *= 2);
 	}
 	if (pclose(f) != 0 || !text || !len) {
-		snprintf(why, whylen, "gzip -dc %s failed", XZ_TRACE);
+		snprintf(why, whylen,
+			 "gzip -dc %s failed (is gzip installed? Debian: apt-get install gzip)",
+			 XZ_TRACE);
 		free(text);
 		return NULL;
 	}
