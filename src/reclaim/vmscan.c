@@ -32,6 +32,9 @@
  *     and freed. A write error leaves the page dirty in the swap or page
  *     cache and activates it: no data is lost. A clean page leaves a
  *     shadow entry in its cache (workingset.c) for refault detection.
+ *     Swap writes of one batch go on a plug and are written together
+ *     after the loop, one pwritev per run of neighbouring slots
+ *     (finish_plugged_swap_writes).
  *  4. The counters of Linux follow every step: pgscan_kswapd/direct,
  *     pgsteal_*, pgrefill, pgactivate, pgdeactivate, pswpout (swap/),
  *     nr_vmscan_write, and the trace events mm_vmscan_lru_shrink_inactive/
@@ -191,22 +194,34 @@ enum pageout_result {
 	PAGE_KEEP,
 	PAGE_ACTIVATE,
 	PAGE_SUCCESS,
-	PAGE_CLEAN
+	PAGE_CLEAN,
+	PAGE_PLUGGED /* queued on the swap plug, still locked: finished after the batch */
 };
+
+/* A page written to its backing store: the counters and the event. */
+static void pageout_done(struct kmm_machine *m, struct kmm_page *page)
+{
+	mod_node_page_state(page_pgdat(m, page), NR_VMSCAN_WRITE, 1);
+	trace_mm_vmscan_write_folio(m, page_to_pfn(m, page),
+				    trace_reclaim_flags(page_is_file_lru(page)));
+}
 
 /*
  * Write a dirty, unmapped, locked page to its backing store (Linux
  * pageout()): an anonymous page to its swap slot, a file page to its file.
- * I/O is synchronous, so success means the page is clean now.
+ * I/O is synchronous, so success means the page is clean now. A swap page
+ * goes on @plug when there is room, to be written with the rest of the
+ * batch (finish_plugged_swap_writes).
  */
 static enum pageout_result pageout(struct kmm_machine *m, struct kmm_page *page,
-				   struct scan_control *sc)
+				   struct scan_control *sc, struct swap_plug *plug)
 {
 	(void)sc;
 	int err;
-	bool file = page_is_file_lru(page);
 	if (PageSwapCache(page)) {
 		ClearPageDirty(page);
+		if (swap_writepage_plugged(plug, page, page_swap_entry(page)))
+			return PAGE_PLUGGED;
 		err = swap_writepage(m, page, page_swap_entry(page));
 		if (err) {
 			SetPageDirty(page); /* swap/ set it too; the slot's copy is not good */
@@ -226,9 +241,59 @@ static enum pageout_result pageout(struct kmm_machine *m, struct kmm_page *page,
 		mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
 		count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
 	}
-	mod_node_page_state(page_pgdat(m, page), NR_VMSCAN_WRITE, 1);
-	trace_mm_vmscan_write_folio(m, page_to_pfn(m, page), trace_reclaim_flags(file));
+	pageout_done(m, page);
 	return PAGE_SUCCESS;
+}
+
+/* Activate a page reclaim keeps (the activate_locked path of shrink_page_list). */
+static void keep_page_active(struct kmm_machine *m, struct kmm_page *page,
+			     struct reclaim_stat *stat)
+{
+	/* A page that failed to go to swap gives its slot back if nothing names it. */
+	if (PageSwapCache(page) && !page_mapped(page) && vm_swap_full(m))
+		try_to_free_swap(m, page);
+	if (page_evictable(page) && !PageActive(page)) {
+		SetPageActive(page);
+		stat->nr_activate[page_is_file_lru(page)]++;
+		count_vm_event(m, PGACTIVATE);
+	}
+}
+
+/*
+ * Write the swap pages of a batch that pageout() plugged, then finish each
+ * as shrink_page_list would have after a synchronous write: written ->
+ * out of the swap cache and onto @free_pages; failed (left dirty by swap/)
+ * -> activated onto @ret_pages. Returns the pages freed.
+ */
+static unsigned long finish_plugged_swap_writes(struct kmm_machine *m, struct swap_plug *plug,
+						struct list_head *free_pages,
+						struct list_head *ret_pages,
+						struct reclaim_stat *stat)
+{
+	unsigned long nr_reclaimed = 0;
+	swap_write_unplug(m, plug);
+	for (int i = 0; i < plug->nr; i++) {
+		struct kmm_page *page = plug->pages[i];
+		if (plug->errs[i]) {
+			SetPageDirty(page); /* swap/ set it too; the slot's copy is not good */
+			keep_page_active(m, page, stat);
+		} else {
+			stat->nr_pageout++;
+			pageout_done(m, page);
+			if (remove_swap_mapping(m, page)) {
+				unlock_page(page);
+				ClearPageActive(page);
+				ClearPageReferenced(page);
+				nr_reclaimed++;
+				list_add(&page->lru, free_pages);
+				continue;
+			}
+		}
+		unlock_page(page);
+		list_add(&page->lru, ret_pages);
+	}
+	swap_write_plug(plug);
+	return nr_reclaimed;
 }
 
 /*
@@ -243,13 +308,14 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 	LIST_HEAD(ret_pages);
 	LIST_HEAD(free_pages);
 	unsigned long nr_reclaimed = 0;
+	struct swap_plug plug;
 	memset(stat, 0, sizeof(*stat));
 	(void)pgdat;
+	swap_write_plug(&plug);
 
 	while (!list_empty(page_list)) {
 		struct kmm_page *page = list_first_entry(page_list, struct kmm_page, lru);
 		list_del(&page->lru);
-		bool file = page_is_file_lru(page);
 		enum page_references references = PAGEREF_RECLAIM;
 
 		if (!trylock_page(page))
@@ -291,7 +357,9 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 				goto keep_locked;
 			if (!sc->may_writepage)
 				goto keep_locked;
-			switch (pageout(m, page, sc)) {
+			switch (pageout(m, page, sc, &plug)) {
+			case PAGE_PLUGGED:
+				continue;
 			case PAGE_KEEP:
 				goto keep_locked;
 			case PAGE_ACTIVATE:
@@ -323,19 +391,13 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 		continue;
 
 activate_locked:
-		/* A page that failed to go to swap gives its slot back if nothing names it. */
-		if (PageSwapCache(page) && !page_mapped(page) && vm_swap_full(m))
-			try_to_free_swap(m, page);
-		if (page_evictable(page) && !PageActive(page)) {
-			SetPageActive(page);
-			stat->nr_activate[file]++;
-			count_vm_event(m, PGACTIVATE);
-		}
+		keep_page_active(m, page, stat);
 keep_locked:
 		unlock_page(page);
 keep:
 		list_add(&page->lru, &ret_pages);
 	}
+	nr_reclaimed += finish_plugged_swap_writes(m, &plug, &free_pages, &ret_pages, stat);
 	free_unref_page_list(m, &free_pages);
 	list_splice(&ret_pages, page_list);
 	return nr_reclaimed;

@@ -155,6 +155,7 @@ struct swap_info {
 	unsigned int nr_spaces;
 
 	atomic_long_t writes, reads, write_errors, read_errors, csum_errors;
+	atomic_long_t write_ios, read_ios; /* requests to the file: pwrite(v), pread(v) */
 	struct kmm_rng rng; /* under si->lock: where a CPU jumps to in set_cluster_next */
 };
 

@@ -351,6 +351,8 @@ static int setup_swap_area(struct kmm_machine *m, struct swap_info *si,
 	atomic_long_set(&si->write_errors, 0);
 	atomic_long_set(&si->read_errors, 0);
 	atomic_long_set(&si->csum_errors, 0);
+	atomic_long_set(&si->write_ios, 0);
+	atomic_long_set(&si->read_ios, 0);
 	atomic_set(&si->users, 0);
 	if (init_swap_address_space(m, si))
 		return kmm_error_set(err, -ENOMEM, "%s: out of host memory for the swap cache",
@@ -712,6 +714,8 @@ int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_inf
 	info->write_errors = (unsigned long)atomic_long_read(&si->write_errors);
 	info->read_errors = (unsigned long)atomic_long_read(&si->read_errors);
 	info->csum_errors = (unsigned long)atomic_long_read(&si->csum_errors);
+	info->write_ios = (unsigned long)atomic_long_read(&si->write_ios);
+	info->read_ios = (unsigned long)atomic_long_read(&si->read_ios);
 	swapon_unlock(ss);
 	return 0;
 }
