@@ -5,7 +5,9 @@
  * (the others) separately, as they do in Linux's own traces; one
  * mm_vmscan_direct_reclaim_begin per allocstall, one
  * mm_vmscan_write_folio per nr_vmscan_write; every kswapd wake has its
- * sleep. Lines are in Linux 6.1's format.
+ * sleep. Lines are in Linux 6.1's format. Two tasks write more than RAM
+ * (kswapd does most of the work), then the allocator takes 16 MiB at once
+ * (direct reclaim).
  */
 #include "reclaim_util.h"
 #include <kmm/ftrace.h>
@@ -78,6 +80,23 @@ static void test_trace_agrees_with_counters(void)
 	expect_ptr_not_null(ft);
 	expect_int_eq(kmm_run(m, KMM_RUN_DETERMINISTIC, step, &w), 0);
 	kmm_task_switch_out(m);
+	/*
+	 * Then 16 MiB taken by the allocator itself, with no task steps in
+	 * between for kswapd to run on: the allocations fall below min and
+	 * reclaim directly, so both kinds of reclaim are in the trace.
+	 */
+	enum {
+		GRAB = 4096
+	};
+	static struct kmm_page *grab[GRAB];
+	expect_int_eq(kmm_cpu_enter(m, 0), 0);
+	for (int i = 0; i < GRAB; i++) {
+		grab[i] = kmm_alloc_pages(m, GFP_KERNEL, 0);
+		expect_ptr_not_null(grab[i]);
+	}
+	for (int i = 0; i < GRAB; i++)
+		kmm_free_pages(m, grab[i], 0);
+	kmm_cpu_exit(m);
 	expect_int_eq(kmm_ftrace_close(ft, &err), 0);
 	fclose(out);
 
