@@ -8,7 +8,9 @@
  * chains, anon_vmas and their chains) live in simulated RAM, so free
  * memory meets the watermarks a few pages earlier or later and the
  * counters drift apart by a few percent (docs/rmap.md, "Reclaim on both
- * designs"); the test bounds that drift.
+ * designs"); the test bounds that drift. With those objects in host
+ * memory (--rmap-mem host) the two designs must decide identically: the
+ * same counters, /proc/vmstat and mm_vmscan_* trace, byte for byte.
  */
 #include "kmm_test.h"
 
