@@ -153,7 +153,7 @@ static void one_rep(struct kmm_machine *m, struct kmm_file *f, unsigned long mib
 	long seen = 0;
 	t0 = bench_now_ns();
 	for (unsigned long i = 0; i < 2 * npages; i++)
-		seen += page_referenced(pages[i], 1, &flags);
+		seen += page_referenced(m, pages[i], 1, &flags);
 	t1 = bench_now_ns();
 	bench_keep(&seen);
 	r->ref_ns = (double)(t1 - t0) / (2.0 * npages);
@@ -180,7 +180,7 @@ static void one_rep(struct kmm_machine *m, struct kmm_file *f, unsigned long mib
 	long unmapped = 0;
 	t0 = bench_now_ns();
 	for (unsigned long i = 0; i < 2 * npages; i++)
-		unmapped += try_to_unmap(pages[i], 0);
+		unmapped += try_to_unmap(m, pages[i], 0);
 	t1 = bench_now_ns();
 	if (unmapped != (long)(2 * npages))
 		die("try_to_unmap", "a page stayed mapped");
@@ -261,15 +261,15 @@ static struct morton morton(const char *design, int tasks, int reps)
 			die("morton", "page 0 is not mapped once per task");
 		unsigned long flags;
 		/* A first walk brings the VMAs into the cache; the timed ones find them there. */
-		if (page_referenced(page, 0, &flags) != tasks)
+		if (page_referenced(m, page, 0, &flags) != tasks)
 			die("morton", "page_referenced missed a mapping");
 		uint64_t t0 = bench_now_ns();
-		int seen = page_referenced(page, 0, &flags);
+		int seen = page_referenced(m, page, 0, &flags);
 		uint64_t t1 = bench_now_ns();
 		bench_keep(&seen);
 		lock_page(page);
 		uint64_t t2 = bench_now_ns();
-		bool ok = try_to_unmap(page, 0);
+		bool ok = try_to_unmap(m, page, 0);
 		uint64_t t3 = bench_now_ns();
 		unlock_page(page);
 		vm_put_page(m, page);
@@ -332,7 +332,8 @@ static void cg_referenced(void *arg, uint64_t iters)
 	struct cg_state *s = arg;
 	unsigned long flags;
 	for (uint64_t i = 0; i < iters; i++)
-		bench_keep((void *)(uintptr_t)page_referenced(s->pages[i % CG_PAGES], 1, &flags));
+		bench_keep(
+		    (void *)(uintptr_t)page_referenced(s->m, s->pages[i % CG_PAGES], 1, &flags));
 }
 
 /* fork and exit of one more child: every page gets one mapping more, then one less. */

@@ -16,6 +16,7 @@
 #include <kmm/buf.h>
 #include <kmm/error.h>
 #include <kmm/fault_inject.h>
+#include <kmm/rcu.h>
 #include <kmm/trace.h>
 
 /* --- The machine description (what firmware would tell the kernel) ------------ */
@@ -170,6 +171,7 @@ struct kmm_config {
 	enum kmm_buddy_design buddy;
 	enum kmm_deferred_init deferred;
 	int rmap_design; /* enum kmm_rmap_design, see kmm/mm.h */
+	int rmap_mem;	 /* enum kmm_rmap_mem: where rmap's objects live (--rmap-mem) */
 
 	/* vm sysctls; -1 means "as Linux computes it". */
 	int min_free_kbytes;
@@ -426,6 +428,8 @@ struct kmm_machine {
 	void *trace_arg; /* the hook's own state (kmm/ftrace.h) */
 	struct kmm_fault_attr fail_page_alloc;
 	struct kmm_fault_attr failslab;
+	/* Read sections and grace periods (kmm/rcu.h): lock-free readers of freed objects. */
+	struct kmm_rcu rcu;
 
 	/* The kernel log (dmesg) of this machine. */
 	struct kmm_buf log;

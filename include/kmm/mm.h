@@ -239,6 +239,18 @@ enum kmm_rmap_design {
 };
 
 /*
+ * Where the reverse map's own objects (anon_vmas, anon_vma_chains,
+ * pte_chain blocks) live (struct kmm_config::rmap_mem, `--rmap-mem`): in
+ * simulated RAM from slab caches, as in Linux (the default), or in host
+ * memory, counted apart, so the two designs leave the same free memory to
+ * the workload and their reclaim decisions can be compared exactly.
+ */
+enum kmm_rmap_mem {
+	KMM_RMAP_MEM_RAM = 0,
+	KMM_RMAP_MEM_HOST = 1,
+};
+
+/*
  * Check every reverse-mapping invariant: each mapped page's rmap walk finds
  * exactly the PTEs that a scan of every page table finds, map counts
  * agree, pte chains and anon_vma chains are well formed. 0 or -EINVAL.

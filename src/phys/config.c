@@ -45,6 +45,7 @@ const char *kmm_config_help(void)
 	       "  --model MODEL          flat | sparse | vmemmap (default vmemmap)\n"
 	       "  --buddy DESIGN         pageflag (modern) | bitmap (2.4 free_area map)\n"
 	       "  --rmap DESIGN          objrmap (default) | ptechain\n"
+	       "  --rmap-mem WHERE       ram (default) | host: where rmap's objects live\n"
 	       "  --deferred-init MODE   wait (default) | thread | off | demand\n"
 	       "  --movablecore SIZE|N%  memory for ZONE_MOVABLE\n"
 	       "  --kernelcore SIZE|N%   memory not for ZONE_MOVABLE\n"
@@ -253,8 +254,8 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 	}
 	if (!IS("--mem") && !IS("--nodes") && !IS("--cpus") && !IS("--arch") && !IS("--map") &&
 	    !IS("--from-dmesg") && !IS("--model") && !IS("--buddy") && !IS("--rmap") &&
-	    !IS("--deferred-init") && !IS("--movablecore") && !IS("--kernelcore") &&
-	    !IS("--mem-limit") && !IS("--kernel-image") && !IS("--thp") &&
+	    !IS("--rmap-mem") && !IS("--deferred-init") && !IS("--movablecore") &&
+	    !IS("--kernelcore") && !IS("--mem-limit") && !IS("--kernel-image") && !IS("--thp") &&
 	    !IS("--min-free-kbytes") && !IS("--watermark-scale-factor") &&
 	    !IS("--watermark-boost-factor") && !IS("--lowmem-reserve-ratio") &&
 	    !IS("--percpu-pagelist-high-fraction") && !IS("--seed") && !IS("--slub-debug") &&
@@ -314,6 +315,15 @@ int kmm_config_option(struct kmm_config *cfg, const char *opt, const char *val,
 		else
 			ret = kmm_error_set(err, -EINVAL, "--rmap %s: expected objrmap or ptechain",
 					    val);
+	} else if (IS("--rmap-mem")) {
+		ret = 0;
+		if (!strcmp(val, "ram"))
+			cfg->rmap_mem = 0;
+		else if (!strcmp(val, "host"))
+			cfg->rmap_mem = 1;
+		else
+			ret =
+			    kmm_error_set(err, -EINVAL, "--rmap-mem %s: expected ram or host", val);
 	} else if (IS("--deferred-init")) {
 		ret = 0;
 		if (!strcmp(val, "wait"))

@@ -43,6 +43,13 @@ size_t kmm_port_resident(void *addr, size_t size);
 
 void *kmm_port_alloc(size_t size);
 void kmm_port_free(void *ptr, size_t size);
+/*
+ * Small zeroed objects from the host's malloc, @align a power of two
+ * (ASan sees their lifetime). Not for code that libkmm-malloc runs as the
+ * process's malloc: there it would call itself.
+ */
+void *kmm_port_malloc(size_t size, size_t align);
+void kmm_port_mfree(void *ptr);
 
 /* --- Threads and waiting ---------------------------------------------------- */
 

@@ -123,6 +123,20 @@ void kmm_port_free(void *ptr, size_t size)
 		munmap(ptr, size ? size : 1);
 }
 
+void *kmm_port_malloc(size_t size, size_t align)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1))
+		return NULL;
+	memset(p, 0, size);
+	return p;
+}
+
+void kmm_port_mfree(void *ptr)
+{
+	free(ptr);
+}
+
 struct kmm_port_thread {
 	pthread_t tid;
 };

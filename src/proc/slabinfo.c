@@ -6,6 +6,7 @@
  * active slabs equal all slabs. Caches are listed newest first.
  */
 #include "internal.h"
+#include "../rmap/rmap.h"
 #include <kmm/slab.h>
 
 static int show_cache(const struct kmm_slabinfo *i, void *arg)
@@ -27,4 +28,7 @@ void kmm_show_slabinfo(struct kmm_machine *m, struct kmm_buf *out)
 		     "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata "
 		     "<active_slabs> <num_slabs> <sharedavail>\n");
 	kmm_slab_for_each_cache(m, show_cache, out);
+	/* --rmap-mem host: the reverse map's objects live outside any cache; list them too. */
+	if (m->vm)
+		rmap_show_host_slabinfo(m, out);
 }

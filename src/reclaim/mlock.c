@@ -119,7 +119,7 @@ void munlock_vma_page(struct kmm_machine *m, struct kmm_page *page)
 	bool locked = false;
 	struct rmap_walk_control rwc = {.arg = &locked, .rmap_one = mapped_locked_one};
 	if (page_mapped(page))
-		rmap_walk(page, &rwc);
+		rmap_walk(m, page, &rwc);
 	/* A mapping skipped on a busy lock is not known locked: the next reclaim scan decides. */
 	if (!locked)
 		munlock_page(m, page);

@@ -160,10 +160,11 @@ static unsigned long isolate_lru_pages(struct kmm_machine *m, unsigned long nr_t
 /* --- Deciding about one page -------------------------------------------------------------- */
 
 /* Linux folio_check_references(). */
-static enum page_references page_check_references(struct kmm_page *page, struct scan_control *sc)
+static enum page_references page_check_references(struct kmm_machine *m, struct kmm_page *page,
+						  struct scan_control *sc)
 {
 	unsigned long vm_flags = 0;
-	int referenced_ptes = page_referenced(page, 1, &vm_flags);
+	int referenced_ptes = page_referenced(m, page, 1, &vm_flags);
 	bool referenced_page = TestClearPageReferenced(page);
 	(void)sc;
 	if (vm_flags & VM_LOCKED)
@@ -328,7 +329,7 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 			stat->nr_writeback++;
 			goto activate_locked;
 		}
-		references = page_check_references(page, sc);
+		references = page_check_references(m, page, sc);
 		if (references == PAGEREF_ACTIVATE)
 			goto activate_locked;
 		if (references == PAGEREF_KEEP) {
@@ -345,7 +346,7 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 		}
 
 		if (page_mapped(page)) {
-			if (!try_to_unmap(page, (enum ttu_flags)0) || page_mapped(page)) {
+			if (!try_to_unmap(m, page, (enum ttu_flags)0) || page_mapped(page)) {
 				stat->nr_unmap_fail++;
 				goto activate_locked;
 			}
@@ -493,7 +494,7 @@ void shrink_active_list(struct kmm_machine *m, unsigned long nr_to_scan, struct 
 		}
 		unsigned long vm_flags = 0;
 		if (page_mapped(page) && trylock_page(page)) {
-			int refs = page_referenced(page, 1, &vm_flags);
+			int refs = page_referenced(m, page, 1, &vm_flags);
 			unlock_page(page);
 			if (refs) {
 				nr_rotated++;

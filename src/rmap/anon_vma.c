@@ -20,8 +20,9 @@
  * 3. All anon_vmas of one fork tree share the rwsem of the tree's root, so
  *    a VMA's chain (which spans several of them) is changed under one lock.
  * 4. Lifetime: an anon_vma holds one reference while any chain links it,
- *    and each child anon_vma one on the root; when the last chain goes the
- *    reference is dropped (outside the lock) and the anon_vma freed.
+ *    each child anon_vma one on the root, and a walker one while it walks
+ *    (page_get_anon_vma); when the last goes the anon_vma is freed, after
+ *    a grace period if a walker may still be reading it (objects.c).
  * 5. Reuse: a fork links to ancestors anyway; when one of them has no VMA
  *    of its own any more and at most one child, the new VMA adopts it
  *    instead of allocating (long fork-and-exit chains stay short).
@@ -39,10 +40,9 @@
 
 static struct kmm_anon_vma *anon_vma_alloc(struct kmm_machine *m)
 {
-	struct kmm_anon_vma *av = kmm_kmem_cache_alloc(vm_state(m)->anon_vma_cachep, GFP_KERNEL);
+	struct kmm_anon_vma *av = rmap_obj_alloc(m, RMAP_ANON_VMA, GFP_KERNEL);
 	if (!av)
 		return NULL;
-	atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_ANON_VMA]);
 	av->root = av;
 	av->parent = av;
 	init_rwsem(&av->rwsem);
@@ -54,13 +54,13 @@ static struct kmm_anon_vma *anon_vma_alloc(struct kmm_machine *m)
 	return av;
 }
 
+/* After a grace period if a walker is inside its read section (rmap_obj_free). */
 static void anon_vma_free(struct kmm_anon_vma *av)
 {
-	atomic_long_dec(&vm_state(av->machine)->nr_rmap_objs[RMAP_ANON_VMA]);
-	kmm_kmem_cache_free(vm_state(av->machine)->anon_vma_cachep, av);
+	rmap_obj_free(av->machine, RMAP_ANON_VMA, av);
 }
 
-static void put_anon_vma(struct kmm_anon_vma *av)
+void put_anon_vma(struct kmm_anon_vma *av)
 {
 	if (!atomic_dec_and_test(&av->refcount))
 		return;
@@ -73,17 +73,12 @@ static void put_anon_vma(struct kmm_anon_vma *av)
 
 static struct anon_vma_chain *avc_alloc(struct kmm_machine *m)
 {
-	struct anon_vma_chain *avc =
-	    kmm_kmem_cache_alloc(vm_state(m)->anon_vma_chain_cachep, GFP_KERNEL);
-	if (avc)
-		atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_ANON_VMA_CHAIN]);
-	return avc;
+	return rmap_obj_alloc(m, RMAP_ANON_VMA_CHAIN, GFP_KERNEL);
 }
 
 static void avc_free(struct kmm_machine *m, struct anon_vma_chain *avc)
 {
-	atomic_long_dec(&vm_state(m)->nr_rmap_objs[RMAP_ANON_VMA_CHAIN]);
-	kmm_kmem_cache_free(vm_state(m)->anon_vma_chain_cachep, avc);
+	rmap_obj_free(m, RMAP_ANON_VMA_CHAIN, avc);
 }
 
 static void avc_link(struct kmm_vma *vma, struct anon_vma_chain *avc, struct kmm_anon_vma *av)

@@ -21,9 +21,6 @@ struct kmm_pte_chain {
 };
 KMM_BUILD_BUG_ON(sizeof(struct kmm_pte_chain) != 64);
 
-/* The machine a mapped (or once mapped) page belongs to, from its mapping. */
-struct kmm_machine *page_rmap_machine(const struct kmm_page *page);
-
 /* Where @page would be mapped in @vma (from page->index), or -EFAULT if outside it. */
 static inline unsigned long vma_address(const struct kmm_page *page, const struct kmm_vma *vma)
 {
@@ -47,7 +44,7 @@ bool rmap_walk_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long add
 		   struct rmap_walk_control *rwc);
 
 /* objrmap.c */
-void rmap_walk_anon(struct kmm_page *page, struct rmap_walk_control *rwc);
+void rmap_walk_anon(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc);
 void rmap_walk_file(struct kmm_page *page, struct rmap_walk_control *rwc);
 
 /* pte_chain.c (all called under the PTE lock of @ptep) */
@@ -58,6 +55,17 @@ void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_wa
 /* Check @page's chain: well formed, @expect entries. 0 or -EINVAL. */
 int pte_chain_validate(struct kmm_machine *m, struct kmm_page *page, int expect,
 		       struct kmm_error *err);
+
+/* objects.c: rmap's objects from slab or host memory (--rmap-mem), counted. */
+void *rmap_obj_alloc(struct kmm_machine *m, enum rmap_obj which, gfp_t gfp);
+/* An anon_vma waits for walkers in their read section first. */
+void rmap_obj_free(struct kmm_machine *m, enum rmap_obj which, void *obj);
+/* A walk's scratch buffer, from the same memory as the objects; NULL if none. */
+void *rmap_buf_alloc(struct kmm_machine *m, size_t size);
+void rmap_buf_free(struct kmm_machine *m, void *buf);
+
+/* anon_vma.c: drop a reference; the last frees the anon_vma (and may free its root's). */
+void put_anon_vma(struct kmm_anon_vma *av);
 
 /* anon_vma.c: check every VMA's anon_vma chain in @mm. */
 int anon_vma_validate_mm(struct kmm_mm *mm, struct kmm_error *err);

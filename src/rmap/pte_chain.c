@@ -64,20 +64,16 @@ static unsigned int head_count(const struct kmm_pte_chain *head)
 static struct kmm_pte_chain *pte_chain_alloc(struct kmm_machine *m)
 {
 	/* Under the PTE lock: no sleeping, and failslab may say no (ENOMEM to the task). */
-	struct kmm_pte_chain *pc = kmm_kmem_cache_alloc(vm_state(m)->pte_chain_cachep, GFP_ATOMIC);
-	if (pc) {
+	struct kmm_pte_chain *pc = rmap_obj_alloc(m, RMAP_PTE_CHAIN, GFP_ATOMIC);
+	if (pc)
 		memset(pc, 0, sizeof(*pc));
-		atomic_long_inc(&vm_state(m)->nr_rmap_objs[RMAP_PTE_CHAIN]);
-	}
 	return pc;
 }
 
 static void pte_chain_free(struct kmm_machine *m, struct kmm_pte_chain *pc)
 {
-	if (pc) {
-		atomic_long_dec(&vm_state(m)->nr_rmap_objs[RMAP_PTE_CHAIN]);
-		kmm_kmem_cache_free(vm_state(m)->pte_chain_cachep, pc);
-	}
+	if (pc)
+		rmap_obj_free(m, RMAP_PTE_CHAIN, pc);
 }
 
 int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
@@ -224,6 +220,30 @@ static void ptc_ref_fill(struct kmm_machine *m, struct ptc_ref *r, pte_t *ptep)
 
 #define PTC_STACK_REFS 16
 
+/*
+ * Did the entry for @ptep leave the chain after the walk copied it? Then
+ * the walk may have missed the mapping (mremap moved it to a PTE the copy
+ * does not have), and says so as it does for a busy mmap_lock. The chain
+ * is searched only when the PTE no longer maps the page; the caller holds
+ * the mm's mmap_lock, so mremap of this mm cannot be running.
+ */
+static bool chain_entry_went(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
+{
+	pte_t pte = entry_read(ptep);
+	if (likely(pte_present(pte) && pte_pfn(pte) == page_to_pfn(m, page)))
+		return false;
+	bool found = false;
+	pte_chain_lock(page);
+	if (PageDirect(page))
+		found = page->pte.direct == ptep;
+	else
+		for (struct kmm_pte_chain *pc = page->pte.chain; pc && !found; pc = pc->next)
+			for (unsigned int i = 0; i < NRPTE && pc->ptes[i]; i++)
+				found |= pc->ptes[i] == ptep;
+	pte_chain_unlock(page);
+	return !found;
+}
+
 void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc)
 {
 	struct ptc_ref stack[PTC_STACK_REFS], *refs = stack;
@@ -236,9 +256,9 @@ void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_wa
 			break;
 		pte_chain_unlock(page);
 		if (refs != stack)
-			kmm_kfree(m, refs);
+			rmap_buf_free(m, refs);
 		cap = n * 2;
-		refs = kmm_kmalloc(m, cap * sizeof(*refs), GFP_ATOMIC);
+		refs = rmap_buf_alloc(m, cap * sizeof(*refs));
 		if (!refs) {
 			rwc->contended = true;
 			return;
@@ -260,7 +280,9 @@ void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_wa
 		if (more && atomic_add_unless(&mm->mm_users, 1, 0)) {
 			if (down_read_trylock(&mm->mmap_lock)) {
 				struct kmm_vma *vma = find_vma(mm, refs[i].address);
-				if (vma && vma->vm_start <= refs[i].address)
+				if (unlikely(chain_entry_went(m, page, refs[i].ptep)))
+					rwc->contended = true;
+				else if (vma && vma->vm_start <= refs[i].address)
 					more = rmap_walk_one(page, vma, refs[i].address, rwc);
 				up_read(&mm->mmap_lock);
 			} else {
@@ -271,7 +293,7 @@ void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_wa
 		mmdrop(mm);
 	}
 	if (refs != stack)
-		kmm_kfree(m, refs);
+		rmap_buf_free(m, refs);
 }
 
 int pte_chain_validate(struct kmm_machine *m, struct kmm_page *page, int expect,

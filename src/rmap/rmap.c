@@ -23,48 +23,6 @@
 #include "internal.h"
 #include <errno.h>
 
-int rmap_init(struct kmm_machine *m)
-{
-	struct kmm_error err;
-	struct vm_state *vm = vm_state(m);
-	vm->anon_vma_cachep = kmm_kmem_cache_create(m, "anon_vma", sizeof(struct kmm_anon_vma), 0,
-						    SLAB_HWCACHE_ALIGN | SLAB_ACCOUNT, NULL, &err);
-	if (!vm->anon_vma_cachep)
-		return -ENOMEM;
-	/* Each design's per-mapping objects get their own cache, so slabinfo shows the cost. */
-	if (rmap_ptechain(m))
-		vm->pte_chain_cachep =
-		    kmm_kmem_cache_create(m, "pte_chain", sizeof(struct kmm_pte_chain), 0,
-					  SLAB_HWCACHE_ALIGN, NULL, &err);
-	else
-		vm->anon_vma_chain_cachep =
-		    kmm_kmem_cache_create(m, "anon_vma_chain", sizeof(struct anon_vma_chain), 0,
-					  SLAB_ACCOUNT, NULL, &err);
-	return vm->pte_chain_cachep || vm->anon_vma_chain_cachep ? 0 : -ENOMEM;
-}
-
-void rmap_destroy(struct kmm_machine *m)
-{
-	struct vm_state *vm = vm_state(m);
-	if (vm->pte_chain_cachep)
-		kmm_kmem_cache_destroy(vm->pte_chain_cachep);
-	if (vm->anon_vma_chain_cachep)
-		kmm_kmem_cache_destroy(vm->anon_vma_chain_cachep);
-	kmm_kmem_cache_destroy(vm->anon_vma_cachep);
-	vm->pte_chain_cachep = NULL;
-	vm->anon_vma_chain_cachep = NULL;
-	vm->anon_vma_cachep = NULL;
-}
-
-struct kmm_machine *page_rmap_machine(const struct kmm_page *page)
-{
-	struct kmm_anon_vma *av = page_anon_vma(page);
-	if (av)
-		return av->machine;
-	struct kmm_address_space *mapping = page_mapping_file(page);
-	return mapping ? mapping->host->machine : NULL;
-}
-
 /* --- Bookkeeping -------------------------------------------------------------------------- */
 
 static void mapped_stat(struct kmm_machine *m, struct kmm_page *page, enum node_stat_item item,
@@ -168,6 +126,21 @@ void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long 
 	mapped_stat(m, page, PageAnon(page) ? NR_ANON_MAPPED : NR_FILE_MAPPED, -1);
 }
 
+void page_move_anon_rmap(struct kmm_page *page, struct kmm_vma *vma)
+{
+	struct kmm_anon_vma *av = vma->anon_vma;
+	if (rmap_ptechain(vma->vm_mm->machine) || page_anon_vma(page) == av)
+		return;
+	/*
+	 * Linux holds the page lock here, against a walker between reading
+	 * page->mapping and locking. In kmm a walker holds a page reference
+	 * and the caller saw the count at 1 under the PTE lock; a walker that
+	 * takes its reference now may read either anon_vma: both are alive
+	 * (@vma links the old one) and both lists hold @vma.
+	 */
+	WRITE_ONCE(page->mapping, (struct kmm_address_space *)((uintptr_t)av + PAGE_MAPPING_ANON));
+}
+
 void page_move_rmap(struct kmm_page *page, pte_t *old_ptep, struct kmm_vma *new_vma,
 		    unsigned long new_address, pte_t *new_ptep)
 {
@@ -209,6 +182,7 @@ bool rmap_walk_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long add
 		   struct rmap_walk_control *rwc)
 {
 	spinlock_t *ptl;
+	rwc->visited++;
 	pte_t *ptep = page_check_address(page, vma->vm_mm, address, &ptl);
 	if (!ptep)
 		return true;
@@ -219,15 +193,14 @@ bool rmap_walk_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long add
 	return more;
 }
 
-void rmap_walk(struct kmm_page *page, struct rmap_walk_control *rwc)
+void rmap_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc)
 {
-	struct kmm_machine *m = page_rmap_machine(page);
-	if (!m || !page_mapped(page))
+	if (!page_mapped(page))
 		return;
 	if (rmap_ptechain(m))
 		pte_chain_walk(m, page, rwc);
 	else if (PageAnon(page))
-		rmap_walk_anon(page, rwc);
+		rmap_walk_anon(m, page, rwc);
 	else
 		rmap_walk_file(page, rwc);
 }
@@ -273,10 +246,11 @@ static bool page_referenced_one(struct kmm_page *page, struct kmm_vma *vma, unsi
 	return --pra->mapcount > 0;
 }
 
-int page_referenced(struct kmm_page *page, int is_locked, unsigned long *vm_flags)
+int page_referenced(struct kmm_machine *m, struct kmm_page *page, int is_locked,
+		    unsigned long *vm_flags)
 {
 	*vm_flags = 0;
-	if (!page_mapped(page) || !page_rmap_machine(page))
+	if (!page_mapped(page) || !page->mapping)
 		return 0;
 	bool we_locked = false;
 	/* A file page must stay in its mapping while i_mmap is searched. */
@@ -287,7 +261,7 @@ int page_referenced(struct kmm_page *page, int is_locked, unsigned long *vm_flag
 	}
 	struct page_referenced_arg pra = {.mapcount = page_mapcount(page)};
 	struct rmap_walk_control rwc = {.arg = &pra, .rmap_one = page_referenced_one};
-	rmap_walk(page, &rwc);
+	rmap_walk(m, page, &rwc);
 	*vm_flags = pra.vm_flags;
 	if (we_locked)
 		unlock_page(page);
@@ -350,27 +324,11 @@ static bool page_not_mapped(struct kmm_page *page)
 	return !page_mapped(page);
 }
 
-bool try_to_unmap(struct kmm_page *page, enum ttu_flags flags)
+bool try_to_unmap(struct kmm_machine *m, struct kmm_page *page, enum ttu_flags flags)
 {
 	struct ttu_arg ta = {.flags = flags};
 	struct rmap_walk_control rwc = {
 	    .arg = &ta, .rmap_one = try_to_unmap_one, .done = page_not_mapped};
-	rmap_walk(page, &rwc);
+	rmap_walk(m, page, &rwc);
 	return !page_mapped(page);
-}
-
-/* --- Memory ---------------------------------------------------------------------------------- */
-
-unsigned long rmap_bytes(struct kmm_machine *m)
-{
-	struct vm_state *vm = vm_state(m);
-	unsigned long bytes = (unsigned long)rmap_objects(m, RMAP_ANON_VMA) *
-			      kmm_kmem_cache_size(vm->anon_vma_cachep);
-	if (vm->anon_vma_chain_cachep)
-		bytes += (unsigned long)rmap_objects(m, RMAP_ANON_VMA_CHAIN) *
-			 kmm_kmem_cache_size(vm->anon_vma_chain_cachep);
-	if (vm->pte_chain_cachep)
-		bytes += (unsigned long)rmap_objects(m, RMAP_PTE_CHAIN) *
-			 kmm_kmem_cache_size(vm->pte_chain_cachep);
-	return bytes;
 }

@@ -96,6 +96,14 @@ int page_dup_rmap(struct kmm_page *page, struct kmm_vma *dst_vma, unsigned long 
 		  pte_t *ptep);
 void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 		      pte_t *ptep);
+/*
+ * A write fault reuses @page, which only @vma's PTE maps and nobody else
+ * holds (do_wp_page): under objrmap the page moves to @vma's own anon_vma,
+ * so later walks start there rather than at a fork ancestor's, whose list
+ * holds every VMA of the fork tree. pte chains have nothing to move.
+ * Linux: mm/rmap.c page_move_anon_rmap() / folio_move_anon_rmap().
+ */
+void page_move_anon_rmap(struct kmm_page *page, struct kmm_vma *vma);
 /* mremap moved the PTE that maps @page (both PTE locks held). */
 void page_move_rmap(struct kmm_page *page, pte_t *old_ptep, struct kmm_vma *new_vma,
 		    unsigned long new_address, pte_t *new_ptep);
@@ -126,15 +134,19 @@ struct rmap_walk_control {
 	bool (*done)(struct kmm_page *page);
 	/* Out: a lock was contended (or a walk buffer could not be had) and a mapping skipped. */
 	bool contended;
+	/* Out: the mappings looked at (VMAs covering the page, or pte-chain entries): the cost. */
+	unsigned long visited;
 };
 
 /*
- * Visit every mapping of @page. The caller holds a reference to the page
- * and, for file pages, the page lock (so it stays in its mapping). Locks
+ * Visit every mapping of @page, a page of machine @m (which the page alone
+ * cannot name safely: its anon_vma may be going). The caller holds a
+ * reference to the page and, for file pages, the page lock (so it stays
+ * in its mapping). Locks
  * of other mms are only tried, never waited for: a contended one sets
  * @rwc->contended, as Linux's trylock walks do.
  */
-void rmap_walk(struct kmm_page *page, struct rmap_walk_control *rwc);
+void rmap_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc);
 
 /*
  * Test and clear the accessed bit of every PTE that maps @page. Returns how
@@ -145,7 +157,8 @@ void rmap_walk(struct kmm_page *page, struct rmap_walk_control *rwc);
  *
  * Linux: mm/rmap.c folio_referenced() without the memcg argument.
  */
-int page_referenced(struct kmm_page *page, int is_locked, unsigned long *vm_flags);
+int page_referenced(struct kmm_machine *m, struct kmm_page *page, int is_locked,
+		    unsigned long *vm_flags);
 
 /* try_to_unmap's flags (Linux enum ttu_flags). */
 enum ttu_flags {
@@ -164,7 +177,7 @@ enum ttu_flags {
  *
  * Linux: mm/rmap.c try_to_unmap(), try_to_unmap_one().
  */
-bool try_to_unmap(struct kmm_page *page, enum ttu_flags flags);
+bool try_to_unmap(struct kmm_machine *m, struct kmm_page *page, enum ttu_flags flags);
 
 /*
  * Check every invariant of reverse mapping on the machine: for every
@@ -184,7 +197,15 @@ static inline long rmap_objects(struct kmm_machine *m, enum rmap_obj which)
 {
 	return atomic_long_read(&vm_state(m)->nr_rmap_objs[which]);
 }
-/* Bytes of rmap metadata in use (slab strides): anon_vmas, their chains, pte_chain blocks. */
+/*
+ * Bytes of rmap metadata in use (slab strides, also for --rmap-mem host):
+ * anon_vmas, their chains, pte_chain blocks.
+ */
 unsigned long rmap_bytes(struct kmm_machine *m);
+/*
+ * With --rmap-mem host: one /proc/slabinfo line per kind of rmap object
+ * (in use, bytes each; no slabs), as if its cache still held them.
+ */
+void rmap_show_host_slabinfo(struct kmm_machine *m, struct kmm_buf *out);
 
 #endif /* KMM_RMAP_RMAP_H */

@@ -124,7 +124,7 @@ static int check_page(struct kmm_machine *m, struct pte_seen *v, size_t nr, stru
 	if (!f.ptes)
 		return kmm_error_set(err, -ENOMEM, "no host memory for the rmap census");
 	struct rmap_walk_control rwc = {.arg = &f, .rmap_one = collect_one};
-	rmap_walk(page, &rwc);
+	rmap_walk(m, page, &rwc);
 	int ret = 0;
 	if (rwc.contended)
 		goto out; /* a busy mm: nothing to conclude */

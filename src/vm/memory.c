@@ -313,6 +313,7 @@ static unsigned int do_wp_page(struct vm_fault *vmf)
 		vm_lru_add_drain(m);
 	if (page && PageAnon(page) && !PageSwapCache(page) && page_ref_count(page) == 1) {
 		/* Only this PTE holds the page: no one else can see a write to it. */
+		page_move_anon_rmap(page, vma);
 		count_vm_event(m, PGREUSE);
 		return wp_page_reuse(vmf);
 	}

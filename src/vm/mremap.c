@@ -13,8 +13,19 @@
  * the first PTE moves, so running out of memory leaves the old mapping
  * untouched.
  *
- * Locks: mmap_lock for writing; the old and the new PTE table's locks
- * (old first) while entries move.
+ * A reverse-map walk must not see a page in mid-move: under objrmap it
+ * finds the page's VMAs through the anon_vma or the file's i_mmap and
+ * looks at one address in each, so a PTE taken from the old place after
+ * the walk passed the new one (or the other way round) would be missed, or
+ * counted twice. The move therefore holds the file's i_mmap_rwsem and the
+ * anon_vma root's rwsem for writing (Linux take_rmap_locks, which Linux
+ * skips when the new VMA is known to be walked after the old one; kmm
+ * always takes them). pte chains need neither: their walk takes the mm's
+ * mmap_lock, which mremap holds for writing.
+ *
+ * Locks: mmap_lock (write) -> i_mmap_rwsem (write) -> anon_vma root rwsem
+ * (write) -> the old and the new PTE table's locks (old first) while
+ * entries move.
  */
 #include "vm.h"
 #include "../rmap/rmap.h"
@@ -79,6 +90,27 @@ static void move_ptes(struct kmm_vma *vma, pmd_t *old_pmd, unsigned long old_add
 	spin_unlock(old_ptl);
 }
 
+/* Keep objrmap walks out while PTEs move (Linux take_rmap_locks / drop_rmap_locks). */
+static void take_rmap_locks(struct kmm_vma *vma)
+{
+	if (rmap_ptechain(vma->vm_mm->machine))
+		return;
+	if (vma->vm_file)
+		down_write(&vma->vm_file->f_mapping->i_mmap_rwsem);
+	if (vma->anon_vma)
+		down_write(&vma->anon_vma->root->rwsem);
+}
+
+static void drop_rmap_locks(struct kmm_vma *vma)
+{
+	if (rmap_ptechain(vma->vm_mm->machine))
+		return;
+	if (vma->anon_vma)
+		up_write(&vma->anon_vma->root->rwsem);
+	if (vma->vm_file)
+		up_write(&vma->vm_file->f_mapping->i_mmap_rwsem);
+}
+
 /*
  * Move the PTEs of [old_addr, old_addr + len) to @new_addr. The new
  * range's tables are allocated first: -ENOMEM then means nothing moved.
@@ -100,6 +132,7 @@ static int move_page_tables(struct kmm_vma *vma, unsigned long old_addr, struct 
 		}
 		a = next;
 	}
+	take_rmap_locks(vma);
 	for (unsigned long a = old_addr; a < old_end;) {
 		unsigned long next = pmd_addr_end(a, old_end);
 		unsigned long d = new_addr + (a - old_addr);
@@ -111,6 +144,7 @@ static int move_page_tables(struct kmm_vma *vma, unsigned long old_addr, struct 
 			move_ptes(vma, old_pmd, a, next, new_vma, pmd_lookup(mm, d), d);
 		a = next;
 	}
+	drop_rmap_locks(vma);
 	flush_tlb_mm_range(mm, old_addr, old_end);
 	return 0;
 }

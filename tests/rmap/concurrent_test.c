@@ -86,10 +86,10 @@ static bool reclaim_op(struct kmm_machine *m, struct cworld *cw)
 	lock_page(page);
 	if (kmm_rng_below(&cw->rng, 2)) {
 		unsigned long flags;
-		page_referenced(page, 1, &flags);
+		page_referenced(m, page, 1, &flags);
 		cw->referenced++;
 	} else {
-		cw->unmapped += try_to_unmap(page, 0);
+		cw->unmapped += try_to_unmap(m, page, 0);
 	}
 	unlock_page(page);
 	vm_put_page(m, page);

@@ -8,7 +8,9 @@
  * chains, anon_vmas and their chains) live in simulated RAM, so free
  * memory meets the watermarks a few pages earlier or later and the
  * counters drift apart by a few percent (docs/rmap.md, "Reclaim on both
- * designs"); the test bounds that drift.
+ * designs"); the test bounds that drift. With those objects in host
+ * memory (--rmap-mem host) the two designs must decide identically: the
+ * same counters, /proc/vmstat and mm_vmscan_* trace, byte for byte.
  */
 #include "kmm_test.h"
 
@@ -22,7 +24,7 @@
 
 static char tmpdir[256];
 
-static const char workload_fmt[] = "machine --mem 64M --nodes 1 --cpus 2 --rmap %s\n"
+static const char workload_fmt[] = "machine --mem 64M --nodes 1 --cpus 2 --rmap %s%s\n"
 				   "seed %lu\n"
 				   "swap sw size=96M\n"
 				   "file data size=16M\n"
@@ -66,11 +68,16 @@ static char *slurp(const char *path)
 	return buf;
 }
 
-/* Run the workload with @design; its figures in *res, its output in DIR/design. */
-static void run_design(const char *design, struct kmm_sim_result *res)
+/*
+ * Run the workload with @design, rmap objects in host memory if @host; its
+ * figures in *res, its output (and with @trace the vmscan trace) in
+ * DIR/design.
+ */
+static void run_design_mem(const char *design, bool host, bool trace, struct kmm_sim_result *res)
 {
 	char text[2048], dir[512];
-	snprintf(text, sizeof(text), workload_fmt, design, (unsigned long)kmm_test_seed);
+	snprintf(text, sizeof(text), workload_fmt, design, host ? " --rmap-mem host" : "",
+		 (unsigned long)kmm_test_seed);
 	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, design);
 	struct kmm_error err = {0};
 	struct kmm_workload *w = NULL;
@@ -81,13 +88,19 @@ static void run_design(const char *design, struct kmm_sim_result *res)
 	}
 	expect_int_eq(kmm_workload_check(w, &err), 0);
 	expect_int_eq(kmm_workload_supported(w, &err), 0);
-	struct kmm_sim_opts o = {.out_dir = dir, .no_report = true};
+	struct kmm_sim_opts o = {
+	    .out_dir = dir, .no_report = true, .trace_events = trace ? "mm_vmscan_*" : NULL};
 	memset(res, 0, sizeof(*res));
 	int ret = kmm_workload_run(w, &o, res, &err);
 	if (ret)
 		fprintf(stderr, "%s: %s\n", design, err.msg);
 	expect_int_eq(ret, 0);
 	kmm_workload_free(w);
+}
+
+static void run_design(const char *design, struct kmm_sim_result *res)
+{
+	run_design_mem(design, false, false, res);
 }
 
 /* The /proc/vmstat of the last run with @design (its one snapshot, at the end). */
@@ -171,6 +184,53 @@ static void test_reclaim_on_both_designs(void)
 	}
 }
 
+static char *end_file(const char *design, const char *name)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/%s/%s", tmpdir, design, name);
+	return slurp(path);
+}
+
+/*
+ * With the designs' objects outside simulated RAM (--rmap-mem host) both
+ * leave the workload the same memory, and since page_referenced and
+ * try_to_unmap answer the same on the same state, reclaim must decide the
+ * same: identical counters, /proc/vmstat and vmscan trace, line for line.
+ */
+static void test_identical_with_host_memory(void)
+{
+	struct kmm_sim_result obj, chain;
+	run_design_mem("objrmap", true, true, &obj);
+	char *obj_vmstat = end_vmstat("objrmap"), *obj_trace = end_file("objrmap", "trace.txt");
+	run_design_mem("ptechain", true, true, &chain);
+	char *chain_vmstat = end_vmstat("ptechain"),
+	     *chain_trace = end_file("ptechain", "trace.txt");
+	printf("host memory: pgscan %lu pgsteal %lu pswpout %lu pswpin %lu pgmajfault %lu, "
+	       "rmap peak %lu / %lu bytes, trace %zu bytes\n",
+	       (unsigned long)obj.pgscan, (unsigned long)obj.pgsteal, (unsigned long)obj.pswpout,
+	       (unsigned long)obj.pswpin, (unsigned long)obj.pgmajfault,
+	       (unsigned long)obj.rmap_peak_bytes, (unsigned long)chain.rmap_peak_bytes,
+	       obj_trace ? strlen(obj_trace) : 0);
+	expect_u64_gt(obj.pgsteal, 4096);
+	expect_u64_gt(obj.pswpout, 2048);
+	/* The objects are still counted, at their slab strides. */
+	expect_u64_lt(obj.rmap_peak_bytes, 4096);
+	expect_u64_gt(chain.rmap_peak_bytes, 512 * 1024);
+	expect_same_result(&obj, &chain);
+	expect_u64_eq(chain.accesses, obj.accesses);
+	expect_true(obj_vmstat && chain_vmstat && obj_trace && chain_trace);
+	if (obj_vmstat && chain_vmstat)
+		expect_str_eq(obj_vmstat, chain_vmstat);
+	if (obj_trace && chain_trace) {
+		expect_u64_gt(strlen(obj_trace), 1000);
+		expect_true(!strcmp(obj_trace, chain_trace));
+	}
+	free(obj_vmstat);
+	free(chain_vmstat);
+	free(obj_trace);
+	free(chain_trace);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
@@ -181,6 +241,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run_test(test_reclaim_on_both_designs);
+	run_test(test_identical_with_host_memory);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd))

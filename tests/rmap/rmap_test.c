@@ -12,7 +12,7 @@
  * - try_to_unmap of anonymous pages: each PTE becomes the swap entry.
  * - page_referenced: counts, clearing, VM_LOCKED.
  * - pte chain shapes and their slab objects; anon_vma reuse over a long
- *   chain of fork-and-exit.
+ *   chain of fork-and-exit; page_move_anon_rmap on a reused page.
  * - Fault injection on pte_chain, anon_vma and anon_vma_chain allocations:
  *   a clean ENOMEM, nothing leaked.
  * - The checker can fail: a corrupted chain is reported.
@@ -177,7 +177,7 @@ static void op_referenced(struct world *w)
 		fail(w, "page at %#lx: %d PTEs found, map count %d", addr, mapped,
 		     page_mapcount(page));
 	unsigned long flags;
-	int ref = page_referenced(page, 0, &flags);
+	int ref = page_referenced(w->m, page, 0, &flags);
 	if (ref != young)
 		fail(w, "page_referenced of %#lx: %d, the page tables had %d young PTEs", addr, ref,
 		     young);
@@ -199,7 +199,7 @@ static void op_unmap_file(struct world *w)
 		return;
 	kmm_get_page(page);
 	lock_page(page);
-	bool ok = try_to_unmap(page, 0);
+	bool ok = try_to_unmap(w->m, page, 0);
 	int mapped;
 	young_ptes(w, page, &mapped);
 	if (!ok || page_mapped(page) || mapped)
@@ -466,7 +466,7 @@ static void try_to_unmap_anon(const char *design)
 		lock_page(page);
 		SetPageSwapCache(page);
 		page->private = entry.val;
-		expect_true(try_to_unmap(page, 0));
+		expect_true(try_to_unmap(m, page, 0));
 		expect_int_eq(page_mapcount(page), 0);
 		for (int t = 0; t < 4; t++) {
 			if (i == 0 && t == 1) { /* the child's own copy is not this page */
@@ -512,21 +512,21 @@ static void page_referenced_counts(const char *design)
 	expect_ptr_not_null(page);
 	unsigned long flags;
 	/* The parent's write left its PTE young; fork copies the young bit (copy_present_pte). */
-	int first = page_referenced(page, 0, &flags);
+	int first = page_referenced(m, page, 0, &flags);
 	expect_int_ge(first, 1);
 	expect_true(flags & VM_WRITE);
-	expect_int_eq(page_referenced(page, 0, &flags), 0);
+	expect_int_eq(page_referenced(m, page, 0, &flags), 0);
 	expect_x64_eq(flags, 0);
 	/* Two children read it: two young PTEs. */
 	kmm_touch(kids[1], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
 	kmm_touch(kids[3], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
-	expect_int_eq(page_referenced(page, 1, &flags), 2);
+	expect_int_eq(page_referenced(m, page, 1, &flags), 2);
 	/* An mlocked mapping ends the walk and says so (read-only first: mlock would copy). */
 	expect_int_eq(kmm_mprotect(kids[2], (unsigned long)a, NPAGES * PAGE_SIZE, KMM_PROT_READ),
 		      0);
 	expect_int_eq(kmm_mlock(kids[2], (unsigned long)a, NPAGES * PAGE_SIZE), 0);
 	expect_ptr_eq(mapped_page(kids[2], (unsigned long)a + PAGE_SIZE, NULL), page);
-	page_referenced(page, 0, &flags);
+	page_referenced(m, page, 0, &flags);
 	expect_true(flags & VM_LOCKED);
 	expect_vm_valid(m);
 	for (int t = 3; t >= 0; t--)
@@ -616,10 +616,92 @@ static void test_anon_vma_reuse(void)
 	kmm_machine_destroy(m);
 }
 
-/* fork and a first write with the nth slab allocation failing, n = 1, 2, ... */
-static void fail_injection(const char *design)
+static bool count_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
+		      pte_t *ptep, void *arg)
+{
+	(void)page, (void)vma, (void)address, (void)ptep;
+	++*(int *)arg;
+	return true;
+}
+
+/* Walk @page: the PTEs found in *@found, the mappings looked at returned. */
+static unsigned long walk_cost(struct kmm_machine *m, struct kmm_page *page, int *found)
+{
+	*found = 0;
+	struct rmap_walk_control rwc = {.arg = found, .rmap_one = count_one};
+	kmm_get_page(page);
+	rmap_walk(m, page, &rwc);
+	vm_put_page(m, page);
+	return rwc.visited;
+}
+
+/*
+ * page_move_anon_rmap: a page made by a parent that exited, left mapped by
+ * one of its two children only, moves to that child's own anon_vma when
+ * the child writes it (a reuse, not a copy); the walk then looks at one
+ * VMA instead of every VMA of the fork tree.
+ */
+static void move_anon_rmap(const char *design)
 {
 	struct kmm_machine *m = boot(design);
+	expect_ptr_not_null(m);
+	struct kmm_task *kids[2];
+	long a;
+	struct kmm_task *p = family(m, &a, kids, 2);
+	expect_ptr_not_null(p);
+	struct kmm_anon_vma *parent_av = find_vma(p->mm, (unsigned long)a)->anon_vma;
+	kmm_task_reap(p);
+	/* Child 1 copies page 0; the original is now mapped by child 0 only. */
+	expect_int_eq(kmm_touch(kids[1], (unsigned long)a, 1, KMM_TOUCH_WRITE), 0);
+	struct kmm_page *page = mapped_page(kids[0], (unsigned long)a, NULL);
+	expect_ptr_not_null(page);
+	expect_int_eq(page_mapcount(page), 1);
+	expect_ptr_eq(page_anon_vma(page), parent_av);
+	int found;
+	bool obj = !strcmp(design, "objrmap");
+	/* objrmap looks at both children's VMAs (the parent's anon_vma lists them), ptechain at one PTE. */
+	expect_u64_eq(walk_cost(m, page, &found), obj ? 2 : 1);
+	expect_int_eq(found, 1);
+
+	struct kmm_vma *vma = find_vma(kids[0]->mm, (unsigned long)a);
+	unsigned long reuse0 = sum_vm_event(m, PGREUSE);
+	expect_int_eq(kmm_touch(kids[0], (unsigned long)a, 1, KMM_TOUCH_WRITE), 0);
+	expect_u64_eq(sum_vm_event(m, PGREUSE), reuse0 + 1);
+	expect_ptr_eq(mapped_page(kids[0], (unsigned long)a, NULL), page);
+	/* objrmap: the child's own anon_vma now; ptechain: the family's marker stays. */
+	expect_ptr_eq(page_anon_vma(page), obj ? vma->anon_vma : parent_av);
+	expect_true(!obj || vma->anon_vma != parent_av);
+	expect_u64_eq(walk_cost(m, page, &found), 1);
+	expect_int_eq(found, 1);
+	/* Page 1 was not written: still the parent's, both children map it. */
+	struct kmm_page *page1 = mapped_page(kids[0], (unsigned long)a + PAGE_SIZE, NULL);
+	expect_ptr_eq(page_anon_vma(page1), parent_av);
+	expect_u64_eq(walk_cost(m, page1, &found), 2);
+	expect_int_eq(found, 2);
+	expect_vm_valid(m);
+	kmm_task_reap(kids[1]);
+	kmm_task_reap(kids[0]);
+	expect_u64_eq(rmap_bytes(m), 0);
+	kmm_machine_destroy(m);
+}
+
+static void test_move_anon_rmap(void)
+{
+	for (int d = 0; d < 2; d++)
+		move_anon_rmap(designs[d]);
+}
+
+/*
+ * fork and a first write with the nth slab allocation failing, n = 1, 2,
+ * ...; @mem: the rmap objects from slab ("ram") or host memory, where
+ * failslab reaches them too.
+ */
+static void fail_injection(const char *design, const char *mem)
+{
+	char opts[128];
+	snprintf(opts, sizeof(opts), "--mem 64M --nodes 1 --cpus 2 --rmap %s --rmap-mem %s", design,
+		 mem);
+	struct kmm_machine *m = vm_boot(opts);
 	expect_ptr_not_null(m);
 	unsigned long free0 = vm_free_pages(m);
 	struct kmm_task *kids[2];
@@ -671,8 +753,10 @@ static void fail_injection(const char *design)
 
 static void test_fail_injection(void)
 {
-	for (int d = 0; d < 2; d++)
-		fail_injection(designs[d]);
+	for (int d = 0; d < 2; d++) {
+		fail_injection(designs[d], "ram");
+		fail_injection(designs[d], "host");
+	}
 }
 
 /* The checker fails on a broken rmap: a chain that lost an entry, a wrong map count. */
@@ -728,6 +812,7 @@ int main(int argc, char **argv)
 	run_test(test_page_referenced);
 	run_test(test_pte_chain_shape);
 	run_test(test_anon_vma_reuse);
+	run_test(test_move_anon_rmap);
 	run_test(test_fail_injection);
 	run_test(test_checker_catches);
 	return kmm_test_done();
