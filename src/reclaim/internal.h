@@ -141,6 +141,11 @@ void lru_add_drain(struct kmm_machine *m);
 void free_unref_page_list(struct kmm_machine *m, struct list_head *list);
 
 void lru_register_hooks(struct kmm_machine *m);
+/* mlock.c: PG_mlocked and the unevictable list (vm/'s hooks; see the file). */
+void mlock_page(struct kmm_machine *m, struct kmm_page *page);
+void munlock_page(struct kmm_machine *m, struct kmm_page *page);
+void munlock_vma_page(struct kmm_machine *m, struct kmm_page *page);
+void mlock_page_freed(struct kmm_machine *m, struct kmm_page *page);
 void lru_unregister_hooks(struct kmm_machine *m);
 
 /* vmscan.c */

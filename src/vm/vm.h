@@ -322,6 +322,14 @@ struct vm_lru_hooks {
 	void (*lru_add_drain)(struct kmm_machine *m);
 	void (*lru_add_drain_all)(struct kmm_machine *m);
 	/*
+	 * PG_mlocked (reclaim/mlock.c): a VM_LOCKED VMA maps the page; one
+	 * stopped mapping it; munlock() of a locked page (rmap-checked: may
+	 * sleep, the page locked, no page-table lock).
+	 */
+	void (*mlock_page)(struct kmm_machine *m, struct kmm_page *page);
+	void (*munlock_page)(struct kmm_machine *m, struct kmm_page *page);
+	void (*munlock_vma_page)(struct kmm_machine *m, struct kmm_page *page);
+	/*
 	 * Reclaim takes a clean page out of a page or swap cache: the shadow
 	 * entry to leave in its slot (Linux workingset_eviction). Called under
 	 * the cache's lock with the page's refcount frozen at 0.
