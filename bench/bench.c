@@ -9,6 +9,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -241,6 +242,58 @@ static size_t meminfo_bytes(const char *key)
 size_t bench_host_available_bytes(void)
 {
 	return meminfo_bytes("MemAvailable");
+}
+
+/* --- The raw disk, measured with dd ------------------------------------------------ */
+
+void bench_drop_file_cache(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return;
+	fdatasync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+}
+
+int bench_dd_source(const char *dir, unsigned long mib)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd),
+		 "head -c %luM /dev/urandom > '%s/random.src' && cat '%s/random.src' > /dev/null",
+		 mib, dir, dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* MiB/s of a shell command moving @mib MiB; NAN when it fails. */
+static double dd_mibs(const char *cmd, unsigned long mib)
+{
+	uint64_t t0 = bench_now_ns();
+	if (system(cmd) != 0)
+		return NAN;
+	return (double)mib / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
+struct bench_dd bench_dd(const char *dir, unsigned long mib)
+{
+	struct bench_dd r;
+	char path[600], cmd[1400];
+	snprintf(path, sizeof(path), "%s/bench.dd", dir);
+	snprintf(cmd, sizeof(cmd), "dd if='%s/random.src' of='%s' bs=1M conv=fdatasync status=none",
+		 dir, path);
+	r.write_mibs = dd_mibs(cmd, mib);
+	bench_drop_file_cache(path);
+	snprintf(cmd, sizeof(cmd), "dd if='%s' of=/dev/null bs=1M status=none", path);
+	r.read_mibs = dd_mibs(cmd, mib);
+	unlink(path);
+	return r;
+}
+
+void bench_dd_cleanup(const char *dir)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/random.src", dir);
+	unlink(path);
 }
 
 /* Copy the value of the first "<key>\t: value" line of /proc/cpuinfo into @buf. */

@@ -135,6 +135,27 @@ size_t bench_host_available_bytes(void);
 double bench_instructions(const struct bench_opts *o, const char *name, uint64_t iters);
 
 /*
+ * The raw sequential speed of the disk a directory is on, for swap I/O to be
+ * measured beside it (bench/swap, bench/reclaim):
+ *  - bench_dd_source() makes @dir/random.src, @mib MiB of random bytes, and
+ *    reads it once so it sits in the host's page cache (random, because
+ *    virtual disks often write zeros much faster than data);
+ *  - bench_dd() copies it with `dd bs=1M conv=fdatasync` (the write speed,
+ *    flush included), drops the copy from the page cache and reads it back
+ *    with `dd bs=1M` (the read speed from a cold cache); NAN when dd fails;
+ *  - bench_dd_cleanup() removes the source.
+ * bench_drop_file_cache() flushes a file and drops it from the host's page
+ * cache (fdatasync, then posix_fadvise DONTNEED), for cold reads.
+ */
+struct bench_dd {
+	double write_mibs, read_mibs;
+};
+int bench_dd_source(const char *dir, unsigned long mib);
+struct bench_dd bench_dd(const char *dir, unsigned long mib);
+void bench_dd_cleanup(const char *dir);
+void bench_drop_file_cache(const char *path);
+
+/*
  * Boot a machine for a benchmark: @options are machine options as the CLI
  * takes them, separated by spaces ("--mem 4G --nodes 1"); the boot log is
  * not echoed. Waits for deferred initialisation unless the options ask for

@@ -9,7 +9,8 @@
  *     counters of each phase beside the mean of Linux's two untraced runs,
  *     with their ratio; the goal is within +-25%.
  *  2. Replacement quality: a task replays a page-reference trace (a loop
- *     larger than memory, a zipf working set, a phase change) in a machine
+ *     larger than memory, a zipf working set, a phase change, and xz -3 as
+ *     valgrind lackey recorded it: bench/traces/xz.refs.gz) in a machine
  *     with swap; its faults (first touches + major faults) and its reads
  *     (first touches + pages read from swap, readahead included) beside the
  *     faults of exact LRU and Belady's OPT (src/sim/refsim.c) at the number
@@ -19,7 +20,13 @@
  *     to swap, each reclaimed by kmm_reclaim_pages() from a machine where
  *     they fill memory.
  *
- * Swap I/O beside dd is bench/swap's table. --quick runs a smaller
+ *  4. Swap I/O through reclaim: a task's anonymous memory (random bytes)
+ *     swapped out by kmm_reclaim_pages() and faulted back in with
+ *     readahead, in MiB/s beside dd writing and reading a file of the same
+ *     size on the same disk in the same run (bench_dd). Goal: at least 80%
+ *     of the disk's speed (time <= 1.25x dd's).
+ *
+ * The swap layer alone beside dd is bench/swap's table. --quick runs a smaller
  * scenario 1 (the figures then are not comparable with Linux's).
  */
 #include "bench.h"
@@ -388,6 +395,127 @@ static struct replay replay_trace(const uint64_t *refs, size_t n, uint64_t npage
 	return r;
 }
 
+/*
+ * The trace of a real program: bench/traces/xz.refs.gz, `xz -3` under
+ * valgrind lackey reduced by stack deletion (bench/traces/make-xz-trace.sh
+ * says how, and makes it again). Its pages are renumbered densely in address
+ * order (neighbours stay neighbours, for readahead) and replayed in machines
+ * of three sizes: frames for about 3/8, 1/2 and 2/3 of its pages.
+ */
+#define XZ_TRACE KMM_SOURCE_DIR "/bench/traces/xz.refs.gz"
+
+struct page_list {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static void collect_page(void *arg, uint64_t page, bool write)
+{
+	struct page_list *l = arg;
+	(void)write;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 1 << 16;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		if (!l->v)
+			die("out of memory reading the xz trace");
+	}
+	l->v[l->n++] = page;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The trace's page references, renumbered 0..*npages-1; NULL (and why in @why) if unavailable. */
+static uint64_t *load_xz_trace(size_t *n, uint64_t *npages, char *why, size_t whylen)
+{
+	if (access(XZ_TRACE, R_OK)) {
+		snprintf(why, whylen, "%s is missing (bench/traces/make-xz-trace.sh makes it)",
+			 XZ_TRACE);
+		return NULL;
+	}
+	FILE *f = popen("gzip -dc '" XZ_TRACE "'", "r");
+	if (!f) {
+		snprintf(why, whylen, "cannot run gzip (Debian: apt-get install gzip)");
+		return NULL;
+	}
+	size_t len = 0, cap = 1 << 20;
+	char *text = malloc(cap);
+	for (size_t got; text && (got = fread(text + len, 1, cap - len, f)) > 0;) {
+		len += got;
+		if (len == cap)
+			text = realloc(text, cap *= 2);
+	}
+	if (pclose(f) != 0 || !text || !len) {
+		snprintf(why, whylen,
+			 "gzip -dc %s failed (is gzip installed? Debian: apt-get install gzip)",
+			 XZ_TRACE);
+		free(text);
+		return NULL;
+	}
+	struct kmm_memtrace_reader *r;
+	struct kmm_error err = {0};
+	struct page_list l = {0};
+	if (kmm_memtrace_open_mem(text, len, XZ_TRACE, KMM_MEMTRACE_REFS, &r, &err) ||
+	    kmm_memtrace_for_each_page(r, collect_page, &l, &err)) {
+		snprintf(why, whylen, "%s", err.msg);
+		free(text);
+		free(l.v);
+		return NULL;
+	}
+	kmm_memtrace_close(r);
+	free(text);
+	/* Dense numbers in address order. */
+	uint64_t *sorted = malloc(l.n * sizeof(*sorted));
+	memcpy(sorted, l.v, l.n * sizeof(*sorted));
+	qsort(sorted, l.n, sizeof(*sorted), cmp_u64);
+	size_t d = 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (!d || sorted[d - 1] != sorted[i])
+			sorted[d++] = sorted[i];
+	for (size_t i = 0; i < l.n; i++)
+		l.v[i] =
+		    (uint64_t)((uint64_t *)bsearch(&l.v[i], sorted, d, sizeof(*sorted), cmp_u64) -
+			       sorted);
+	free(sorted);
+	*n = l.n;
+	*npages = d;
+	return l.v;
+}
+
+static void lackey_rows(struct bench_table *tb)
+{
+	char why[600];
+	size_t n;
+	uint64_t npages;
+	uint64_t *refs = load_xz_trace(&n, &npages, why, sizeof(why));
+	if (!refs) {
+		printf("\n(the xz row is skipped: %s)\n", why);
+		return;
+	}
+	/* Machines of 4, 5 and 6 MiB hold about 600, 840 and 1080 frames. */
+	static const unsigned long mem_mib[] = {4, 5, 6};
+	for (int k = 0; k < 3; k++) {
+		struct replay r = replay_trace(refs, n, npages, mem_mib[k]);
+		bench_table_cell(tb, "%s", "xz");
+		bench_table_num(tb, (double)r.frames);
+		bench_table_num(tb, r.kmm_faults);
+		bench_table_num(tb, r.kmm_reads);
+		bench_table_num(tb, r.lru);
+		bench_table_num(tb, r.opt);
+		bench_table_num(tb, r.kmm_faults / r.lru);
+		bench_table_num(tb, r.kmm_reads / r.lru);
+		char fig[64];
+		snprintf(fig, sizeof(fig), "replace_xz_%lum_faults_vs_lru", mem_mib[k]);
+		bench_figure(fig, r.kmm_faults / r.lru, "ratio");
+		snprintf(fig, sizeof(fig), "replace_xz_%lum_reads_vs_lru", mem_mib[k]);
+		bench_figure(fig, r.kmm_reads / r.lru, "ratio");
+	}
+	free(refs);
+}
+
 static void replacement_quality(const struct bench_opts *o)
 {
 	unsigned long mem_mib = o->quick ? 32 : 64;
@@ -433,8 +561,146 @@ static void replacement_quality(const struct bench_opts *o)
 		snprintf(fig, sizeof(fig), "replace_%s_reads_vs_lru", names[k]);
 		bench_figure(fig, r.kmm_reads / r.lru, "ratio");
 	}
+	lackey_rows(&tb);
 	printf("\n");
 	free(refs);
+}
+
+/* --- 4. Swap I/O through reclaim, beside dd ------------------------------------------------- */
+
+struct swapio {
+	double out_mibs, in_mibs;
+	struct bench_dd dd;
+};
+
+/*
+ * @mib MiB of a task's anonymous memory, random bytes, swapped out by
+ * kmm_reclaim_pages() (the clock stops after fdatasync of the swap file)
+ * and faulted back in address order with readahead after the file left the
+ * host's page cache; then dd on the same disk.
+ */
+static struct swapio swapio_run(const char *dir, unsigned long mib)
+{
+	struct swapio r;
+	char swap[600], opts[800];
+	snprintf(swap, sizeof(swap), "%s/reclaim.swap", dir);
+	snprintf(opts, sizeof(opts), "--mem %luM --nodes 1 --cpus 1 --swap %s:%luM", mib + 96, swap,
+		 mib + 32);
+	struct kmm_error err = {0};
+	struct kmm_machine *m = bench_boot(opts, &err);
+	if (!m)
+		die(err.msg);
+	struct kmm_task *t = kmm_task_create(m, "swapper", 0, &err);
+	if (!t)
+		die(err.msg);
+	unsigned long n = mib * 256;
+	long a = kmm_mmap(t, 0, n * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
+			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	if (a < 0)
+		die("mmap");
+	uint64_t *first = malloc(n * sizeof(*first)), buf[PAGE_SIZE / 8];
+	struct kmm_rng rng;
+	kmm_rng_seed(&rng, 11);
+	for (unsigned long i = 0; i < n; i++) {
+		for (size_t k = 0; k < PAGE_SIZE / 8; k++)
+			buf[k] = kmm_rng_next(&rng);
+		first[i] = buf[0];
+		if (kmm_write(t, (unsigned long)a + i * PAGE_SIZE, buf, PAGE_SIZE))
+			die("fill failed");
+	}
+	kmm_task_switch_out(m);
+
+	/* Out: reclaim until (nearly) every page is in swap. */
+	kmm_cpu_enter(m, 0);
+	long out0 = vmstat_value(m, "pswpout");
+	uint64_t t0 = bench_now_ns();
+	for (int pass = 0; pass < 16 && vmstat_value(m, "nr_anon_pages") > (long)n / 64; pass++)
+		kmm_reclaim_pages(m, n);
+	int fd = open(swap, O_RDONLY);
+	if (fd < 0 || fdatasync(fd))
+		die("cannot flush the swap file");
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	long out = vmstat_value(m, "pswpout") - out0;
+	r.out_mibs = (double)out * PAGE_SIZE / MiB / secs;
+	kmm_cpu_exit(m);
+
+	/* In: a read fault per page in address order; readahead brings the neighbours. */
+	long in0 = vmstat_value(m, "pswpin");
+	t0 = bench_now_ns();
+	for (unsigned long i = 0; i < n; i++) {
+		uint64_t v;
+		if (kmm_read(t, (unsigned long)a + i * PAGE_SIZE, &v, sizeof(v)))
+			die("swap-in failed");
+		if (v != first[i])
+			die("a page came back different");
+	}
+	secs = (double)(bench_now_ns() - t0) / 1e9;
+	r.in_mibs = (double)(vmstat_value(m, "pswpin") - in0) * PAGE_SIZE / MiB / secs;
+	kmm_task_switch_out(m);
+	kmm_task_reap(t);
+	kmm_machine_destroy(m);
+	unlink(swap);
+	free(first);
+	r.dd = bench_dd(dir, mib);
+	return r;
+}
+
+static void swap_io_beside_dd(const struct bench_opts *o)
+{
+	unsigned long mib = o->quick ? 64 : 256;
+	int reps = bench_reps(o, 3, 1);
+	char dir[64];
+	snprintf(dir, sizeof(dir), "bench-reclaim-XXXXXX");
+	if (!mkdtemp(dir))
+		die("cannot make a scratch directory here");
+	if (bench_dd_source(dir, mib))
+		die("cannot make the dd source file");
+	double out[16], in[16], ddw[16], ddr[16];
+	for (int i = 0; i < reps && i < 16; i++) {
+		struct swapio r = swapio_run(dir, mib);
+		out[i] = r.out_mibs;
+		in[i] = r.in_mibs;
+		ddw[i] = r.dd.write_mibs;
+		ddr[i] = r.dd.read_mibs;
+	}
+	bench_dd_cleanup(dir);
+	rmdir(dir);
+	reps = reps < 16 ? reps : 16;
+	double mo = bench_median(out, reps), mi = bench_median(in, reps);
+	double mdw = bench_median(ddw, reps), mdr = bench_median(ddr, reps);
+
+	bench_section("Swap I/O through reclaim beside the raw disk (%lu MiB of anonymous memory, "
+		      "median of %d runs, MiB/s)",
+		      mib, reps);
+	struct bench_table t;
+	bench_table_init(&t);
+	bench_table_col(&t, "direction", -40);
+	bench_table_col(&t, "kmm", 9);
+	bench_table_col(&t, "dd", 9);
+	bench_table_col(&t, "kmm / dd", 9);
+	bench_table_header(&t);
+	bench_table_cell(&t, "%s", "out (kmm_reclaim_pages, fdatasync)");
+	bench_table_num(&t, mo);
+	bench_table_num(&t, mdw);
+	bench_table_num(&t, mo / mdw);
+	bench_table_cell(&t, "%s", "in (read faults, readahead)");
+	bench_table_num(&t, mi);
+	bench_table_num(&t, mdr);
+	bench_table_num(&t, mi / mdr);
+	printf("\n");
+	bench_goal_header();
+	bench_goal("reclaim swap-out time / dd write time", mdw / mo, 1.25, "x");
+	bench_goal("swap-in fault time / dd read time", mdr / mi, 1.25, "x");
+	printf("\n");
+	bench_figure("reclaim_swapout_mibs", mo, "MiB/s");
+	bench_figure("reclaim_swapin_mibs", mi, "MiB/s");
+	bench_figure("dd_write_mibs", mdw, "MiB/s");
+	bench_figure("dd_read_mibs", mdr, "MiB/s");
+	bench_figure("reclaim_swapout_vs_dd", mo / mdw, "ratio");
+	bench_figure("reclaim_swapin_vs_dd", mi / mdr, "ratio");
+	printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -447,6 +713,7 @@ int main(int argc, char **argv)
 
 	oracle_anon(&o);
 	replacement_quality(&o);
+	swap_io_beside_dd(&o);
 
 	unsigned long mib = o.quick ? 32 : 128;
 	bench_section("Reclaim throughput: %lu MiB reclaimed by kmm_reclaim_pages (median of %d, "

@@ -64,30 +64,12 @@ static double seconds_since(uint64_t t0)
 	return (double)(bench_now_ns() - t0) / 1e9;
 }
 
-static double dd_mibs(const char *cmd, unsigned long mib)
-{
-	uint64_t t0 = bench_now_ns();
-	if (system(cmd) != 0)
-		return NAN;
-	return (double)mib / seconds_since(t0);
-}
-
-static void drop_file_cache(const char *path)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return;
-	fdatasync(fd);
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	close(fd);
-}
-
 static struct run one_run(struct kmm_machine *m, struct kmm_page **pages, unsigned long n,
 			  unsigned long mib)
 {
 	struct run r;
 	struct kmm_error err = {0};
-	char path[600], cmd[1400];
+	char path[600];
 	swp_entry_t *entries = calloc(n, sizeof(*entries));
 	snprintf(path, sizeof(path), "%s/bench.swap", dir);
 	unlink(path);
@@ -150,14 +132,9 @@ static struct run one_run(struct kmm_machine *m, struct kmm_page **pages, unsign
 	unlink(path);
 
 	/* The same disk, raw. */
-	snprintf(path, sizeof(path), "%s/bench.dd", dir);
-	snprintf(cmd, sizeof(cmd), "dd if='%s/random.src' of='%s' bs=1M conv=fdatasync status=none",
-		 dir, path);
-	r.dd_write_mibs = dd_mibs(cmd, mib);
-	drop_file_cache(path);
-	snprintf(cmd, sizeof(cmd), "dd if='%s' of=/dev/null bs=1M status=none", path);
-	r.dd_read_mibs = dd_mibs(cmd, mib);
-	unlink(path);
+	struct bench_dd dd = bench_dd(dir, mib);
+	r.dd_write_mibs = dd.write_mibs;
+	r.dd_read_mibs = dd.read_mibs;
 	free(entries);
 	return r;
 }
@@ -175,11 +152,7 @@ int main(int argc, char **argv)
 		die("cannot make a scratch directory here");
 
 	/* The dd source: random bytes, read once so they sit in the page cache. */
-	char cmd[1200];
-	snprintf(cmd, sizeof(cmd),
-		 "head -c %luM /dev/urandom > '%s/random.src' && cat '%s/random.src' > /dev/null",
-		 mib, dir, dir);
-	if (system(cmd) != 0)
+	if (bench_dd_source(dir, mib))
 		die("cannot make the dd source file");
 	char opts[128];
 	struct kmm_error err = {0};
@@ -249,8 +222,7 @@ int main(int argc, char **argv)
 	kmm_cpu_exit(m);
 	free(pages);
 	kmm_machine_destroy(m);
-	snprintf(cmd, sizeof(cmd), "%s/random.src", dir);
-	unlink(cmd);
+	bench_dd_cleanup(dir);
 	rmdir(dir);
 	return 0;
 }

@@ -85,6 +85,8 @@ struct kmm_swap_area_info {
 	/* I/O of this area since swapon. */
 	unsigned long writes, reads;
 	unsigned long write_errors, read_errors, csum_errors;
+	/* Requests to the file (pwrite/pwritev, pread/preadv): below writes, reads when batched. */
+	unsigned long write_ios, read_ios;
 };
 /* Fill @info for area @type; -ENOENT if no area has that type. */
 int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_info *info);

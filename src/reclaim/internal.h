@@ -181,6 +181,12 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
 unsigned long try_to_free_pages(struct kmm_machine *m, struct zonelist *zl, unsigned int order,
 				gfp_t gfp);
 bool can_reclaim_anon_pages(struct kmm_machine *m);
+/*
+ * Remember the node's workingset activations: until they change again,
+ * prepare_scan_count deactivates a type only when its inactive list is low
+ * (Linux snapshot_refaults, at the end of direct reclaim and of kswapd's run).
+ */
+void snapshot_refaults(struct kmm_node *pgdat);
 
 /* kswapd.c */
 void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
@@ -192,7 +198,19 @@ void kswapd_destroy(struct kmm_machine *m);
 /* oom_kill.c */
 bool out_of_memory(struct kmm_machine *m, gfp_t gfp, unsigned int order);
 
-/* workingset.c-lite: a refault of an evicted page. */
-void workingset_refault(struct kmm_machine *m, struct kmm_page *page, bool file);
+/* workingset.c: shadow entries and refault detection. */
+void *workingset_eviction(struct kmm_machine *m, struct kmm_page *page);
+void workingset_refault(struct kmm_machine *m, struct kmm_page *page, void *shadow);
+void workingset_activation(struct kmm_machine *m, struct kmm_page *page);
+void workingset_age_nonresident(struct lruvec *lruvec, unsigned long nr_pages);
+/* Does @shadow decode to a node of this machine? (For the checkers.) */
+bool workingset_shadow_valid(struct kmm_machine *m, const void *shadow);
+/* How far the clock of @shadow's node has gone since its eviction. */
+unsigned long workingset_refault_distance(struct kmm_machine *m, const void *shadow);
+/*
+ * Charge @nr_io pages of I/O to the type's reclaim cost (Linux
+ * lru_note_cost); get_scan_count scans the dearer type less.
+ */
+void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file, unsigned long nr_io);
 
 #endif /* KMM_RECLAIM_INTERNAL_H */

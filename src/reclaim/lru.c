@@ -273,6 +273,7 @@ static void kmm_mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
 		else
 			SetPageActive(page);
 		ClearPageReferenced(page);
+		workingset_activation(m, page);
 	}
 }
 
@@ -292,6 +293,9 @@ void putback_lru_pages(struct kmm_machine *m, struct list_head *pages)
 			spin_lock(&lruvec->lru_lock);
 			locked = lruvec;
 		}
+		/* An active page put back pushes the inactive ones down (Linux move_folios_to_lru). */
+		if (PageActive(page) && page_evictable(page))
+			workingset_age_nonresident(lruvec, 1);
 		/* Culled as Linux's folio_putback_lru counts it: reclaim found it locked. */
 		lru_put_page(m, lruvec, page, &to_free, true);
 	}
@@ -317,6 +321,8 @@ void lru_register_hooks(struct kmm_machine *m)
 	vm->lru.mlock_page = mlock_page;
 	vm->lru.munlock_page = munlock_page;
 	vm->lru.munlock_vma_page = munlock_vma_page;
+	vm->lru.workingset_eviction = workingset_eviction;
+	vm->lru.workingset_refault = workingset_refault;
 	m->hooks.lru_page_release = lru_page_release;
 }
 

@@ -23,13 +23,18 @@
  *     file pages that were used stay active (Linux's rule: anonymous pages
  *     get their second chance on the inactive list).
  *  3. shrink_inactive_list isolates a batch from the tail and decides page
- *     by page (shrink_page_list): used since last seen -> activate (or keep
- *     on the list once, for file pages used by one PTE); anonymous -> get a
- *     swap slot and enter the swap cache; mapped -> try_to_unmap; dirty ->
+ *     by page (shrink_page_list): used since last seen -> keep it on the
+ *     list once, activate it when used again (or at once when two PTEs
+ *     used it); anonymous -> get a swap slot and enter the swap cache;
+ *     mapped -> try_to_unmap; dirty ->
  *     write (to swap or the file; kmm's writes are synchronous, so a page
  *     written without error is clean at once); clean -> out of its cache
  *     and freed. A write error leaves the page dirty in the swap or page
- *     cache and activates it: no data is lost.
+ *     cache and activates it: no data is lost. A clean page leaves a
+ *     shadow entry in its cache (workingset.c) for refault detection.
+ *     Swap writes of one batch go on a plug and are written together
+ *     after the loop, one pwritev per run of neighbouring slots
+ *     (finish_plugged_swap_writes).
  *  4. The counters of Linux follow every step: pgscan_kswapd/direct,
  *     pgsteal_*, pgrefill, pgactivate, pgdeactivate, pswpout (swap/),
  *     nr_vmscan_write, and the trace events mm_vmscan_lru_shrink_inactive/
@@ -83,8 +88,7 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
  * Remember what reclaiming a type cost in I/O, decaying both when the sum
  * passes a quarter of the lists (Linux: mm/swap.c lru_note_cost()).
  */
-static void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file,
-			  unsigned long nr_io)
+void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file, unsigned long nr_io)
 {
 	spin_lock(&lruvec->lru_lock);
 	if (file)
@@ -99,14 +103,6 @@ static void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool fil
 		lruvec->anon_cost /= 2;
 	}
 	spin_unlock(&lruvec->lru_lock);
-}
-
-void workingset_refault(struct kmm_machine *m, struct kmm_page *page, bool file)
-{
-	struct kmm_node *pgdat = page_pgdat(m, page);
-	mod_node_page_state(pgdat, file ? WORKINGSET_REFAULT_FILE : WORKINGSET_REFAULT_ANON, 1);
-	/* A refault costs one read: charge it to the type, as Linux's lru_note_cost_folio. */
-	lru_note_cost(m, node_lruvec(pgdat), file, 1);
 }
 
 /* --- Isolation ---------------------------------------------------------------------------- */
@@ -173,10 +169,14 @@ static enum page_references page_check_references(struct kmm_page *page, struct 
 	if (vm_flags & VM_LOCKED)
 		return PAGEREF_ACTIVATE;
 	if (referenced_ptes) {
-		/* Anonymous pages used since the last scan are worth their swap I/O to keep. */
-		if (PageSwapBacked(page))
-			return PAGEREF_ACTIVATE;
-		/* Two uses (or two mappings using it): activate; one: one more round. */
+		/*
+		 * Every mapped page starts with a referenced PTE from the fault
+		 * that brought it in, anonymous or file: one use earns one more
+		 * trip round the inactive list, a second (or two mappings using
+		 * it) activation (Linux 6.1; before 5.9 anonymous pages were
+		 * activated at once, which left the inactive list nothing to
+		 * tell hot from cold by).
+		 */
 		SetPageReferenced(page);
 		if (referenced_page || referenced_ptes > 1)
 			return PAGEREF_ACTIVATE;
@@ -194,22 +194,34 @@ enum pageout_result {
 	PAGE_KEEP,
 	PAGE_ACTIVATE,
 	PAGE_SUCCESS,
-	PAGE_CLEAN
+	PAGE_CLEAN,
+	PAGE_PLUGGED /* queued on the swap plug, still locked: finished after the batch */
 };
+
+/* A page written to its backing store: the counters and the event. */
+static void pageout_done(struct kmm_machine *m, struct kmm_page *page)
+{
+	mod_node_page_state(page_pgdat(m, page), NR_VMSCAN_WRITE, 1);
+	trace_mm_vmscan_write_folio(m, page_to_pfn(m, page),
+				    trace_reclaim_flags(page_is_file_lru(page)));
+}
 
 /*
  * Write a dirty, unmapped, locked page to its backing store (Linux
  * pageout()): an anonymous page to its swap slot, a file page to its file.
- * I/O is synchronous, so success means the page is clean now.
+ * I/O is synchronous, so success means the page is clean now. A swap page
+ * goes on @plug when there is room, to be written with the rest of the
+ * batch (finish_plugged_swap_writes).
  */
 static enum pageout_result pageout(struct kmm_machine *m, struct kmm_page *page,
-				   struct scan_control *sc)
+				   struct scan_control *sc, struct swap_plug *plug)
 {
 	(void)sc;
 	int err;
-	bool file = page_is_file_lru(page);
 	if (PageSwapCache(page)) {
 		ClearPageDirty(page);
+		if (swap_writepage_plugged(plug, page, page_swap_entry(page)))
+			return PAGE_PLUGGED;
 		err = swap_writepage(m, page, page_swap_entry(page));
 		if (err) {
 			SetPageDirty(page); /* swap/ set it too; the slot's copy is not good */
@@ -229,9 +241,59 @@ static enum pageout_result pageout(struct kmm_machine *m, struct kmm_page *page,
 		mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
 		count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
 	}
-	mod_node_page_state(page_pgdat(m, page), NR_VMSCAN_WRITE, 1);
-	trace_mm_vmscan_write_folio(m, page_to_pfn(m, page), trace_reclaim_flags(file));
+	pageout_done(m, page);
 	return PAGE_SUCCESS;
+}
+
+/* Activate a page reclaim keeps (the activate_locked path of shrink_page_list). */
+static void keep_page_active(struct kmm_machine *m, struct kmm_page *page,
+			     struct reclaim_stat *stat)
+{
+	/* A page that failed to go to swap gives its slot back if nothing names it. */
+	if (PageSwapCache(page) && !page_mapped(page) && vm_swap_full(m))
+		try_to_free_swap(m, page);
+	if (page_evictable(page) && !PageActive(page)) {
+		SetPageActive(page);
+		stat->nr_activate[page_is_file_lru(page)]++;
+		count_vm_event(m, PGACTIVATE);
+	}
+}
+
+/*
+ * Write the swap pages of a batch that pageout() plugged, then finish each
+ * as shrink_page_list would have after a synchronous write: written ->
+ * out of the swap cache and onto @free_pages; failed (left dirty by swap/)
+ * -> activated onto @ret_pages. Returns the pages freed.
+ */
+static unsigned long finish_plugged_swap_writes(struct kmm_machine *m, struct swap_plug *plug,
+						struct list_head *free_pages,
+						struct list_head *ret_pages,
+						struct reclaim_stat *stat)
+{
+	unsigned long nr_reclaimed = 0;
+	swap_write_unplug(m, plug);
+	for (int i = 0; i < plug->nr; i++) {
+		struct kmm_page *page = plug->pages[i];
+		if (plug->errs[i]) {
+			SetPageDirty(page); /* swap/ set it too; the slot's copy is not good */
+			keep_page_active(m, page, stat);
+		} else {
+			stat->nr_pageout++;
+			pageout_done(m, page);
+			if (remove_swap_mapping(m, page)) {
+				unlock_page(page);
+				ClearPageActive(page);
+				ClearPageReferenced(page);
+				nr_reclaimed++;
+				list_add(&page->lru, free_pages);
+				continue;
+			}
+		}
+		unlock_page(page);
+		list_add(&page->lru, ret_pages);
+	}
+	swap_write_plug(plug);
+	return nr_reclaimed;
 }
 
 /*
@@ -246,13 +308,14 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 	LIST_HEAD(ret_pages);
 	LIST_HEAD(free_pages);
 	unsigned long nr_reclaimed = 0;
+	struct swap_plug plug;
 	memset(stat, 0, sizeof(*stat));
 	(void)pgdat;
+	swap_write_plug(&plug);
 
 	while (!list_empty(page_list)) {
 		struct kmm_page *page = list_first_entry(page_list, struct kmm_page, lru);
 		list_del(&page->lru);
-		bool file = page_is_file_lru(page);
 		enum page_references references = PAGEREF_RECLAIM;
 
 		if (!trylock_page(page))
@@ -294,7 +357,9 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 				goto keep_locked;
 			if (!sc->may_writepage)
 				goto keep_locked;
-			switch (pageout(m, page, sc)) {
+			switch (pageout(m, page, sc, &plug)) {
+			case PAGE_PLUGGED:
+				continue;
 			case PAGE_KEEP:
 				goto keep_locked;
 			case PAGE_ACTIVATE:
@@ -313,31 +378,26 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 				goto keep_locked;
 		} else {
 			struct kmm_address_space *mapping = page_mapping_file(page);
-			if (!mapping || PageAnon(page) || !remove_mapping(mapping, page))
+			if (!mapping || PageAnon(page) || !__remove_mapping(mapping, page, true))
 				goto keep_locked;
 		}
-		/* The refcount is frozen at 0: the page is ours alone. */
+		/* The refcount is frozen at 0: the page is ours alone (its shadow has PG_workingset). */
 		unlock_page(page);
 		ClearPageActive(page);
 		ClearPageReferenced(page);
+		ClearPageWorkingset(page);
 		nr_reclaimed++;
 		list_add(&page->lru, &free_pages);
 		continue;
 
 activate_locked:
-		/* A page that failed to go to swap gives its slot back if nothing names it. */
-		if (PageSwapCache(page) && !page_mapped(page) && vm_swap_full(m))
-			try_to_free_swap(m, page);
-		if (page_evictable(page) && !PageActive(page)) {
-			SetPageActive(page);
-			stat->nr_activate[file]++;
-			count_vm_event(m, PGACTIVATE);
-		}
+		keep_page_active(m, page, stat);
 keep_locked:
 		unlock_page(page);
 keep:
 		list_add(&page->lru, &ret_pages);
 	}
+	nr_reclaimed += finish_plugged_swap_writes(m, &plug, &free_pages, &ret_pages, stat);
 	free_unref_page_list(m, &free_pages);
 	list_splice(&ret_pages, page_list);
 	return nr_reclaimed;
@@ -657,7 +717,7 @@ static void prepare_scan_count(struct kmm_machine *m, struct kmm_node *pgdat,
 			   !(sc->may_deactivate & (1u << 0)) && (anon >> sc->priority);
 }
 
-static void snapshot_refaults(struct kmm_node *pgdat)
+void snapshot_refaults(struct kmm_node *pgdat)
 {
 	struct lruvec *lruvec = node_lruvec(pgdat);
 	WRITE_ONCE(lruvec->refaults[0], node_page_state(pgdat, WORKINGSET_ACTIVATE_ANON));
@@ -806,6 +866,13 @@ static unsigned long drop_pagecache(struct kmm_machine *m)
 		for (;;) {
 			spin_lock(&mapping->i_pages_lock);
 			struct kmm_page *page = radix_tree_next(&mapping->i_pages, &index, -1);
+			while (xa_is_value(page)) { /* shadow entries stay */
+				if (++index == 0) {
+					page = NULL;
+					break;
+				}
+				page = radix_tree_next(&mapping->i_pages, &index, -1);
+			}
 			if (page)
 				kmm_get_page(page);
 			spin_unlock(&mapping->i_pages_lock);

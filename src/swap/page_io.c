@@ -8,6 +8,15 @@
  * bio and finishes in the completion handler; kmm's I/O is a synchronous
  * pread/pwrite of one page at slot * 4096 in the file, through port/.
  *
+ * Batching: swap_writepages and swap_readpages turn each run of
+ * neighbouring slots into one pwritev/preadv of up to 64 pages, as the
+ * block layer merges adjacent bios under a plug. Reclaim reaches
+ * swap_writepages through the write plug (swap_writepage_plugged, then
+ * swap_write_unplug after its batch: Linux 6.1's swap_iocb and
+ * swap_write_unplug); each page still gets its own result, checksum and
+ * error handling, and an injected failure is decided page by page in the
+ * order the pages were queued, so batching changes no outcome.
+ *
  * No data lost:
  * - Every successful write records a 64-bit checksum of the page's bytes
  *   (seeded with the swap entry, so a page read from the wrong slot does not
@@ -86,6 +95,7 @@ static long swap_write_fault(struct swap_state *ss, struct swap_info *si, const 
 		return -ENOSPC;
 	case KMM_SWAP_FAULT_SHORT:
 		/* Half the page reaches the file: what is on disk is now neither copy. */
+		atomic_long_inc(&si->write_ios);
 		kmm_port_pwrite(si->fd, data, PAGE_SIZE / 2, (uint64_t)offset * PAGE_SIZE);
 		return -EIO;
 	default:
@@ -96,6 +106,7 @@ static long swap_write_fault(struct swap_state *ss, struct swap_info *si, const 
 /* One page, one pwrite: 0 or -errno (a short write is -EIO). */
 static long swap_write_slot(struct swap_info *si, const void *data, unsigned long offset)
 {
+	atomic_long_inc(&si->write_ios);
 	long n = kmm_port_pwrite(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
 	if (n >= 0 && n < (long)PAGE_SIZE)
 		return -EIO; /* the slot holds part of the page */
@@ -107,8 +118,6 @@ static int swap_write_done(struct kmm_machine *m, struct swap_info *si, struct k
 			   swp_entry_t entry, uint64_t sum, long ret)
 {
 	unsigned long offset = swp_offset(entry);
-	if (!ret && (si->swap_flags & KMM_SWAP_SYNC))
-		ret = kmm_port_fsync(si->fd);
 	if (ret) {
 		WRITE_ONCE(si->csum[offset], 0);
 		long nr = atomic_long_add_return(1, &si->write_errors);
@@ -141,6 +150,8 @@ int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t ent
 	long ret = swap_write_fault(swap_state(m), si, data, offset);
 	if (!ret)
 		ret = swap_write_slot(si, data, offset);
+	if (!ret && (si->swap_flags & KMM_SWAP_SYNC))
+		ret = kmm_port_fsync(si->fd);
 	int r = swap_write_done(m, si, page, entry, sum, ret);
 	put_swap_device(si);
 	return r;
@@ -180,13 +191,19 @@ int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_en
 			k++;
 		}
 		if (k) {
+			atomic_long_inc(&si->write_ios);
 			long done = kmm_port_pwritev(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
+			bool whole = done == (long)k * (long)PAGE_SIZE;
+			/* One flush for the run: a failed flush fails every page of it. */
+			long sync =
+			    whole && (si->swap_flags & KMM_SWAP_SYNC) ? kmm_port_fsync(si->fd) : 0;
 			for (int j = 0; j < k; j++) {
 				/* A run that fell short is finished page by page, to name the failures. */
-				long ret = done == (long)k * (long)PAGE_SIZE
-					       ? 0
-					       : swap_write_slot(si, bufs[j].base,
-								 first + (unsigned long)j);
+				long ret = whole ? sync
+						 : swap_write_slot(si, bufs[j].base,
+								   first + (unsigned long)j);
+				if (!whole && !ret && (si->swap_flags & KMM_SWAP_SYNC))
+					ret = kmm_port_fsync(si->fd);
 				errs[i + j] = swap_write_done(m, si, pages[i + j], entries[i + j],
 							      sums[j], ret);
 				failed += errs[i + j] != 0;
@@ -202,6 +219,24 @@ int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_en
 		put_swap_device(si);
 	}
 	return failed;
+}
+
+bool swap_writepage_plugged(struct swap_plug *plug, struct kmm_page *page, swp_entry_t entry)
+{
+	if (plug->nr == SWAP_PLUG_MAX)
+		return false;
+	plug->pages[plug->nr] = page;
+	plug->entries[plug->nr] = entry;
+	plug->errs[plug->nr] = 0;
+	plug->nr++;
+	return true;
+}
+
+int swap_write_unplug(struct kmm_machine *m, struct swap_plug *plug)
+{
+	if (!plug->nr)
+		return 0;
+	return swap_writepages(m, plug->pages, plug->entries, plug->nr, plug->errs);
 }
 
 /* --- Reading ---------------------------------------------------------------------------------- */
@@ -255,6 +290,7 @@ static const char *swap_read_precheck(struct swap_state *ss, struct swap_info *s
 static const char *swap_read_slot(struct swap_info *si, void *data, unsigned long offset, char *buf,
 				  size_t len)
 {
+	atomic_long_inc(&si->read_ios);
 	long n = kmm_port_pread(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
 	if (n < 0) {
 		kmm_port_snprintf(buf, len, "%s", kmm_port_strerror((int)-n));
@@ -313,6 +349,7 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 			k++;
 		}
 		if (k) {
+			atomic_long_inc(&si->read_ios);
 			long done = kmm_port_preadv(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
 			for (int j = 0; j < k; j++) {
 				const char *w = NULL;

@@ -159,6 +159,40 @@ int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_en
  * never written, or a checksum mismatch: the file changed behind kmm's back).
  */
 int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry);
+
+/*
+ * Swap writes plugged: reclaim queues the pages of one batch as it decides
+ * about them and issues them together when the batch is done, so that the
+ * neighbouring slots add_to_swap handed out go to the file in one pwritev
+ * (Linux 6.1: the struct swap_iocb that swap_writepage_fs fills and
+ * swap_write_unplug submits; for block devices, the blk_plug around
+ * shrink_folio_list). The plug lives on the caller's stack:
+ *
+ *	struct swap_plug plug;
+ *	swap_write_plug(&plug);
+ *	... swap_writepage_plugged(&plug, page, entry) per locked, unmapped page ...
+ *	swap_write_unplug(m, &plug);	(plug.errs[i]: swap_writepage()'s result)
+ *
+ * A queued page stays locked and in the swap cache until the unplug; its
+ * result (and PG_dirty, PG_error on failure) is exactly what swap_writepage
+ * would have given.
+ */
+#define SWAP_PLUG_MAX 32 /* one reclaim batch (SWAP_CLUSTER_MAX) */
+struct swap_plug {
+	int nr;
+	struct kmm_page *pages[SWAP_PLUG_MAX];
+	swp_entry_t entries[SWAP_PLUG_MAX];
+	int errs[SWAP_PLUG_MAX];
+};
+static inline void swap_write_plug(struct swap_plug *plug)
+{
+	plug->nr = 0;
+}
+/* Queue @page for @entry's slot; false when the plug is full (write it now instead). */
+bool swap_writepage_plugged(struct swap_plug *plug, struct kmm_page *page, swp_entry_t entry);
+/* Write what is queued (swap_writepages): plug->errs[0..nr) filled; returns how many failed. */
+int swap_write_unplug(struct kmm_machine *m, struct swap_plug *plug);
+
 /* Read @n slots into @n pages, merging neighbouring slots into one read; as swap_writepages. */
 int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
 		   int n, int *errs);

@@ -109,6 +109,10 @@ static void swap_cache_forget(struct kmm_machine *m, struct swap_info *si)
 		unsigned long index = 0;
 		struct kmm_page *page;
 		while ((page = radix_tree_next(&space->i_pages, &index, -1))) {
+			if (xa_is_value(page)) {
+				radix_tree_delete(&space->i_pages, index); /* a shadow entry */
+				continue;
+			}
 			__delete_from_swap_cache(m, page, page_swap_entry(page));
 			page_ref_add(page, -1);
 			index++;
@@ -347,6 +351,8 @@ static int setup_swap_area(struct kmm_machine *m, struct swap_info *si,
 	atomic_long_set(&si->write_errors, 0);
 	atomic_long_set(&si->read_errors, 0);
 	atomic_long_set(&si->csum_errors, 0);
+	atomic_long_set(&si->write_ios, 0);
+	atomic_long_set(&si->read_ios, 0);
 	atomic_set(&si->users, 0);
 	if (init_swap_address_space(m, si))
 		return kmm_error_set(err, -ENOMEM, "%s: out of host memory for the swap cache",
@@ -708,6 +714,8 @@ int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_inf
 	info->write_errors = (unsigned long)atomic_long_read(&si->write_errors);
 	info->read_errors = (unsigned long)atomic_long_read(&si->read_errors);
 	info->csum_errors = (unsigned long)atomic_long_read(&si->csum_errors);
+	info->write_ios = (unsigned long)atomic_long_read(&si->write_ios);
+	info->read_ios = (unsigned long)atomic_long_read(&si->read_ios);
 	swapon_unlock(ss);
 	return 0;
 }

@@ -329,6 +329,18 @@ struct vm_lru_hooks {
 	void (*mlock_page)(struct kmm_machine *m, struct kmm_page *page);
 	void (*munlock_page)(struct kmm_machine *m, struct kmm_page *page);
 	void (*munlock_vma_page)(struct kmm_machine *m, struct kmm_page *page);
+	/*
+	 * Reclaim takes a clean page out of a page or swap cache: the shadow
+	 * entry to leave in its slot (Linux workingset_eviction). Called under
+	 * the cache's lock with the page's refcount frozen at 0.
+	 */
+	void *(*workingset_eviction)(struct kmm_machine *m, struct kmm_page *page);
+	/*
+	 * A new page (locked, not yet on the LRU) took the slot of @shadow:
+	 * count the refault and activate the page if it belongs to the
+	 * working set (Linux workingset_refault).
+	 */
+	void (*workingset_refault)(struct kmm_machine *m, struct kmm_page *page, void *shadow);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
@@ -434,6 +446,17 @@ static inline void mark_page_accessed(struct kmm_machine *m, struct kmm_page *pa
 {
 	if (vm_state(m)->lru.mark_page_accessed)
 		vm_state(m)->lru.mark_page_accessed(m, page);
+}
+static inline void *vm_workingset_eviction(struct kmm_machine *m, struct kmm_page *page)
+{
+	struct vm_state *vm = vm_state(m);
+	return vm && vm->lru.workingset_eviction ? vm->lru.workingset_eviction(m, page) : NULL;
+}
+static inline void vm_workingset_refault(struct kmm_machine *m, struct kmm_page *page, void *shadow)
+{
+	struct vm_state *vm = vm_state(m);
+	if (vm && vm->lru.workingset_refault)
+		vm->lru.workingset_refault(m, page, shadow);
 }
 static inline void vm_lru_add_drain(struct kmm_machine *m)
 {
@@ -705,6 +728,8 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
 void delete_from_page_cache(struct kmm_page *page);
 /* Reclaim: drop a clean, unmapped, locked page only the cache and the caller hold. */
 bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page);
+/* remove_mapping; @reclaimed: reclaim evicts it, leave a shadow entry in its slot. */
+bool __remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, bool reclaimed);
 unsigned int filemap_fault(struct vm_fault *vmf);
 void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff, unsigned long end_pgoff);
 void set_page_dirty(struct kmm_page *page);

@@ -65,10 +65,14 @@ static void test_round_trip(void)
 	expect_u64_eq(vmstat_value(m, "pswpout") - pswpout0, (uint64_t)n);
 	expect_valid(m);
 
-	/* Back in a different order, each into a fresh page; readahead brings neighbours. */
+	/*
+	 * Back in the reverse order, each into a fresh page: faults on
+	 * neighbouring slots grow the readahead window (swapin_nr_pages), which
+	 * then brings the neighbours.
+	 */
 	int faults = 0;
 	for (int k = 0; k < n; k++) {
-		int i = (k * 7) % n;
+		int i = n - 1 - k;
 		struct kmm_page *page = lookup_swap_cache(m, entries[i]);
 		if (!page) {
 			int err;
@@ -386,6 +390,113 @@ static void test_batched_io(void)
 	kmm_machine_destroy(m);
 }
 
+/*
+ * The write plug as reclaim uses it: 32 pages of one batch queued, written
+ * by one pwritev per run of neighbouring slots. A short write injected at
+ * the 10th page splits the run: 9 pages in one request, the half page, 22
+ * pages in one request; the 10th page alone is dirty, its slot unreadable.
+ */
+static void test_write_plug(void)
+{
+	struct kmm_machine *m = boot();
+	struct kmm_rng rng;
+	kmm_rng_seed(&rng, kmm_test_seed + 7);
+	expect_int_eq(swap_test_swapon(m, "plug.swap", 4UL << 20, -1), 0);
+	enum {
+		N = SWAP_PLUG_MAX
+	};
+	struct kmm_page *pages[N + 1], *back[N];
+	swp_entry_t e[N + 1];
+	static unsigned char copy[N][PAGE_SIZE];
+	kmm_cpu_enter(m, 0);
+	expect_int_eq(get_swap_pages(m, N, e), N);
+	e[N] = get_swap_page(m);
+	for (int i = 0; i <= N; i++) {
+		pages[i] = kmm_alloc_pages(m, GFP_KERNEL, 0);
+		swap_test_fill(m, pages[i], &rng);
+		SetPageLocked(pages[i]);
+		SetPageSwapBacked(pages[i]);
+		expect_int_eq(add_to_swap_cache(m, pages[i], e[i], GFP_KERNEL), 0);
+		if (i < N) {
+			back[i] = kmm_alloc_pages(m, GFP_KERNEL, 0);
+			memcpy(copy[i], page_address(m, pages[i]), PAGE_SIZE);
+		}
+	}
+	kmm_cpu_exit(m);
+	for (int i = 1; i < N; i++)
+		expect_u64_eq(swp_offset(e[i]), swp_offset(e[0]) + (unsigned long)i);
+
+	struct swap_plug plug;
+	swap_write_plug(&plug);
+	expect_int_eq(swap_write_unplug(m, &plug), 0); /* nothing queued: nothing written */
+	for (int i = 0; i < N; i++)
+		expect_true(swap_writepage_plugged(&plug, pages[i], e[i]));
+	expect_false(swap_writepage_plugged(&plug, pages[N], e[N])); /* full: the caller writes */
+	expect_int_eq(plug.nr, N);
+
+	kmm_swap_set_write_fault(m, KMM_SWAP_FAULT_SHORT);
+	struct kmm_fault_attr *fw = kmm_swap_fail_write(m);
+	fw->nth = fw->calls + 10;
+	fw->enabled = true;
+	size_t mark = kmm_test_log_mark(m);
+	expect_int_eq(swap_write_unplug(m, &plug), 1);
+	fw->enabled = false;
+	for (int i = 0; i < N; i++) {
+		expect_int_eq(plug.errs[i], i == 9 ? -EIO : 0);
+		expect_int_eq(PageDirty(pages[i]), i == 9);
+		expect_int_eq(PageError(pages[i]), i == 9);
+		expect_false(PageWriteback(pages[i]));
+	}
+	char line[160];
+	snprintf(line, sizeof(line),
+		 "slot %lu, entry %#lx): Input/output error; page kept in memory", swp_offset(e[9]),
+		 e[9].val);
+	expect_str_contains(kmm_test_log_since(m, mark), line);
+	struct kmm_swap_area_info info;
+	kmm_swap_area_info(m, 0, &info);
+	expect_u64_eq(info.writes, N - 1);
+	expect_u64_eq(info.write_errors, 1);
+	expect_u64_eq(info.write_ios, 3);
+
+	/* Everything but the 10th reads back in one request; the 10th was never written. */
+	int errs[N];
+	expect_int_eq(swap_readpages(m, back, e, N, errs), 1);
+	for (int i = 0; i < N; i++) {
+		expect_int_eq(errs[i], i == 9 ? -EIO : 0);
+		if (i != 9)
+			expect_int_eq(memcmp(page_address(m, back[i]), copy[i], PAGE_SIZE), 0);
+	}
+	kmm_swap_area_info(m, 0, &info);
+	expect_u64_eq(info.read_ios, 2);
+	expect_u64_eq(info.reads, N - 1);
+
+	/* The 10th page, still in memory, goes out on the next plug; the full batch reads back. */
+	swap_write_plug(&plug);
+	expect_true(swap_writepage_plugged(&plug, pages[9], e[9]));
+	expect_int_eq(swap_write_unplug(m, &plug), 0);
+	expect_int_eq(swap_readpages(m, back, e, N, errs), 0);
+	for (int i = 0; i < N; i++)
+		expect_int_eq(memcmp(page_address(m, back[i]), copy[i], PAGE_SIZE), 0);
+	kmm_swap_area_info(m, 0, &info);
+	expect_u64_eq(info.write_ios, 4);
+	expect_u64_eq(info.read_ios, 3);
+	expect_u64_eq(info.writes, N);
+
+	kmm_cpu_enter(m, 0);
+	for (int i = 0; i <= N; i++) {
+		delete_from_swap_cache(m, pages[i]);
+		ClearPageLocked(pages[i]);
+		ClearPageDirty(pages[i]);
+		ClearPageError(pages[i]);
+		kmm_put_page(m, pages[i]);
+		if (i < N)
+			kmm_put_page(m, back[i]);
+	}
+	kmm_cpu_exit(m);
+	expect_valid(m);
+	kmm_machine_destroy(m);
+}
+
 /* --- The header -------------------------------------------------------------------------------------- */
 
 static void write_file(const char *path, const void *data, size_t len, off_t size)
@@ -642,6 +753,7 @@ int main(int argc, char **argv)
 	run_test(test_corruption);
 	run_test(test_injected_errors);
 	run_test(test_batched_io);
+	run_test(test_write_plug);
 	run_test(test_bad_input);
 	run_test(test_util_linux);
 	swap_test_cleanup();
