@@ -104,8 +104,12 @@ static int unuse_one(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 	if (!page) {
 		int err = 0;
 		page = swapin_readahead(m, entry, GFP_HIGHUSER_MOVABLE, &err);
+		/*
+		 * -ENOENT: the PTE changed meanwhile. -ENOMEM: memory is short for
+		 * the moment; try_to_unuse repeats the walk, and fails if it stays so.
+		 */
 		if (!page)
-			return err == -ENOENT ? 0 : err; /* -ENOENT: the PTE changed meanwhile */
+			return err == -ENOENT || err == -ENOMEM ? 0 : err;
 	}
 	lock_page(page);
 	int ret = 0;
@@ -116,7 +120,8 @@ static int unuse_one(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 	}
 	unlock_page(page);
 	kmm_put_page(m, page);
-	return ret;
+	/* No memory for the rmap (a pte chain): the next round of try_to_unuse retries. */
+	return ret == -ENOMEM ? 0 : ret;
 }
 
 /* Every swap PTE of area @type in [addr, end) of one PTE table (Linux unuse_pte_range). */

@@ -14,6 +14,7 @@
 #include <kmm/random.h>
 #include <kmm/fault_inject.h>
 #include <pthread.h>
+#include <sched.h>
 
 #define MiB	  (1UL << 20)
 #define MAX_TASKS 6
@@ -322,13 +323,42 @@ struct conc_arg {
 	struct sworld *w;
 	int ret;
 	struct kmm_error err;
+	pthread_t th;
+	bool started;
+	bool done; /* swapoff returned: CPU 0 may stop (the machine's threads stop with it) */
 };
 
 static void *swapoff_thread(void *arg)
 {
 	struct conc_arg *a = arg;
 	a->ret = kmm_swapoff(a->w->m, a->w->swap[0], &a->err);
+	__atomic_store_n(&a->done, true, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/*
+ * CPU 0's first step starts swapoff on a thread of its own: the machine's
+ * threads (kswapd) are up by then, and the CPUs go on with their steps;
+ * CPU 0 keeps the run up until swapoff has returned.
+ */
+static bool conc_step(struct kmm_machine *m, int cpu, void *arg)
+{
+	struct conc_arg *a = arg;
+	if (cpu == 0 && !a->started) {
+		a->started = true;
+		if (pthread_create(&a->th, NULL, swapoff_thread, a)) {
+			a->started = false;
+			a->ret = -1;
+			return false;
+		}
+	}
+	bool more = step(m, cpu, a->w);
+	if (cpu == 0 && !more && !__atomic_load_n(&a->w->failed, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&a->done, __ATOMIC_ACQUIRE)) {
+		sched_yield();
+		return true; /* out of steps: wait for swapoff while the run is up */
+	}
+	return more;
 }
 
 static void run_concurrent(const char *rmap)
@@ -339,13 +369,13 @@ static void run_concurrent(const char *rmap)
 		return;
 	expect_all_valid(w->m);
 	struct conc_arg a = {.w = w};
-	pthread_t th;
 	for (int c = 0; c < NCPUS; c++)
 		w->steps_left[c] = 3000 * kmm_test_scale;
 	kmm_task_switch_out(w->m);
-	expect_int_eq(pthread_create(&th, NULL, swapoff_thread, &a), 0);
-	expect_int_eq(kmm_run(w->m, KMM_RUN_CONCURRENT, step, w), 0);
-	pthread_join(th, NULL);
+	expect_int_eq(kmm_run(w->m, KMM_RUN_CONCURRENT, conc_step, &a), 0);
+	expect_true(a.started);
+	if (a.started)
+		pthread_join(a.th, NULL);
 	kmm_task_switch_out(w->m);
 	expect_int_eq(w->failed, 0);
 	if (a.ret)
