@@ -187,7 +187,12 @@ void kswapd_destroy(struct kmm_machine *m);
 /* oom_kill.c */
 bool out_of_memory(struct kmm_machine *m, gfp_t gfp, unsigned int order);
 
-/* workingset.c-lite: a refault of an evicted page. */
+/* vmscan.c: count a refault of an evicted page and charge its read to its LRU type. */
 void workingset_refault(struct kmm_machine *m, struct kmm_page *page, bool file);
+
+/* workingset.c: the shadow reclaim leaves for an evicted page-cache page, and the clock. */
+void *workingset_eviction(struct kmm_machine *m, struct kmm_page *page);
+void workingset_age_nonresident(struct kmm_machine *m, struct kmm_page *page);
+void workingset_register_hooks(struct kmm_machine *m);
 
 #endif /* KMM_RECLAIM_INTERNAL_H */

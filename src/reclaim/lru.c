@@ -313,6 +313,7 @@ void lru_register_hooks(struct kmm_machine *m)
 	vm->lru.lru_add_drain = lru_hook_drain;
 	vm->lru.lru_add_drain_all = lru_add_drain_all;
 	m->hooks.lru_page_release = lru_page_release;
+	workingset_register_hooks(m);
 }
 
 void lru_unregister_hooks(struct kmm_machine *m)

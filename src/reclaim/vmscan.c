@@ -313,8 +313,10 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 				goto keep_locked;
 		} else {
 			struct kmm_address_space *mapping = page_mapping_file(page);
-			if (!mapping || PageAnon(page) || !remove_mapping(mapping, page))
+			if (!mapping || PageAnon(page) ||
+			    !remove_mapping(mapping, page, workingset_eviction(m, page)))
 				goto keep_locked;
+			workingset_age_nonresident(m, page);
 		}
 		/* The refcount is frozen at 0: the page is ours alone. */
 		unlock_page(page);
@@ -825,7 +827,7 @@ static unsigned long drop_pagecache(struct kmm_machine *m)
 				isolated = true;
 			}
 			spin_unlock(&lruvec->lru_lock);
-			if (isolated && remove_mapping(mapping, page)) {
+			if (isolated && remove_mapping(mapping, page, NULL)) {
 				unlock_page(page);
 				ClearPageActive(page);
 				ClearPageReferenced(page);

@@ -60,6 +60,7 @@ void mapping_init(struct kmm_address_space *mapping, struct kmm_inode *host,
 	atomic_set(&mapping->i_mmap_writable, 0);
 	mapping->a_ops = a_ops;
 	mapping->ra_pages = 32;
+	radix_tree_init(&mapping->i_shadows, radix_node_alloc, radix_node_free, host->machine);
 }
 
 void lock_page(struct kmm_page *page)
@@ -103,11 +104,16 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
 	page->index = index;
 	if (mapping_shmem(mapping))
 		__SetPageSwapBacked(page);
+	void *shadow = NULL;
 	spin_lock(&mapping->i_pages_lock);
 	int err = radix_tree_insert(&mapping->i_pages, index, page);
 	if (!err) {
 		mapping->nrpages++;
 		page_cache_stat(mapping, page, 1);
+		if (mapping->nrshadows) {
+			shadow = radix_tree_delete(&mapping->i_shadows, index);
+			mapping->nrshadows -= shadow != NULL;
+		}
 	}
 	spin_unlock(&mapping->i_pages_lock);
 	if (err) {
@@ -116,7 +122,11 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
 		page_ref_add(page, -1);
 		return err;
 	}
-	lru_cache_add(mapping->host->machine, page);
+	struct kmm_machine *m = mapping->host->machine;
+	/* Before the LRU sees it: a refault may make it active (Linux filemap_add_folio). */
+	if (shadow && vm_state(m)->lru.workingset_refault)
+		vm_state(m)->lru.workingset_refault(m, page, shadow);
+	lru_cache_add(m, page);
 	return 0;
 }
 
@@ -126,7 +136,7 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
  * __remove_mapping). Its refcount is frozen from 2 to 0 under the tree
  * lock, so no lookup can take a new reference; the caller frees it.
  */
-bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page)
+bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, void *shadow)
 {
 	VM_BUG_ON_PAGE(!PageLocked(page), page);
 	spin_lock(&mapping->i_pages_lock);
@@ -138,6 +148,14 @@ bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page)
 	radix_tree_delete(&mapping->i_pages, page->index);
 	mapping->nrpages--;
 	page_cache_stat(mapping, page, -1);
+	/* No room for the shadow (atomic node allocation) only loses a refault count. */
+	if (shadow && !mapping_shmem(mapping)) {
+		void *old = radix_tree_lookup(&mapping->i_shadows, page->index);
+		if (old)
+			radix_tree_replace(&mapping->i_shadows, page->index, shadow);
+		else if (!radix_tree_insert(&mapping->i_shadows, page->index, shadow))
+			mapping->nrshadows++;
+	}
 	page->mapping = NULL;
 	spin_unlock(&mapping->i_pages_lock);
 	return true;
@@ -246,6 +264,51 @@ int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned lon
 	return ret;
 }
 
+/*
+ * The flusher's work, done by the caller: write back up to @nr dirty pages
+ * of @mapping, lowest index first (for a file written sequentially, the
+ * oldest first, as Linux's writeback of an inode by its dirtied_when).
+ */
+long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr)
+{
+	struct kmm_machine *m = mapping->host->machine;
+	unsigned long index = 0, done = 0;
+	if (!mapping->a_ops->writepage)
+		return 0;
+	while (done < nr) {
+		spin_lock(&mapping->i_pages_lock);
+		struct kmm_page *page =
+		    radix_tree_next(&mapping->i_pages, &index, PAGECACHE_TAG_DIRTY);
+		if (page)
+			kmm_get_page(page);
+		spin_unlock(&mapping->i_pages_lock);
+		if (!page)
+			break;
+		lock_page(page);
+		int err = 0;
+		if (page->mapping == mapping && PageDirty(page)) {
+			clear_page_dirty_for_io(page);
+			err = mapping->a_ops->writepage(mapping, page);
+			if (err) {
+				set_page_dirty(page);
+				mapping->wb_err = err;
+			} else {
+				mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
+				count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
+				done++;
+			}
+		}
+		unlock_page(page);
+		vm_put_page(m, page);
+		if (err)
+			return err;
+		if (index == ~0UL)
+			break;
+		index++;
+	}
+	return (long)done;
+}
+
 void truncate_inode_pages(struct kmm_address_space *mapping)
 {
 	unsigned long index = 0;
@@ -263,6 +326,15 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		unlock_page(page);
 		vm_put_page(mapping->host->machine, page);
 	}
+	/* The shadows go with the pages (Linux truncate clears the value entries too). */
+	spin_lock(&mapping->i_pages_lock);
+	for (index = 0; mapping->nrshadows; index++) {
+		if (!radix_tree_next(&mapping->i_shadows, &index, -1))
+			break;
+		radix_tree_delete(&mapping->i_shadows, index);
+		mapping->nrshadows--;
+	}
+	spin_unlock(&mapping->i_pages_lock);
 }
 
 /* --- Reading ---------------------------------------------------------------------------- */
@@ -283,6 +355,13 @@ static int read_run(struct kmm_address_space *mapping, struct kmm_page **pages, 
 	if (!err && !mapping_shmem(mapping))
 		count_vm_events(mapping->host->machine, PGPGIN, (long)(nr * (PAGE_SIZE / 512)));
 	return err;
+}
+
+int filemap_read_page(struct kmm_address_space *mapping, struct kmm_page *page)
+{
+	struct kmm_page *one[1] = {page};
+	VM_BUG_ON_PAGE(!PageLocked(page), page);
+	return read_run(mapping, one, page->index, 1);
 }
 
 /*

@@ -182,6 +182,13 @@ struct kmm_address_space {
 	unsigned long flags;
 	unsigned int ra_pages; /* readahead window in pages (Linux: 128 KiB) */
 	int wb_err;	       /* the last writeback error, reported once by msync */
+	/*
+	 * Shadows of pages reclaim evicted, by index (Linux keeps them in the
+	 * i_pages xarray as value entries): a page read back in where a shadow
+	 * lies is a refault (reclaim/workingset.c). Under i_pages_lock.
+	 */
+	struct radix_tree_root i_shadows;
+	unsigned long nrshadows;
 };
 
 /* Marks of the page-cache tree (Linux PAGECACHE_TAG_*). */
@@ -202,19 +209,32 @@ struct kmm_inode {
 	uint64_t dev, ino; /* host identity: one inode per host file */
 	uint64_t i_size;   /* bytes (READ_ONCE: faults read it without a lock) */
 	struct kmm_address_space i_data;
-	struct list_head i_list; /* on the machine's list of inodes */
+	struct list_head i_list;     /* on the machine's list of inodes */
+	struct rw_semaphore i_rwsem; /* serializes write(2)s and the size they extend */
 	char path[256];
 };
 
 #define FMODE_READ  0x1u
 #define FMODE_WRITE 0x2u
 
+/* Readahead state of an open file (Linux struct file_ra_state), in pages. */
+struct file_ra_state {
+	unsigned long start;	 /* first page of the current window */
+	unsigned int size;	 /* pages in the window */
+	unsigned int async_size; /* reading the page at start + size - async_size reads on */
+	uint64_t prev_pos;	 /* end of the last read, in bytes (-1: none yet) */
+};
+
+#define FILE_MAGIC 0x66696c65u /* "file": f_magic of an open file, 0 once closed */
+
 /* An open file (Linux struct file). */
 struct kmm_file {
 	atomic_t f_count;
+	unsigned int f_magic;
 	unsigned int f_mode;
 	struct kmm_inode *f_inode;
 	struct kmm_address_space *f_mapping;
+	struct file_ra_state f_ra; /* read(2) readahead (vm/read_write.c) */
 };
 
 static inline struct kmm_address_space *vma_mapping(const struct kmm_vma *vma)
@@ -321,6 +341,11 @@ struct vm_lru_hooks {
 	/* Put this CPU's (or every CPU's) batched new pages on their lists. */
 	void (*lru_add_drain)(struct kmm_machine *m);
 	void (*lru_add_drain_all)(struct kmm_machine *m);
+	/*
+	 * A page enters the page cache where reclaim left @shadow: count the
+	 * refault and decide whether it comes back active (workingset_refault).
+	 */
+	void (*workingset_refault)(struct kmm_machine *m, struct kmm_page *page, void *shadow);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
@@ -353,6 +378,8 @@ struct vm_state {
 	unsigned long stack_guard_gap;
 	unsigned long mmap_min_addr;
 	unsigned int fault_around_pages;
+	int dirty_ratio;	    /* % of dirtyable memory a writer may dirty (Linux 20) */
+	int dirty_background_ratio; /* % at which writeback starts (Linux 10) */
 	struct vm_swap_hooks swap;
 	struct vm_lru_hooks lru;
 	struct vm_cpu *cpus[KMM_MAX_CPUS];
@@ -695,8 +722,15 @@ struct kmm_page *find_get_page(struct kmm_address_space *mapping, unsigned long 
 int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
 		      unsigned long index);
 void delete_from_page_cache(struct kmm_page *page);
-/* Reclaim: drop a clean, unmapped, locked page only the cache and the caller hold. */
-bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page);
+/*
+ * Reclaim: drop a clean, unmapped, locked page only the cache and the
+ * caller hold, leaving @shadow (non-NULL: reclaim evicted it) at its index.
+ */
+bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, void *shadow);
+/* Read one locked page of @mapping from its backing store: 0 (uptodate) or -errno. */
+int filemap_read_page(struct kmm_address_space *mapping, struct kmm_page *page);
+/* Write back up to @nr dirty pages of @mapping, lowest index first; pages written, or -errno. */
+long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr);
 unsigned int filemap_fault(struct vm_fault *vmf);
 void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff, unsigned long end_pgoff);
 void set_page_dirty(struct kmm_page *page);
