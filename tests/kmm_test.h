@@ -136,6 +136,38 @@ static inline void kmm_test_init(int argc, char **argv)
 		kmm_test_failed |= kmm_test_case_failed;                        \
 	} while (0)
 
+/*
+ * Cases that compare kmm with Linux 6.1's own output need the oracle data
+ * (../shared/oracle beside the checkout, or -DKMM_ORACLE_DIR=DIR). In a
+ * checkout without it they are skipped with a line that says so, rather
+ * than failing on a missing file.
+ */
+static inline int kmm_test_have_oracle(void)
+{
+#ifdef KMM_ORACLE_DIR
+	return access(KMM_ORACLE_DIR "/linux-6.1", R_OK) == 0;
+#else
+	return 0;
+#endif
+}
+
+#ifndef KMM_ORACLE_DIR
+#define KMM_ORACLE_DIR "(none)"
+#endif
+
+#define run_oracle_test(fn)                                                          \
+	do {                                                                         \
+		if (kmm_test_only && strcmp(kmm_test_only, #fn))                     \
+			break;                                                       \
+		if (!kmm_test_have_oracle()) {                                       \
+			printf("skip %s: no Linux 6.1 oracle at %s (configure with " \
+			       "-DKMM_ORACLE_DIR=DIR)\n",                            \
+			       #fn, KMM_ORACLE_DIR);                                 \
+			break;                                                       \
+		}                                                                    \
+		run_test(fn);                                                        \
+	} while (0)
+
 static inline int kmm_test_done(void)
 {
 	if (kmm_test_failed)

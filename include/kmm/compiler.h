@@ -50,6 +50,23 @@
 #define kmm_max(a, b)	     __kmm_cmp(a, b, >, __COUNTER__)
 #define kmm_clamp(v, lo, hi) kmm_min(kmm_max(v, lo), hi)
 
+/* The shift of a size suffix, as in "512M" (K, M, G, T, either case); 0 for any other letter. */
+static inline unsigned int kmm_size_suffix_shift(char c)
+{
+	switch (c | 0x20) {
+	case 'k':
+		return 10;
+	case 'm':
+		return 20;
+	case 'g':
+		return 30;
+	case 't':
+		return 40;
+	default:
+		return 0;
+	}
+}
+
 #define KMM_ALIGN(x, a)	       (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
 #define KMM_ALIGN_DOWN(x, a)   ((x) & ~((__typeof__(x))(a)-1))
 #define KMM_IS_ALIGNED(x, a)   (((x) & ((__typeof__(x))(a)-1)) == 0)

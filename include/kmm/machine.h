@@ -308,6 +308,26 @@ struct kmm_hooks {
 	int (*current_pid)(struct kmm_machine *m);
 };
 
+/*
+ * The layers above phys/ that own tunables (vm/: max_map_count, reclaim/:
+ * swappiness, swap/: page-cluster). Each fills its slot of
+ * kmm_machine.sysctl at init; phys/sysctl.c checks the value against its
+ * table of every tunable's range and hands it over.
+ */
+enum kmm_sysctl_owner {
+	KMM_SYSCTL_PHYS,
+	KMM_SYSCTL_VM,
+	KMM_SYSCTL_RECLAIM,
+	KMM_SYSCTL_SWAP,
+	KMM_SYSCTL_NR_OWNERS
+};
+
+struct kmm_sysctl_ops {
+	void (*set)(struct kmm_machine *m, const char *name,
+		    long value); /* value already checked */
+	long (*get)(struct kmm_machine *m, const char *name);
+};
+
 struct kmm_machine {
 	struct kmm_config cfg; /* as booted; cfg.desc after sanitising */
 	enum kmm_memory_model model;
@@ -395,6 +415,7 @@ struct kmm_machine {
 	uint64_t boot_start_ns, ready_ns, init_done_ns;
 
 	struct kmm_hooks hooks;
+	struct kmm_sysctl_ops sysctl[KMM_SYSCTL_NR_OWNERS]; /* [KMM_SYSCTL_PHYS] unused */
 	/* Pages of the page allocator holding per-CPU data (slab's first percpu chunk). */
 	atomic_long_t percpu_pages;
 	/* init_on_alloc=: zero every page and slab object as it is allocated. */
@@ -443,10 +464,17 @@ struct kmm_cpu *kmm_this_cpu(struct kmm_machine *m);
  */
 int kmm_phys_validate(struct kmm_machine *m, struct kmm_error *err);
 
-/* Change a vm tunable at run time, by its /proc/sys/vm name. */
+/*
+ * Change a vm tunable at run time, by its /proc/sys/vm name (swappiness,
+ * page-cluster, min_free_kbytes, ...: docs/cli.md lists them). A refused
+ * value changes nothing and returns -EINVAL, an unknown name -ENOENT, each
+ * with a message naming the tunable.
+ */
 int kmm_sysctl_set(struct kmm_machine *m, const char *name, const char *value,
 		   struct kmm_error *err);
 int kmm_sysctl_get(struct kmm_machine *m, const char *name, struct kmm_buf *out);
+/* Check a write without a machine (a workload before it runs): 0, -ENOENT or -EINVAL. */
+int kmm_sysctl_check(const char *name, const char *value, struct kmm_error *err);
 
 static inline struct kmm_node *NODE_DATA(struct kmm_machine *m, int nid)
 {

@@ -103,26 +103,9 @@ bool kmm_parse_size(const char *s, size_t len, uint64_t *out)
 		return false;
 	unsigned shift = 0;
 	if (i < len) {
-		switch (s[i]) {
-		case 'k':
-		case 'K':
-			shift = 10;
-			break;
-		case 'm':
-		case 'M':
-			shift = 20;
-			break;
-		case 'g':
-		case 'G':
-			shift = 30;
-			break;
-		case 't':
-		case 'T':
-			shift = 40;
-			break;
-		default:
+		shift = kmm_size_suffix_shift(s[i]);
+		if (!shift)
 			return false;
-		}
 		i++;
 		/* Accept "KiB", "MB" etc. as well. */
 		if (i < len && (s[i] == 'i' || s[i] == 'I'))

@@ -1,12 +1,11 @@
 /*
- * Watermarks, lowmem reserves, per-CPU list sizes and the vm tunables that
- * drive them.
+ * Watermarks, lowmem reserves and per-CPU list sizes, from the vm tunables
+ * that drive them (phys/sysctl.c sets those).
  *
  * Linux: mm/page_alloc.c (calculate_min_free_kbytes, __setup_per_zone_wmarks,
  * setup_per_zone_lowmem_reserve, calculate_totalreserve_pages,
- * zone_batchsize, zone_highsize, init_per_zone_wmark_min and the sysctl
- * handlers), mm/khugepaged.c (set_recommended_min_free_kbytes),
- * mm/huge_memory.c (hugepage_init: THP off below 512 MiB).
+ * zone_batchsize, zone_highsize, init_per_zone_wmark_min), mm/khugepaged.c
+ * (set_recommended_min_free_kbytes), mm/huge_memory.c (hugepage_init: THP off below 512 MiB).
  *
  * Each zone gets three watermarks. Below "low" the allocator wakes kswapd;
  * below "min" only privileged allocations proceed and the rest reclaim
@@ -23,8 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SWAP_CLUSTER_MAX		  32UL
-#define MIN_PERCPU_PAGELIST_HIGH_FRACTION 8
+#define SWAP_CLUSTER_MAX 32UL
 
 /* Linux's mult_frac(): x * n / d without overflowing x * n. */
 static unsigned long mult_frac(unsigned long x, unsigned long n, unsigned long d)
@@ -264,119 +262,4 @@ void set_recommended_min_free_kbytes(struct kmm_machine *m)
 		}
 	}
 	setup_per_zone_wmarks(m);
-}
-
-/* --- /proc/sys/vm ------------------------------------------------------------------- */
-
-static int parse_long(const char *value, long lo, long hi, long *out)
-{
-	char *end;
-	long v = strtol(value, &end, 10);
-	while (*end == '\n' || *end == ' ')
-		end++;
-	if (end == value || *end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-int kmm_sysctl_set(struct kmm_machine *m, const char *name, const char *value,
-		   struct kmm_error *err)
-{
-	long v;
-	kmm_wait_for_init(m);
-	if (!strcmp(name, "min_free_kbytes")) {
-		if (parse_long(value, 0, 1L << 30, &v))
-			return kmm_error_set(err, -EINVAL, "min_free_kbytes: '%s' is not 0..2^30",
-					     value);
-		m->min_free_kbytes = (int)v;
-		m->user_min_free_kbytes = (int)v;
-		setup_per_zone_wmarks(m);
-	} else if (!strcmp(name, "watermark_scale_factor")) {
-		if (parse_long(value, 1, 3000, &v))
-			return kmm_error_set(err, -EINVAL,
-					     "watermark_scale_factor: '%s' is not 1..3000", value);
-		m->watermark_scale_factor = (int)v;
-		setup_per_zone_wmarks(m);
-	} else if (!strcmp(name, "watermark_boost_factor")) {
-		if (parse_long(value, 0, 1L << 30, &v))
-			return kmm_error_set(err, -EINVAL,
-					     "watermark_boost_factor: '%s' is invalid", value);
-		m->watermark_boost_factor = (int)v;
-	} else if (!strcmp(name, "percpu_pagelist_high_fraction")) {
-		if (parse_long(value, 0, 1L << 30, &v) ||
-		    (v && v < MIN_PERCPU_PAGELIST_HIGH_FRACTION))
-			return kmm_error_set(
-			    err, -EINVAL, "percpu_pagelist_high_fraction: '%s' must be 0 or >= 8",
-			    value);
-		m->percpu_pagelist_high_fraction = (int)v;
-		zone_pcp_update_all(m);
-	} else if (!strcmp(name, "lowmem_reserve_ratio")) {
-		int ratios[MAX_NR_ZONES], n = 0;
-		const char *p = value;
-		while (*p) {
-			char *end;
-			while (*p == ' ' || *p == '\t' || *p == '\n')
-				p++;
-			if (!*p)
-				break;
-			long r = strtol(p, &end, 10);
-			if (end == p || n >= m->nr_arch_zones)
-				return kmm_error_set(err, -EINVAL,
-						     "lowmem_reserve_ratio: expected %d numbers, "
-						     "found '%s'",
-						     m->nr_arch_zones, value);
-			ratios[n++] = r < 1 ? 0 : (int)r;
-			p = end;
-		}
-		for (int z = 0, i = 0; z < MAX_NR_ZONES && i < n; z++)
-			if (m->zone_in_arch[z])
-				m->lowmem_reserve_ratio[z] = ratios[i++];
-		setup_per_zone_lowmem_reserve(m);
-	} else if (!strcmp(name, "transparent_hugepage/enabled")) {
-		if (!strncmp(value, "always", 6))
-			m->thp = KMM_THP_ALWAYS;
-		else if (!strncmp(value, "madvise", 7))
-			m->thp = KMM_THP_MADVISE;
-		else if (!strncmp(value, "never", 5))
-			m->thp = KMM_THP_NEVER;
-		else
-			return kmm_error_set(err, -EINVAL,
-					     "transparent_hugepage/enabled: '%s' is not always, "
-					     "madvise or never",
-					     value);
-		set_recommended_min_free_kbytes(m);
-	} else {
-		return kmm_error_set(err, -ENOENT, "unknown tunable '%s'", name);
-	}
-	return 0;
-}
-
-int kmm_sysctl_get(struct kmm_machine *m, const char *name, struct kmm_buf *out)
-{
-	kmm_wait_for_init(m);
-	if (!strcmp(name, "min_free_kbytes"))
-		kmm_buf_printf(out, "%d\n", m->min_free_kbytes);
-	else if (!strcmp(name, "watermark_scale_factor"))
-		kmm_buf_printf(out, "%d\n", m->watermark_scale_factor);
-	else if (!strcmp(name, "watermark_boost_factor"))
-		kmm_buf_printf(out, "%d\n", m->watermark_boost_factor);
-	else if (!strcmp(name, "percpu_pagelist_high_fraction"))
-		kmm_buf_printf(out, "%d\n", m->percpu_pagelist_high_fraction);
-	else if (!strcmp(name, "lowmem_reserve_ratio")) {
-		const char *sep = "";
-		for (int z = 0; z < MAX_NR_ZONES; z++) {
-			if (!m->zone_in_arch[z])
-				continue;
-			kmm_buf_printf(out, "%s%d", sep, m->lowmem_reserve_ratio[z]);
-			sep = "\t";
-		}
-		kmm_buf_puts(out, "\n");
-	} else if (!strcmp(name, "transparent_hugepage/enabled")) {
-		static const char *const s[] = {"[always] madvise never", "always [madvise] never",
-						"always madvise [never]"};
-		kmm_buf_printf(out, "%s\n", s[m->thp]);
-	} else
-		return -ENOENT;
-	return 0;
 }

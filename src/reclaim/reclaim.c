@@ -18,6 +18,19 @@ static void swap_lru_cache_add(struct kmm_machine *m, struct kmm_page *page)
 	lru_cache_add(m, page);
 }
 
+/* vm.swappiness through kmm_sysctl_set(), which checked the range. */
+static void reclaim_sysctl_set(struct kmm_machine *m, const char *name, long value)
+{
+	(void)name;
+	kmm_reclaim_set_swappiness(m, (int)value);
+}
+
+static long reclaim_sysctl_get(struct kmm_machine *m, const char *name)
+{
+	(void)name;
+	return kmm_reclaim_swappiness(m);
+}
+
 int reclaim_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	struct reclaim_state *rs = kmm_port_alloc(sizeof(*rs));
@@ -32,6 +45,8 @@ int reclaim_init(struct kmm_machine *m, struct kmm_error *err)
 	rs->oom_dump_tasks = true;
 	kmm_port_waitq_init(&rs->oom_lock);
 	m->reclaim = rs;
+	m->sysctl[KMM_SYSCTL_RECLAIM] =
+	    (struct kmm_sysctl_ops){reclaim_sysctl_set, reclaim_sysctl_get};
 	kswapd_init(m);
 	lru_register_hooks(m);
 	m->hooks.wakeup_kswapd = wakeup_kswapd;
@@ -54,6 +69,7 @@ void reclaim_destroy(struct kmm_machine *m)
 	m->hooks.wakeup_kswapd = NULL;
 	m->hooks.try_to_free_pages = NULL;
 	m->hooks.out_of_memory = NULL;
+	m->sysctl[KMM_SYSCTL_RECLAIM] = (struct kmm_sysctl_ops){0};
 	lru_unregister_hooks(m);
 	kmm_port_waitq_destroy(&rs->oom_lock);
 	m->reclaim = NULL;

@@ -258,30 +258,10 @@ static struct wl_token lex_number(struct wl_lexer *lx, struct wl_token t)
 			d += frac;
 		}
 	}
-	int shift = 0;
-	if (p < lx->len) {
-		switch (lx->src[p]) {
-		case 'k':
-		case 'K':
-			shift = 10;
-			break;
-		case 'm':
-		case 'M':
-			shift = 20;
-			break;
-		case 'g':
-		case 'G':
-			shift = 30;
-			break;
-		case 't':
-		case 'T':
-			shift = 40;
-			break;
-		}
-		/* A suffix is one letter: "4Kb" or "4Mi" is not a number. */
-		if (shift)
-			p++;
-	}
+	int shift = p < lx->len ? (int)kmm_size_suffix_shift(lx->src[p]) : 0;
+	/* A suffix is one letter: "4Kb" or "4Mi" is not a number. */
+	if (shift)
+		p++;
 	bool percent = p < lx->len && lx->src[p] == '%';
 	if (percent)
 		p++;

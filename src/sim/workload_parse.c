@@ -1209,77 +1209,15 @@ static int parse_cache_create(struct parser *ps, struct wl_op *op)
 	return 0;
 }
 
-/* Tunables kmm_sysctl_set() knows, with the values it takes (phys/watermark.c). */
+/* The tunables kmm_sysctl_set() knows, with the values each takes (phys/sysctl.c). */
 static int check_sysctl(struct parser *ps, const struct wl_token *nt, const char *name,
 			const struct wl_token *vt, const char *value)
 {
-	static const char *const names[] = {
-	    "min_free_kbytes",	      "watermark_scale_factor",
-	    "watermark_boost_factor", "percpu_pagelist_high_fraction",
-	    "lowmem_reserve_ratio",   "transparent_hugepage/enabled",
-	};
-	int which = -1;
-	for (size_t i = 0; i < KMM_ARRAY_SIZE(names); i++)
-		if (!strcmp(name, names[i]))
-			which = (int)i;
-	if (which < 0)
-		return perr(ps, nt->at,
-			    "expected a tunable (min_free_kbytes, watermark_scale_factor, "
-			    "watermark_boost_factor, percpu_pagelist_high_fraction, "
-			    "lowmem_reserve_ratio or transparent_hugepage/enabled), found '%s'",
-			    name);
-	if (which == 5) {
-		if (strcmp(value, "always") && strcmp(value, "madvise") && strcmp(value, "never"))
-			return perr(ps, vt->at, "expected always, madvise or never, found '%s'",
-				    value);
-		return 0;
-	}
-	/* Numbers: one, or a list for lowmem_reserve_ratio. */
-	long lo[] = {0, 1, 0, 0}, hi[] = {1L << 30, 3000, 1L << 30, 1L << 30};
-	const char *s = value;
-	int n = 0;
-	while (*s) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (!*s)
-			break;
-		char *end;
-		errno = 0;
-		long v = strtol(s, &end, 10);
-		if (end == s || errno || (which < 4 && (v < lo[which] || v > hi[which])) ||
-		    (which == 3 && v && v < 8))
-			goto bad;
-		s = end;
-		n++;
-		if (*s && *s != ' ' && *s != '\t')
-			goto bad;
-	}
-	if (!n || (which < 4 && n != 1) || (which == 4 && n > MAX_NR_ZONES))
-		goto bad;
+	struct kmm_error e = {0};
+	int ret = kmm_sysctl_check(name, value, &e);
+	if (ret)
+		return perr(ps, ret == -ENOENT ? nt->at : vt->at, "%s", e.msg);
 	return 0;
-bad:
-	switch (which) {
-	case 0:
-		return perr(ps, vt->at, "expected min_free_kbytes from 0 to 2^30, found '%s'",
-			    value);
-	case 1:
-		return perr(ps, vt->at,
-			    "expected watermark_scale_factor from 1 to 3000, found '%s'", value);
-	case 2:
-		return perr(ps, vt->at,
-			    "expected watermark_boost_factor from 0 to 2^30, found '%s'", value);
-	case 3:
-		return perr(
-		    ps, vt->at,
-		    "expected percpu_pagelist_high_fraction 0 or from 8 to 2^30, found '%s'",
-		    value);
-	default:
-		return perr(
-		    ps, vt->at,
-		    "expected lowmem_reserve_ratio as one number per zone such as \"256 256 "
-		    "32 0\", found '%s'",
-		    value);
-	}
 }
 
 /* sysctl NAME=VALUE, sysctl NAME VALUE, sysctl NAME "A B C" */

@@ -31,6 +31,19 @@ static long swap_hook_nr_swap_pages(struct kmm_machine *m)
 	return get_nr_swap_pages(m);
 }
 
+/* vm.page-cluster through kmm_sysctl_set(), which checked the range (0..31). */
+static void swap_sysctl_set(struct kmm_machine *m, const char *name, long value)
+{
+	(void)name;
+	WRITE_ONCE(swap_state(m)->page_cluster, (unsigned int)value);
+}
+
+static long swap_sysctl_get(struct kmm_machine *m, const char *name)
+{
+	(void)name;
+	return READ_ONCE(swap_state(m)->page_cluster);
+}
+
 int swap_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	struct swap_state *ss = kmm_port_alloc(sizeof(*ss));
@@ -48,6 +61,7 @@ int swap_init(struct kmm_machine *m, struct kmm_error *err)
 	kmm_fault_attr_init(&ss->fail_read, m->cfg.seed + 12);
 	m->swap = ss;
 	m->hooks.nr_swap_pages = swap_hook_nr_swap_pages;
+	m->sysctl[KMM_SYSCTL_SWAP] = (struct kmm_sysctl_ops){swap_sysctl_set, swap_sysctl_get};
 	swap_fault_init(m);
 	return 0;
 }

@@ -51,6 +51,24 @@ int vm_init_early(struct kmm_machine *m, struct kmm_error *err)
 	return 0;
 }
 
+/* kmm_sysctl_set()'s hand-over: the value is already checked against phys/sysctl.c's table. */
+static void vm_sysctl_set(struct kmm_machine *m, const char *name, long value)
+{
+	kmm_vm_sysctl_set(m, name, value);
+}
+
+static long vm_sysctl_get(struct kmm_machine *m, const char *name)
+{
+	struct vm_state *vm = vm_state(m);
+	if (!strcmp(name, "max_map_count"))
+		return vm->max_map_count;
+	if (!strcmp(name, "mmap_min_addr"))
+		return (long)vm->mmap_min_addr;
+	if (!strcmp(name, "stack_guard_gap"))
+		return (long)(vm->stack_guard_gap >> PAGE_SHIFT);
+	return (long)vm->fault_around_pages << PAGE_SHIFT;
+}
+
 int vm_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	struct vm_state *vm = vm_state(m);
@@ -68,6 +86,7 @@ int vm_init(struct kmm_machine *m, struct kmm_error *err)
 	vm->dirty_ratio = 20;		 /* Linux vm_dirty_ratio */
 	vm->dirty_background_ratio = 10; /* Linux dirty_background_ratio */
 	vm->zero_page = pfn_to_page(m, vm->zero_pfn);
+	m->sysctl[KMM_SYSCTL_VM] = (struct kmm_sysctl_ops){vm_sysctl_set, vm_sysctl_get};
 
 	vm->mm_cachep = cache(m, "mm_struct", sizeof(struct kmm_mm), err);
 	vm->vma_cachep = cache(m, "vm_area_struct", sizeof(struct kmm_vma), err);

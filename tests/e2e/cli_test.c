@@ -8,18 +8,12 @@
  * Each case starts one to three short processes; the whole file runs in
  * about a second.
  */
+#include "e2e/e2e_util.h"
 #include "kmm_test.h"
 #include <kmm/kmm.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <sys/wait.h>
-
-#define KMM KMM_BINARY_DIR "/kmm"
-
-struct result {
-	char *out;  /* stdout, or stdout and stderr */
-	int status; /* exit status, or -1 if the process did not exit normally */
-};
 
 /*
  * Run "kmm ARGS" through the shell. With @with_stderr, stderr is captured
@@ -35,26 +29,7 @@ __attribute__((format(printf, 2, 3))) static struct result kmm(bool with_stderr,
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "%s %s %s", KMM, args, with_stderr ? "2>&1" : "2>/dev/null");
-	struct result r = {NULL, -1};
-	FILE *p = popen(cmd, "r");
-	if (!p) {
-		r.out = strdup("");
-		return r;
-	}
-	size_t len = 0, cap = 1 << 16;
-	r.out = malloc(cap);
-	for (;;) {
-		if (len + 4096 + 1 > cap)
-			r.out = realloc(r.out, cap *= 2);
-		size_t n = fread(r.out + len, 1, 4096, p);
-		if (!n)
-			break;
-		len += n;
-	}
-	r.out[len] = '\0';
-	int st = pclose(p);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	return r;
+	return e2e_run(cmd);
 }
 
 static bool matches(const char *text, const char *pattern)
@@ -554,7 +529,7 @@ int main(int argc, char **argv)
 	run_test(test_help_lists_machine_options);
 	run_test(test_boot_buddyinfo_shape);
 	run_test(test_boot_errors);
-	run_test(test_boot_from_dmesg_matches_oracle);
+	run_oracle_test(test_boot_from_dmesg_matches_oracle);
 	run_test(test_pages_alloc_changes_buddyinfo);
 	run_test(test_pages_designs_agree);
 	run_test(test_pages_failures_continue);

@@ -6,53 +6,14 @@
  * `kmm compare` on the command line, and the progress bar: drawn on a
  * terminal (through script(1), when it is installed), never into a pipe.
  */
+#include "e2e/e2e_util.h"
 #include "kmm_test.h"
 #include <kmm/kmm.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#define KMM KMM_BINARY_DIR "/kmm"
-
 static char tmpdir[] = "/tmp/kmm-demo-cli-XXXXXX";
-
-struct result {
-	char *out;
-	int status;
-};
-
-__attribute__((format(printf, 1, 2))) static struct result sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	struct result r = {NULL, -1};
-	FILE *p = popen(cmd, "r");
-	size_t len = 0, cap = 1 << 16, got;
-	r.out = malloc(cap);
-	if (p) {
-		while ((got = fread(r.out + len, 1, cap - len - 1, p)) > 0) {
-			len += got;
-			if (len + 1 == cap)
-				r.out = realloc(r.out, cap *= 2);
-		}
-		int st = pclose(p);
-		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	}
-	r.out[len] = '\0';
-	return r;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
 
 static void test_help_everywhere(void)
 {

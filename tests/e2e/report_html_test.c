@@ -10,6 +10,7 @@
  * Without chromium: installed with apt-get when running as root, else the
  * test is skipped with a message (exit 0).
  */
+#include "e2e/e2e_util.h"
 #include "kmm_test.h"
 #include <kmm/kmm.h>
 #include <stdarg.h>
@@ -17,39 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KMM KMM_BINARY_DIR "/kmm"
-
 static char tmpdir[] = "/tmp/kmm-report-html-XXXXXX";
 static const char *browser;
-
-struct result {
-	char *out;
-	int status;
-};
-
-__attribute__((format(printf, 1, 2))) static struct result sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	struct result r = {NULL, -1};
-	FILE *p = popen(cmd, "r");
-	size_t len = 0, cap = 1 << 16, got;
-	r.out = malloc(cap);
-	if (p) {
-		while ((got = fread(r.out + len, 1, cap - len - 1, p)) > 0) {
-			len += got;
-			if (len + 1 == cap)
-				r.out = realloc(r.out, cap *= 2);
-		}
-		int st = pclose(p);
-		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	}
-	r.out[len] = '\0';
-	return r;
-}
 
 static int count(const char *hay, const char *needle)
 {

@@ -6,24 +6,19 @@
  * same seed; command-line overrides; trace statistics of the checked-in
  * lackey trace, exact; conversions and bad traces.
  */
+#include "e2e/e2e_util.h"
 #include "kmm_test.h"
 #include <kmm/kmm.h>
 #include <stdarg.h>
 #include <sys/wait.h>
 
-#define KMM	 KMM_BINARY_DIR "/kmm"
 #define WORKLOAD KMM_SOURCE_DIR "/workloads"
 
 static char tmpdir[] = "/tmp/kmm-sim-cli-XXXXXX";
 
-struct result {
-	char *out; /* stdout, then stderr when asked */
-	int status;
-};
-
 /* Run a shell command line; @with_stderr appends stderr to the output. */
-__attribute__((format(printf, 2, 3))) static struct result sh(bool with_stderr, const char *fmt,
-							      ...)
+__attribute__((format(printf, 2, 3))) static struct result shx(bool with_stderr, const char *fmt,
+							       ...)
 {
 	char cmd[4096];
 	va_list ap;
@@ -31,36 +26,21 @@ __attribute__((format(printf, 2, 3))) static struct result sh(bool with_stderr, 
 	int n = vsnprintf(cmd, sizeof(cmd) - 16, fmt, ap);
 	va_end(ap);
 	snprintf(cmd + n, sizeof(cmd) - (size_t)n, "%s", with_stderr ? " 2>&1" : " 2>/dev/null");
-	struct result r = {NULL, -1};
-	FILE *p = popen(cmd, "r");
-	size_t len = 0, cap = 1 << 16;
-	r.out = malloc(cap);
-	if (p) {
-		size_t got;
-		while ((got = fread(r.out + len, 1, cap - len - 1, p)) > 0) {
-			len += got;
-			if (len + 1 == cap)
-				r.out = realloc(r.out, cap *= 2);
-		}
-		int st = pclose(p);
-		r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-	}
-	r.out[len] = '\0';
-	return r;
+	return e2e_run(cmd);
 }
 
 static void test_help(void)
 {
-	struct result r = sh(false, KMM " --help");
+	struct result r = shx(false, KMM " --help");
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "  run        check a workload file");
 	expect_str_contains(r.out, "  trace      convert memory-access traces");
 	free(r.out);
-	r = sh(false, KMM " run --help");
+	r = shx(false, KMM " run --help");
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "usage: kmm run WORKLOAD [options] [machine options]");
 	free(r.out);
-	r = sh(false, KMM " trace --help");
+	r = shx(false, KMM " trace --help");
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "usage: kmm trace convert IN OUT");
 	free(r.out);
@@ -73,7 +53,7 @@ static void test_run_errors(void)
 	FILE *f = fopen(path, "w");
 	fputs("alloc_pages p\nfree q count=3 pick=oldest\n", f);
 	fclose(f);
-	struct result r = sh(true, KMM " run %s", path);
+	struct result r = shx(true, KMM " run %s", path);
 	expect_int_eq(r.status, 1);
 	char want[600];
 	snprintf(want, sizeof(want),
@@ -82,11 +62,11 @@ static void test_run_errors(void)
 	free(r.out);
 
 	/* Task operations run (the address-space layer); --check says so. */
-	r = sh(true, KMM " run --quiet " WORKLOAD "/fork-cow.kmm");
+	r = shx(true, KMM " run --quiet " WORKLOAD "/fork-cow.kmm");
 	expect_int_eq(r.status, 0);
 	expect_str_eq(r.out, "");
 	free(r.out);
-	r = sh(true, KMM " run --check " WORKLOAD "/fork-cow.kmm");
+	r = shx(true, KMM " run --check " WORKLOAD "/fork-cow.kmm");
 	expect_int_eq(r.status, 0);
 	expect_str_eq(r.out, WORKLOAD "/fork-cow.kmm: every operation can run\n");
 	free(r.out);
@@ -111,7 +91,7 @@ static void test_run_errors(void)
 	     "found 1\n"},
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(usage); i++) {
-		r = sh(true, KMM " %s", usage[i].args);
+		r = shx(true, KMM " %s", usage[i].args);
 		expect_int_eq(r.status, usage[i].status);
 		expect_str_eq(r.out, usage[i].msg);
 		free(r.out);
@@ -121,11 +101,11 @@ static void test_run_errors(void)
 static void test_run_output(void)
 {
 	struct result r =
-	    sh(true, KMM " run " WORKLOAD "/page-churn.kmm --quiet --out %s/a", tmpdir);
+	    shx(true, KMM " run " WORKLOAD "/page-churn.kmm --quiet --out %s/a", tmpdir);
 	expect_int_eq(r.status, 0);
 	expect_str_eq(r.out, "");
 	free(r.out);
-	r = sh(true, KMM " run " WORKLOAD "/page-churn.kmm --out %s/b", tmpdir);
+	r = shx(true, KMM " run " WORKLOAD "/page-churn.kmm --out %s/b", tmpdir);
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "kmm run " WORKLOAD "/page-churn.kmm: 2 CPUs, 2 nodes, "
 				   "deterministic mode\nphase fill: 2 operations; 4500 blocks "
@@ -133,28 +113,28 @@ static void test_run_output(void)
 	expect_str_contains(r.out, " (5 snapshots)\n");
 	free(r.out);
 	/* Same seed, same files (the wall-clock times are in timing.txt alone). */
-	r = sh(true, "diff -r -x timing.txt %s/a %s/b", tmpdir, tmpdir);
+	r = shx(true, "diff -r -x timing.txt %s/a %s/b", tmpdir, tmpdir);
 	expect_int_eq(r.status, 0);
 	expect_str_eq(r.out, "");
 	free(r.out);
-	r = sh(true, "cat %s/a/summary.txt", tmpdir);
+	r = shx(true, "cat %s/a/summary.txt", tmpdir);
 	expect_str_contains(r.out, "mode deterministic\nseed 1\noperations 27\n");
 	free(r.out);
 	/* Another seed, other draws. */
-	r = sh(true, KMM " run " WORKLOAD "/page-churn.kmm --quiet --seed 9 --out %s/c", tmpdir);
+	r = shx(true, KMM " run " WORKLOAD "/page-churn.kmm --quiet --seed 9 --out %s/c", tmpdir);
 	expect_int_eq(r.status, 0);
 	free(r.out);
-	r = sh(true, "diff -q %s/a/summary.txt %s/c/summary.txt", tmpdir, tmpdir);
+	r = shx(true, "diff -q %s/a/summary.txt %s/c/summary.txt", tmpdir, tmpdir);
 	expect_int_eq(r.status, 1);
 	free(r.out);
 	/* Overrides reach the machine. */
-	r = sh(true, KMM " run " WORKLOAD "/page-churn.kmm --dump --buddy bitmap --mem 512M");
+	r = shx(true, KMM " run " WORKLOAD "/page-churn.kmm --dump --buddy bitmap --mem 512M");
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "2 nodes, 2 CPUs, model vmemmap, buddy bitmap\n");
 	expect_str_contains(r.out, "machine: 523775 KiB of RAM");
 	free(r.out);
 	/* The other bookkeeping design runs the same workload. */
-	r = sh(true, KMM " run " WORKLOAD "/page-churn.kmm --quiet --buddy bitmap --concurrent");
+	r = shx(true, KMM " run " WORKLOAD "/page-churn.kmm --quiet --buddy bitmap --concurrent");
 	expect_int_eq(r.status, 0);
 	free(r.out);
 }
@@ -164,30 +144,30 @@ static void test_run_trace(void)
 {
 	struct result r;
 	for (int i = 0; i < 2; i++) {
-		r = sh(true,
-		       KMM " run " WORKLOAD "/slab-churn.kmm --quiet --out %s/t%d --trace "
-			   "'kmem:kmalloc,kmem:kfree,kmem_cache_*'",
-		       tmpdir, i);
+		r = shx(true,
+			KMM " run " WORKLOAD "/slab-churn.kmm --quiet --out %s/t%d --trace "
+			    "'kmem:kmalloc,kmem:kfree,kmem_cache_*'",
+			tmpdir, i);
 		expect_int_eq(r.status, 0);
 		free(r.out);
 	}
-	r = sh(true, "diff -r -x timing.txt %s/t0 %s/t1", tmpdir, tmpdir);
+	r = shx(true, "diff -r -x timing.txt %s/t0 %s/t1", tmpdir, tmpdir);
 	expect_int_eq(r.status, 0);
 	free(r.out);
-	r = sh(true, "head -1 %s/t0/trace.txt; grep -c ' kmem_cache_alloc: ' %s/t0/trace.txt",
-	       tmpdir, tmpdir);
+	r = shx(true, "head -1 %s/t0/trace.txt; grep -c ' kmem_cache_alloc: ' %s/t0/trace.txt",
+		tmpdir, tmpdir);
 	expect_str_contains(r.out, "# tracer: nop\n");
 	/* At least the 5000 of the fill phase and some of the churn's. */
 	expect_u64_ge(strtoul(strchr(r.out, '\n') + 1, NULL, 10), 5000);
 	free(r.out);
 	/* The first object of the dentry cache (before it, the cache's own kmem_cache). */
-	r = sh(true, "grep -m1 ' kmem_cache_alloc: .*bytes_req=192 ' %s/t0/trace.txt", tmpdir);
+	r = shx(true, "grep -m1 ' kmem_cache_alloc: .*bytes_req=192 ' %s/t0/trace.txt", tmpdir);
 	expect_str_contains(r.out, "             kmm-1       [001] .....     0.0");
 	expect_str_contains(r.out, ": kmem_cache_alloc: call_site=");
 	expect_str_contains(r.out, " bytes_req=192 bytes_alloc=192 gfp_flags=GFP_KERNEL node=-1 "
 				   "accounted=false\n");
 	free(r.out);
-	r = sh(true, KMM " run " WORKLOAD "/slab-churn.kmm --trace kmem:kmalloc");
+	r = shx(true, KMM " run " WORKLOAD "/slab-churn.kmm --trace kmem:kmalloc");
 	expect_int_eq(r.status, 2);
 	expect_str_eq(r.out, "kmm: --trace writes DIR/trace.txt: give --out DIR\n");
 	free(r.out);
@@ -196,7 +176,7 @@ static void test_run_trace(void)
 static void test_trace_stats(void)
 {
 	struct result r =
-	    sh(true, KMM " trace stats " WORKLOAD "/traces/touch.lackey --frames 1,2,5");
+	    shx(true, KMM " trace stats " WORKLOAD "/traces/touch.lackey --frames 1,2,5");
 	expect_int_eq(r.status, 0);
 	expect_str_eq(r.out, "trace: " WORKLOAD "/traces/touch.lackey (lackey)\n"
 			     "records: 1770 (I 1418, L 32, S 256, M 64)\n"
@@ -208,8 +188,8 @@ static void test_trace_stats(void)
 			     "         5            5            5\n");
 	free(r.out);
 	/* The textbook string as a reference list, from stdin. */
-	r = sh(true, "printf 'R %%s\\n' 7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1 | " KMM
-		     " trace stats - --frames 3,4");
+	r = shx(true, "printf 'R %%s\\n' 7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1 | " KMM
+		      " trace stats - --frames 3,4");
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "(refs)\nrecords: 20 (I 0, L 20, S 0, M 0)\n");
 	expect_str_contains(r.out, "         3           12            9\n"
@@ -220,21 +200,21 @@ static void test_trace_stats(void)
 static void test_trace_convert(void)
 {
 	struct result r =
-	    sh(true, KMM " trace convert " WORKLOAD "/traces/touch.lackey %s/t.kmt", tmpdir);
+	    shx(true, KMM " trace convert " WORKLOAD "/traces/touch.lackey %s/t.kmt", tmpdir);
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "(lackey) -> ");
 	expect_str_contains(r.out, "(binary): 1770 records\n");
 	free(r.out);
 	/* Back to lackey: the records as valgrind wrote them, without its banner. */
-	r = sh(true,
-	       KMM " trace convert %s/t.kmt %s/back.lackey && grep -v '^==' " WORKLOAD
-		   "/traces/touch.lackey | cmp - %s/back.lackey",
-	       tmpdir, tmpdir, tmpdir);
+	r = shx(true,
+		KMM " trace convert %s/t.kmt %s/back.lackey && grep -v '^==' " WORKLOAD
+		    "/traces/touch.lackey | cmp - %s/back.lackey",
+		tmpdir, tmpdir, tmpdir);
 	expect_int_eq(r.status, 0);
 	free(r.out);
-	r = sh(true,
-	       KMM " trace convert %s/t.kmt %s/t.refs && head -3 %s/t.refs && wc -l < %s/t.refs",
-	       tmpdir, tmpdir, tmpdir, tmpdir);
+	r = shx(true,
+		KMM " trace convert %s/t.kmt %s/t.refs && head -3 %s/t.refs && wc -l < %s/t.refs",
+		tmpdir, tmpdir, tmpdir, tmpdir);
 	expect_int_eq(r.status, 0);
 	expect_str_contains(r.out, "R 0x401\nR 0x401\nR 0x401\n1770\n");
 	free(r.out);
@@ -262,7 +242,7 @@ static void test_trace_convert(void)
 	     "found 'machine --mem 256M --nodes 2 --cpus 2'\n"},
 	};
 	for (size_t i = 0; i < KMM_ARRAY_SIZE(bad); i++) {
-		r = sh(true, KMM " %s", bad[i].args);
+		r = shx(true, KMM " %s", bad[i].args);
 		expect_int_eq(r.status, bad[i].status);
 		if (bad[i].msg)
 			expect_str_eq(r.out, bad[i].msg);

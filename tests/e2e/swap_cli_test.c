@@ -5,12 +5,11 @@
  * formatted in one run is used again with size 0 in the next, and a bad
  * file or option stops with a message naming it and a non-zero exit.
  */
+#include "e2e/e2e_util.h"
 #include "kmm_test.h"
 #include <stdarg.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#define KMM KMM_BINARY_DIR "/kmm"
 
 static char out[1 << 16];
 static char dir[64];
@@ -24,11 +23,10 @@ __attribute__((format(printf, 1, 2))) static int kmm(const char *fmt, ...)
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
 	snprintf(cmd, sizeof(cmd), "%s %s 2>&1", KMM, args);
-	FILE *p = popen(cmd, "r");
-	size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-	out[n] = '\0';
-	int st = p ? pclose(p) : -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	struct result r = e2e_run(cmd);
+	snprintf(out, sizeof(out), "%s", r.out);
+	free(r.out);
+	return r.status;
 }
 
 static void test_boot_with_swap(void)

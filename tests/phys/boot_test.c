@@ -19,6 +19,7 @@
 #include <kmm/machine.h>
 #include <kmm/memory_model.h>
 #include <kmm/page_alloc.h>
+#include <kmm/reclaim.h>
 #include "phys/internal.h"
 #include "../kmm_test.h"
 #include "../kmm_test_machine.h"
@@ -456,6 +457,12 @@ static void test_sysctl_errors(void)
 	    {"transparent_hugepage/enabled", "sometimes", -EINVAL},
 	    {"no_such_tunable", "1", -ENOENT},
 	    {"vm/min_free_kbytes", "1024", -ENOENT},
+	    {"swappiness", "201", -EINVAL},
+	    {"swappiness", "-1", -EINVAL},
+	    {"page-cluster", "32", -EINVAL},
+	    {"max_map_count", "1e3", -EINVAL},
+	    {"fault_around_bytes", "12288", -EINVAL},
+	    {"stack_guard_gap", "99999999999999999999", -EINVAL},
 	};
 	/* A rejected write changes nothing: remember the state. */
 	struct kmm_zone *zone = &m->node_data[0]->node_zones[ZONE_DMA32];
@@ -489,6 +496,37 @@ static void test_sysctl_errors(void)
 	/* And a good write still works afterwards. */
 	expect_int_eq(kmm_sysctl_set(m, "watermark_scale_factor", "100", &err), 0);
 	expect_u64_gt(zone->_watermark[WMARK_HIGH], wmark[WMARK_HIGH]);
+	kmm_machine_destroy(m);
+}
+
+/* The tunables of the layers above phys/ go through the same table and read back. */
+static void test_sysctl_other_layers(void)
+{
+	char *args[] = {"--mem", "512M", "--nodes", "1", NULL};
+	struct kmm_error err = {0};
+	struct kmm_machine *m = boot_args(4, args, &err);
+	expect_ptr_not_null(m);
+	const struct {
+		const char *name, *before, *write, *after;
+	} cases[] = {
+	    {"swappiness", "60\n", "133\n", "133\n"},
+	    {"page-cluster", "3\n", "0", "0\n"},
+	    {"max_map_count", "65530\n", "100", "100\n"},
+	    {"stack_guard_gap", "256\n", "16", "16\n"},
+	    {"fault_around_bytes", "65536\n", "4096", "4096\n"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kmm_buf b;
+		kmm_buf_init(&b);
+		expect_int_eq(kmm_sysctl_get(m, cases[i].name, &b), 0);
+		expect_str_eq(b.data, cases[i].before);
+		expect_int_eq(kmm_sysctl_set(m, cases[i].name, cases[i].write, &err), 0);
+		kmm_buf_reset(&b);
+		expect_int_eq(kmm_sysctl_get(m, cases[i].name, &b), 0);
+		expect_str_eq(b.data, cases[i].after);
+		kmm_buf_free(&b);
+	}
+	expect_int_eq(kmm_reclaim_swappiness(m), 133);
 	kmm_machine_destroy(m);
 }
 
@@ -666,6 +704,7 @@ int main(int argc, char **argv)
 	run_test(test_tiny_machines);
 	run_test(test_bad_options);
 	run_test(test_sysctl_errors);
+	run_test(test_sysctl_other_layers);
 	run_test(test_deferred_thread);
 	run_test(test_deferred_on_demand);
 	return kmm_test_done();

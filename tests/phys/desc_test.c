@@ -948,9 +948,9 @@ static void test_fuzz_parsers(void)
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
-	run_test(test_dmesg_oracle_logs);
-	run_test(test_dmesg_console_capture);
-	run_test(test_dmesg_log_prefixes);
+	run_oracle_test(test_dmesg_oracle_logs);
+	run_oracle_test(test_dmesg_console_capture);
+	run_oracle_test(test_dmesg_log_prefixes);
 	run_test(test_dmesg_e820_updates);
 	run_test(test_dmesg_command_line);
 	run_test(test_dmesg_cpus_and_reserves);
@@ -958,7 +958,7 @@ int main(int argc, char **argv)
 	run_test(test_map_bad_inputs);
 	run_test(test_map_plain_syntax);
 	run_test(test_map_e820_syntax);
-	run_test(test_qemu_pc_twin);
-	run_test(test_fuzz_parsers);
+	run_oracle_test(test_qemu_pc_twin);
+	run_oracle_test(test_fuzz_parsers);
 	return kmm_test_done();
 }

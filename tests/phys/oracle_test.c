@@ -787,17 +787,6 @@ static struct kmm_machine *boot_twin(const char *config)
 	return m;
 }
 
-static bool have_oracle(void)
-{
-	char path[512];
-	oracle_path(path, sizeof(path), configs[0], "zones.tsv");
-	if (access(path, R_OK) == 0)
-		return true;
-	printf("SKIP: no Linux 6.1 oracle at %s (configure with -DKMM_ORACLE_DIR=...)\n",
-	       KMM_ORACLE_DIR);
-	return false;
-}
-
 /* --- The experiments ---------------------------------------------------------------- */
 
 struct sysctl_write {
@@ -1181,8 +1170,6 @@ static void check_boot_log(const char *config, struct kmm_machine *m)
 
 static void test_oracle_configs(void)
 {
-	if (!have_oracle())
-		return;
 	for (size_t c = 0; c < NR_CONFIGS; c++) {
 		const char *config = configs[c];
 		struct fstate lin;
@@ -1214,8 +1201,6 @@ static void test_oracle_configs(void)
 /* The formulas of this file against the oracle's own numbers: a check of the test itself. */
 static void test_formulas_reproduce_oracle(void)
 {
-	if (!have_oracle())
-		return;
 	for (size_t c = 0; c < NR_CONFIGS; c++) {
 		const char *config = configs[c];
 		struct fstate lin, st;
@@ -1259,8 +1244,8 @@ static void test_formulas_reproduce_oracle(void)
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
-	run_test(test_formulas_reproduce_oracle);
-	run_test(test_oracle_configs);
+	run_oracle_test(test_formulas_reproduce_oracle);
+	run_oracle_test(test_oracle_configs);
 	printf("%d fields compared, %d mismatched\n", nr_compared, nr_mismatched);
 	return kmm_test_done();
 }

@@ -92,8 +92,13 @@ static const struct bad {
      "w.kmm:1:31: expected watermark_scale_factor from 1 to 3000, found '0'"},
     {"sysctl foo=1", 12,
      "w.kmm:1:8: expected a tunable (min_free_kbytes, watermark_scale_factor, "
-     "watermark_boost_factor, percpu_pagelist_high_fraction, lowmem_reserve_ratio or "
-     "transparent_hugepage/enabled), found 'foo'"},
+     "watermark_boost_factor, percpu_pagelist_high_fraction, lowmem_reserve_ratio, "
+     "transparent_hugepage/enabled, max_map_count, mmap_min_addr, stack_guard_gap, "
+     "fault_around_bytes, swappiness or page-cluster), found 'foo'"},
+    {"sysctl swappiness=201", 21, "w.kmm:1:19: expected swappiness from 0 to 200, found '201'"},
+    {"sysctl fault_around_bytes=12288", 31,
+     "w.kmm:1:27: expected fault_around_bytes as a power of two from 4096 to 262144, found "
+     "'12288'"},
     {"alloc_pages p count=0", 21, "w.kmm:1:21: expected a count from 1 to 2^40, found '0'"},
     {"echo \"unterminated", 18,
      "w.kmm:1:6: expected a closing '\"' before the end of the line, found end of file"},
@@ -471,7 +476,7 @@ int main(int argc, char **argv)
 	run_test(test_full_workload);
 	run_test(test_not_supported_yet);
 	run_test(test_overrides);
-	run_test(test_machine_from_dmesg);
+	run_oracle_test(test_machine_from_dmesg);
 	run_test(test_lexical);
 	run_test(test_ranges);
 	run_test(test_distributions);

@@ -228,7 +228,7 @@ static void test_kmalloc_classes(void)
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
-	run_test(test_oracle_geometry);
+	run_oracle_test(test_oracle_geometry);
 	run_test(test_kmalloc_classes);
 	return kmm_test_done();
 }
