@@ -4,7 +4,8 @@
  * two-touch promotion, dirty accounting and fsync, short reads at the end),
  * the errors of bad calls, and files twice the size of RAM written and read
  * back with every word checked, with the checkers of every layer between
- * steps, in deterministic and in concurrent mode.
+ * steps, in deterministic and in concurrent mode (KMM_TEST_CONCURRENT: the
+ * TSan build runs this).
  */
 #include "../reclaim/reclaim_util.h"
 #include <sys/stat.h>
