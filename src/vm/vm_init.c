@@ -66,6 +66,10 @@ static long vm_sysctl_get(struct kmm_machine *m, const char *name)
 		return (long)vm->mmap_min_addr;
 	if (!strcmp(name, "stack_guard_gap"))
 		return (long)(vm->stack_guard_gap >> PAGE_SHIFT);
+	if (!strcmp(name, "dirty_ratio"))
+		return vm->dirty_ratio;
+	if (!strcmp(name, "dirty_background_ratio"))
+		return vm->dirty_background_ratio;
 	return (long)vm->fault_around_pages << PAGE_SHIFT;
 }
 

@@ -185,6 +185,41 @@ static void test_readahead_windows_and_promotion(void)
 	unlink(path);
 }
 
+/* The dirty limits: with dirty_background_ratio 0 every 32 dirtied pages are written back. */
+static void test_dirty_limits(void)
+{
+	struct kmm_machine *m = vm_boot("--mem 64M --nodes 1 --cpus 1");
+	char path[64];
+	tmp_path(path, sizeof(path));
+	struct kmm_file *f = open_path(m, path, KMM_O_RDWR | KMM_O_TRUNC);
+	expect_ptr_not_null(f);
+	struct kmm_task *t = vm_task(m, "io", 0);
+	struct kmm_error err = {0};
+	char *buf = calloc(1, 64 * PAGE_SIZE);
+	/* Defaults: 64 pages stay dirty (far below 10% of the machine). */
+	expect_int_eq(kmm_file_write(t, f, 0, buf, 64 * PAGE_SIZE), 64 * (long)PAGE_SIZE);
+	expect_int_eq(vmstat(m, "nr_dirty"), 64);
+	expect_int_eq(kmm_sysctl_set(m, "dirty_background_ratio", "0", &err), 0);
+	struct kmm_buf b;
+	kmm_buf_init(&b);
+	expect_int_eq(kmm_sysctl_get(m, "dirty_background_ratio", &b), 0);
+	expect_int_eq(atoi(b.data), 0);
+	kmm_buf_free(&b);
+	long out0 = vmstat(m, "pgpgout");
+	expect_int_eq(kmm_file_write(t, f, 64 * PAGE_SIZE, buf, 40 * PAGE_SIZE),
+		      40 * (long)PAGE_SIZE);
+	/* At the 32nd page: all 96 dirty pages written; at the end of the call, the other 8. */
+	expect_int_eq(vmstat(m, "nr_dirty"), 0);
+	expect_int_eq(vmstat(m, "pgpgout") - out0, 104 * 4);
+	expect_int_eq(kmm_sysctl_set(m, "dirty_ratio", "101", &err), -EINVAL);
+	expect_all_valid(m);
+	free(buf);
+	kmm_file_close(f);
+	kmm_task_reap(t);
+	kmm_machine_destroy(m);
+	unlink(path);
+}
+
 static void test_bad_calls(void)
 {
 	struct kmm_machine *m = vm_boot("--mem 64M --nodes 1 --cpus 1");
@@ -363,6 +398,7 @@ int main(int argc, char **argv)
 	kmm_test_init(argc, argv);
 	run_test(test_write_fsync_read_exact);
 	run_test(test_readahead_windows_and_promotion);
+	run_test(test_dirty_limits);
 	run_test(test_bad_calls);
 	run_test(test_bigger_than_ram_deterministic);
 	run_test(test_bigger_than_ram_concurrent);
