@@ -26,6 +26,27 @@
 #define RADIX_TREE_TAG_1     1
 #define RADIX_TREE_TAG_2     2
 
+/*
+ * Value entries: a slot may hold a number instead of a pointer, tagged by
+ * its low bit (pointers to nodes and to pages are at least 2-aligned).
+ * The page cache and the swap cache keep the shadow of an evicted page so
+ * (Linux xa_mk_value, xa_is_value, xa_to_value). The tree stores them like
+ * any entry; their owners never tag them.
+ */
+static inline void *xa_mk_value(unsigned long v)
+{
+	return (void *)((v << 1) | 1UL);
+}
+static inline bool xa_is_value(const void *entry)
+{
+	return ((unsigned long)entry & 1UL) != 0;
+}
+static inline unsigned long xa_to_value(const void *entry)
+{
+	return (unsigned long)entry >> 1;
+}
+#define BITS_PER_XA_VALUE 63 /* an unsigned long less the tag bit */
+
 struct radix_tree_node {
 	unsigned char shift;  /* index bits below this node's slots (0: slots hold entries) */
 	unsigned char offset; /* slot in the parent */
@@ -63,6 +84,14 @@ bool radix_tree_tagged(const struct radix_tree_root *root, unsigned int tag);
 void *radix_tree_next(const struct radix_tree_root *root, unsigned long *index, int tag);
 /* Nodes in the tree (for accounting and checks). */
 unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root);
+/*
+ * Check counts, parent links and tag propagation; returns the number of
+ * entries (value entries included; *@nr_values, if given, gets how many of
+ * them are values), or -1 with a reason in @why. A tagged value entry is an
+ * error.
+ */
+long radix_tree_check_values(const struct radix_tree_root *root, const char **why,
+			     unsigned long *nr_values);
 /*
  * Check counts, parent links and tag propagation; returns the number of
  * entries, or -1 with a reason in @why.

@@ -289,7 +289,8 @@ unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root)
 	return root->rnode ? count_nodes(root->rnode) : 0;
 }
 
-static long check_node(const struct radix_tree_node *node, const char **why)
+static long check_node(const struct radix_tree_node *node, const char **why,
+		       unsigned long *nr_values)
 {
 	long entries = 0;
 	unsigned int used = 0;
@@ -300,7 +301,19 @@ static long check_node(const struct radix_tree_node *node, const char **why)
 		used++;
 		if (node->shift == 0) {
 			entries++;
+			if (xa_is_value(node->slots[i])) {
+				(*nr_values)++;
+				for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
+					if (node->tags[t] & (1UL << i)) {
+						*why = "tag set on a value entry";
+						return -1;
+					}
+			}
 			continue;
+		}
+		if (xa_is_value(node->slots[i])) {
+			*why = "value entry in an inner node";
+			return -1;
 		}
 		const struct radix_tree_node *child = node->slots[i];
 		if (child->parent != node || child->offset != i ||
@@ -308,7 +321,7 @@ static long check_node(const struct radix_tree_node *node, const char **why)
 			*why = "child's parent, offset or shift is wrong";
 			return -1;
 		}
-		long n = check_node(child, why);
+		long n = check_node(child, why, nr_values);
 		if (n < 0)
 			return -1;
 		if (n == 0) {
@@ -342,14 +355,26 @@ static long check_node(const struct radix_tree_node *node, const char **why)
 	return entries;
 }
 
-long radix_tree_check(const struct radix_tree_root *root, const char **why)
+long radix_tree_check_values(const struct radix_tree_root *root, const char **why,
+			     unsigned long *nr_values)
 {
+	unsigned long values = 0;
 	*why = NULL;
+	if (nr_values)
+		*nr_values = 0;
 	if (!root->rnode)
 		return 0;
 	if (root->rnode->parent) {
 		*why = "root node has a parent";
 		return -1;
 	}
-	return check_node(root->rnode, why);
+	long n = check_node(root->rnode, why, &values);
+	if (nr_values)
+		*nr_values = values;
+	return n;
+}
+
+long radix_tree_check(const struct radix_tree_root *root, const char **why)
+{
+	return radix_tree_check_values(root, why, NULL);
 }

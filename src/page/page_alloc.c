@@ -539,8 +539,9 @@ static __kmm_always_inline void free_pages_prepare(struct kmm_machine *m, struct
 {
 	if (unlikely(PageHead(page)))
 		free_compound_tails(m, page, order);
-	/* Still on an LRU list: reclaim/ takes it off (Linux __page_cache_release). */
-	if (unlikely(page->flags & (1UL << PG_lru)) && m->hooks.lru_page_release)
+	/* Still on an LRU list, or mlocked: reclaim/ takes it off (Linux __page_cache_release). */
+	if (unlikely(page->flags & (1UL << PG_lru | 1UL << PG_mlocked)) &&
+	    m->hooks.lru_page_release)
 		m->hooks.lru_page_release(m, page);
 	free_page_anon_mapping(page);
 	if (KMM_DEBUG >= 1)
@@ -675,11 +676,12 @@ static __kmm_always_inline void free_unref_page_fast(struct kmm_machine *m, stru
 	struct kmm_zone *zone = flags_zone(m, flags);
 	/*
 	 * PG_lru is read again now that the count is zero: whoever held the
-	 * other reference may have put the page on an LRU list since @flags
-	 * was read, and only the slow path takes it off.
+	 * other reference may have put the page on an LRU list (or mlocked it)
+	 * since @flags was read, and only the slow path takes it off.
 	 */
-	if (unlikely((flags & (1UL << PG_head)) || (READ_ONCE(page->flags) & (1UL << PG_lru)) ||
-		     !cpu || !zone->per_cpu_pageset || m->pa->pcp_disabled ||
+	if (unlikely((flags & (1UL << PG_head)) ||
+		     (READ_ONCE(page->flags) & (1UL << PG_lru | 1UL << PG_mlocked)) || !cpu ||
+		     !zone->per_cpu_pageset || m->pa->pcp_disabled ||
 		     trace_on(m, KMM_TRACE_BIT(KMM_TRACE_MM_PAGE_FREE))))
 		return free_unref_page_slow(m, cpu, page, order);
 	int migratetype = get_pfnblock_migratetype(zone, page_to_pfn(m, page));
@@ -866,7 +868,7 @@ void kmm_free_pages_bulk(struct kmm_machine *m, struct kmm_page **pages, unsigne
 		}
 		/* PG_lru read again now, as in free_unref_page_fast(). */
 		if (unlikely(!fast || (flags & (1UL << PG_head)) ||
-			     (READ_ONCE(page->flags) & (1UL << PG_lru))))
+			     (READ_ONCE(page->flags) & (1UL << PG_lru | 1UL << PG_mlocked))))
 			goto slow;
 		if (unlikely((flags & zone_id_mask) != zone_id)) {
 			zone_id = flags & zone_id_mask;

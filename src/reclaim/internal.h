@@ -141,6 +141,11 @@ void lru_add_drain(struct kmm_machine *m);
 void free_unref_page_list(struct kmm_machine *m, struct list_head *list);
 
 void lru_register_hooks(struct kmm_machine *m);
+/* mlock.c: PG_mlocked and the unevictable list (vm/'s hooks; see the file). */
+void mlock_page(struct kmm_machine *m, struct kmm_page *page);
+void munlock_page(struct kmm_machine *m, struct kmm_page *page);
+void munlock_vma_page(struct kmm_machine *m, struct kmm_page *page);
+void mlock_page_freed(struct kmm_machine *m, struct kmm_page *page);
 void lru_unregister_hooks(struct kmm_machine *m);
 
 /* vmscan.c */
@@ -176,6 +181,12 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
 unsigned long try_to_free_pages(struct kmm_machine *m, struct zonelist *zl, unsigned int order,
 				gfp_t gfp);
 bool can_reclaim_anon_pages(struct kmm_machine *m);
+/*
+ * Remember the node's workingset activations: until they change again,
+ * prepare_scan_count deactivates a type only when its inactive list is low
+ * (Linux snapshot_refaults, at the end of direct reclaim and of kswapd's run).
+ */
+void snapshot_refaults(struct kmm_node *pgdat);
 
 /* kswapd.c */
 void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
@@ -187,12 +198,19 @@ void kswapd_destroy(struct kmm_machine *m);
 /* oom_kill.c */
 bool out_of_memory(struct kmm_machine *m, gfp_t gfp, unsigned int order);
 
-/* vmscan.c: count a refault of an evicted page and charge its read to its LRU type. */
-void workingset_refault(struct kmm_machine *m, struct kmm_page *page, bool file);
-
-/* workingset.c: the shadow reclaim leaves for an evicted page-cache page, and the clock. */
+/* workingset.c: shadow entries and refault detection. */
 void *workingset_eviction(struct kmm_machine *m, struct kmm_page *page);
-void workingset_age_nonresident(struct kmm_machine *m, struct kmm_page *page);
-void workingset_register_hooks(struct kmm_machine *m);
+void workingset_refault(struct kmm_machine *m, struct kmm_page *page, void *shadow);
+void workingset_activation(struct kmm_machine *m, struct kmm_page *page);
+void workingset_age_nonresident(struct lruvec *lruvec, unsigned long nr_pages);
+/* Does @shadow decode to a node of this machine? (For the checkers.) */
+bool workingset_shadow_valid(struct kmm_machine *m, const void *shadow);
+/* How far the clock of @shadow's node has gone since its eviction. */
+unsigned long workingset_refault_distance(struct kmm_machine *m, const void *shadow);
+/*
+ * Charge @nr_io pages of I/O to the type's reclaim cost (Linux
+ * lru_note_cost); get_scan_count scans the dearer type less.
+ */
+void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file, unsigned long nr_io);
 
 #endif /* KMM_RECLAIM_INTERNAL_H */

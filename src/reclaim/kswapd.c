@@ -84,11 +84,41 @@ static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat
 	    .reclaim_idx = (enum zone_type)highest_zoneidx,
 	};
 	count_vm_event(m, PAGEOUTRUN);
+	/*
+	 * Watermark boosts (raised by the page allocator when a fallback
+	 * fragments a zone) ask for this much reclaim on top; the boost stays
+	 * until the run ends, so that allocations near the watermark keep
+	 * waking us meanwhile (Linux: the boost accounting of balance_pgdat).
+	 */
+	unsigned long zone_boosts[MAX_NR_ZONES] = {0}, nr_boost_reclaim = 0;
+	for (int i = 0; i <= highest_zoneidx && i < MAX_NR_ZONES; i++) {
+		struct kmm_zone *zone = &pgdat->node_zones[i];
+		if (!managed_zone(zone))
+			continue;
+		zone_boosts[i] = READ_ONCE(zone->watermark_boost);
+		nr_boost_reclaim += zone_boosts[i];
+	}
+	bool boosted = nr_boost_reclaim != 0;
+restart:
+	sc.priority = DEF_PRIORITY;
 	do {
 		unsigned long before = sc.nr_reclaimed;
 		bool raise_priority = true;
-		if (pgdat_balanced(pgdat, order, highest_zoneidx))
+		bool balanced = pgdat_balanced(pgdat, order, highest_zoneidx);
+		/* Short of the real watermarks: forget the boost, reclaim as usual. */
+		if (!balanced && nr_boost_reclaim) {
+			nr_boost_reclaim = 0;
+			goto restart;
+		}
+		if (!nr_boost_reclaim && balanced)
 			break;
+		/* Reclaim for a boost only relieves fragmentation: no I/O, no deep priorities. */
+		if (nr_boost_reclaim && sc.priority == DEF_PRIORITY - 2)
+			raise_priority = false;
+		sc.may_writepage = !nr_boost_reclaim;
+		sc.may_swap = !nr_boost_reclaim;
+		if (sc.priority < DEF_PRIORITY - 2)
+			sc.may_writepage = true;
 		/* Age the anonymous active list even if only file pages get scanned (kswapd_age_node). */
 		struct lruvec *lruvec = node_lruvec(pgdat);
 		if (can_reclaim_anon_pages(m) && inactive_is_low(m, lruvec, LRU_INACTIVE_ANON))
@@ -96,11 +126,31 @@ static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat
 		sc.nr_scanned = 0;
 		if (kswapd_shrink_node(m, pgdat, &sc))
 			raise_priority = false;
-		if (raise_priority || sc.nr_reclaimed == before)
+		unsigned long nr_reclaimed = sc.nr_reclaimed - before;
+		nr_boost_reclaim -= kmm_min(nr_boost_reclaim, nr_reclaimed);
+		/* A boost that reclaim cannot serve without I/O is dropped, not looped on. */
+		if (nr_boost_reclaim && !nr_reclaimed)
+			break;
+		if (raise_priority || !nr_reclaimed)
 			sc.priority--;
 	} while (sc.priority >= 1);
 	if (!sc.nr_reclaimed)
 		WRITE_ONCE(pgdat->kswapd_failures, READ_ONCE(pgdat->kswapd_failures) + 1);
+	/* The boosts this run served are gone (later ones stay for the next run). */
+	if (boosted) {
+		for (int i = 0; i <= highest_zoneidx && i < MAX_NR_ZONES; i++) {
+			if (!zone_boosts[i])
+				continue;
+			struct kmm_zone *zone = &pgdat->node_zones[i];
+			spin_lock(&zone->lock);
+			WRITE_ONCE(zone->watermark_boost,
+				   zone->watermark_boost -
+				       kmm_min(zone->watermark_boost, zone_boosts[i]));
+			spin_unlock(&zone->lock);
+		}
+	}
+	/* Activations from refaults seen by now no longer ask for deactivation. */
+	snapshot_refaults(pgdat);
 	return sc.nr_reclaimed;
 }
 

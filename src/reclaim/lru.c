@@ -108,7 +108,7 @@ void free_unref_page_list(struct kmm_machine *m, struct list_head *list)
 
 /*
  * The page allocator's hook: @page's last reference is gone and it still
- * has PG_lru (Linux __page_cache_release). Nobody else can take it off now:
+ * has PG_lru or PG_mlocked (Linux __page_cache_release, __folio_clear_lru_flags). Nobody else can take it off now:
  * isolation needs a reference.
  */
 static void lru_page_release(struct kmm_machine *m, struct kmm_page *page)
@@ -122,6 +122,7 @@ static void lru_page_release(struct kmm_machine *m, struct kmm_page *page)
 	spin_unlock(&lruvec->lru_lock);
 	__ClearPageActive(page);
 	__ClearPageUnevictable(page);
+	mlock_page_freed(m, page);
 }
 
 /* --- Adding -------------------------------------------------------------------------------- */
@@ -272,6 +273,7 @@ static void kmm_mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
 		else
 			SetPageActive(page);
 		ClearPageReferenced(page);
+		workingset_activation(m, page);
 	}
 }
 
@@ -291,7 +293,11 @@ void putback_lru_pages(struct kmm_machine *m, struct list_head *pages)
 			spin_lock(&lruvec->lru_lock);
 			locked = lruvec;
 		}
-		lru_put_page(m, lruvec, page, &to_free, false);
+		/* An active page put back pushes the inactive ones down (Linux move_folios_to_lru). */
+		if (PageActive(page) && page_evictable(page))
+			workingset_age_nonresident(lruvec, 1);
+		/* Culled as Linux's folio_putback_lru counts it: reclaim found it locked. */
+		lru_put_page(m, lruvec, page, &to_free, true);
 	}
 	if (locked)
 		spin_unlock(&locked->lru_lock);
@@ -312,8 +318,12 @@ void lru_register_hooks(struct kmm_machine *m)
 	vm->lru.mark_page_accessed = kmm_mark_page_accessed;
 	vm->lru.lru_add_drain = lru_hook_drain;
 	vm->lru.lru_add_drain_all = lru_add_drain_all;
+	vm->lru.mlock_page = mlock_page;
+	vm->lru.munlock_page = munlock_page;
+	vm->lru.munlock_vma_page = munlock_vma_page;
+	vm->lru.workingset_eviction = workingset_eviction;
+	vm->lru.workingset_refault = workingset_refault;
 	m->hooks.lru_page_release = lru_page_release;
-	workingset_register_hooks(m);
 }
 
 void lru_unregister_hooks(struct kmm_machine *m)

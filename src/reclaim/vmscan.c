@@ -23,13 +23,15 @@
  *     file pages that were used stay active (Linux's rule: anonymous pages
  *     get their second chance on the inactive list).
  *  3. shrink_inactive_list isolates a batch from the tail and decides page
- *     by page (shrink_page_list): used since last seen -> activate (or keep
- *     on the list once, for file pages used by one PTE); anonymous -> get a
- *     swap slot and enter the swap cache; mapped -> try_to_unmap; dirty ->
+ *     by page (shrink_page_list): used since last seen -> keep it on the
+ *     list once, activate it when used again (or at once when two PTEs
+ *     used it); anonymous -> get a swap slot and enter the swap cache;
+ *     mapped -> try_to_unmap; dirty ->
  *     write (to swap or the file; kmm's writes are synchronous, so a page
  *     written without error is clean at once); clean -> out of its cache
  *     and freed. A write error leaves the page dirty in the swap or page
- *     cache and activates it: no data is lost.
+ *     cache and activates it: no data is lost. A clean page leaves a
+ *     shadow entry in its cache (workingset.c) for refault detection.
  *  4. The counters of Linux follow every step: pgscan_kswapd/direct,
  *     pgsteal_*, pgrefill, pgactivate, pgdeactivate, pswpout (swap/),
  *     nr_vmscan_write, and the trace events mm_vmscan_lru_shrink_inactive/
@@ -83,8 +85,7 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
  * Remember what reclaiming a type cost in I/O, decaying both when the sum
  * passes a quarter of the lists (Linux: mm/swap.c lru_note_cost()).
  */
-static void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file,
-			  unsigned long nr_io)
+void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool file, unsigned long nr_io)
 {
 	spin_lock(&lruvec->lru_lock);
 	if (file)
@@ -99,14 +100,6 @@ static void lru_note_cost(struct kmm_machine *m, struct lruvec *lruvec, bool fil
 		lruvec->anon_cost /= 2;
 	}
 	spin_unlock(&lruvec->lru_lock);
-}
-
-void workingset_refault(struct kmm_machine *m, struct kmm_page *page, bool file)
-{
-	struct kmm_node *pgdat = page_pgdat(m, page);
-	mod_node_page_state(pgdat, file ? WORKINGSET_REFAULT_FILE : WORKINGSET_REFAULT_ANON, 1);
-	/* A refault costs one read: charge it to the type, as Linux's lru_note_cost_folio. */
-	lru_note_cost(m, node_lruvec(pgdat), file, 1);
 }
 
 /* --- Isolation ---------------------------------------------------------------------------- */
@@ -173,10 +166,14 @@ static enum page_references page_check_references(struct kmm_page *page, struct 
 	if (vm_flags & VM_LOCKED)
 		return PAGEREF_ACTIVATE;
 	if (referenced_ptes) {
-		/* Anonymous pages used since the last scan are worth their swap I/O to keep. */
-		if (PageSwapBacked(page))
-			return PAGEREF_ACTIVATE;
-		/* Two uses (or two mappings using it): activate; one: one more round. */
+		/*
+		 * Every mapped page starts with a referenced PTE from the fault
+		 * that brought it in, anonymous or file: one use earns one more
+		 * trip round the inactive list, a second (or two mappings using
+		 * it) activation (Linux 6.1; before 5.9 anonymous pages were
+		 * activated at once, which left the inactive list nothing to
+		 * tell hot from cold by).
+		 */
 		SetPageReferenced(page);
 		if (referenced_page || referenced_ptes > 1)
 			return PAGEREF_ACTIVATE;
@@ -313,15 +310,14 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 				goto keep_locked;
 		} else {
 			struct kmm_address_space *mapping = page_mapping_file(page);
-			if (!mapping || PageAnon(page) ||
-			    !remove_mapping(mapping, page, workingset_eviction(m, page)))
+			if (!mapping || PageAnon(page) || !__remove_mapping(mapping, page, true))
 				goto keep_locked;
-			workingset_age_nonresident(m, page);
 		}
-		/* The refcount is frozen at 0: the page is ours alone. */
+		/* The refcount is frozen at 0: the page is ours alone (its shadow has PG_workingset). */
 		unlock_page(page);
 		ClearPageActive(page);
 		ClearPageReferenced(page);
+		ClearPageWorkingset(page);
 		nr_reclaimed++;
 		list_add(&page->lru, &free_pages);
 		continue;
@@ -659,7 +655,7 @@ static void prepare_scan_count(struct kmm_machine *m, struct kmm_node *pgdat,
 			   !(sc->may_deactivate & (1u << 0)) && (anon >> sc->priority);
 }
 
-static void snapshot_refaults(struct kmm_node *pgdat)
+void snapshot_refaults(struct kmm_node *pgdat)
 {
 	struct lruvec *lruvec = node_lruvec(pgdat);
 	WRITE_ONCE(lruvec->refaults[0], node_page_state(pgdat, WORKINGSET_ACTIVATE_ANON));
@@ -808,6 +804,13 @@ static unsigned long drop_pagecache(struct kmm_machine *m)
 		for (;;) {
 			spin_lock(&mapping->i_pages_lock);
 			struct kmm_page *page = radix_tree_next(&mapping->i_pages, &index, -1);
+			while (xa_is_value(page)) { /* shadow entries stay */
+				if (++index == 0) {
+					page = NULL;
+					break;
+				}
+				page = radix_tree_next(&mapping->i_pages, &index, -1);
+			}
 			if (page)
 				kmm_get_page(page);
 			spin_unlock(&mapping->i_pages_lock);
@@ -827,7 +830,7 @@ static unsigned long drop_pagecache(struct kmm_machine *m)
 				isolated = true;
 			}
 			spin_unlock(&lruvec->lru_lock);
-			if (isolated && remove_mapping(mapping, page, NULL)) {
+			if (isolated && remove_mapping(mapping, page)) {
 				unlock_page(page);
 				ClearPageActive(page);
 				ClearPageReferenced(page);

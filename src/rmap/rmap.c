@@ -73,6 +73,22 @@ static void mapped_stat(struct kmm_machine *m, struct kmm_page *page, enum node_
 	mod_node_page_state(page_pgdat(m, page), item, delta);
 }
 
+/*
+ * A VM_LOCKED VMA maps @page, or stops mapping it: reclaim/ keeps such pages
+ * off the lists it scans (PG_mlocked, reclaim/mlock.c; Linux 6.1 does this
+ * in page_add_*_rmap and page_remove_rmap too).
+ */
+static inline void rmap_mlock(struct kmm_machine *m, struct kmm_vma *vma, struct kmm_page *page)
+{
+	if (unlikely(vma->vm_flags & VM_LOCKED) && vm_state(m)->lru.mlock_page)
+		vm_state(m)->lru.mlock_page(m, page);
+}
+static inline void rmap_munlock(struct kmm_machine *m, struct kmm_vma *vma, struct kmm_page *page)
+{
+	if (unlikely(vma->vm_flags & VM_LOCKED) && vm_state(m)->lru.munlock_page)
+		vm_state(m)->lru.munlock_page(m, page);
+}
+
 /* One more PTE maps @page; count it in @item if it is the first. */
 static int rmap_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep,
 		    enum node_stat_item item)
@@ -101,6 +117,7 @@ int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned 
 	page->index = linear_page_index(vma, address);
 	WRITE_ONCE(page->mapping, (struct kmm_address_space *)((uintptr_t)av + PAGE_MAPPING_ANON));
 	mapped_stat(m, page, NR_ANON_MAPPED, 1);
+	rmap_mlock(m, vma, page);
 	return 0;
 }
 
@@ -108,14 +125,22 @@ int page_add_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long
 		       pte_t *ptep)
 {
 	(void)address;
-	return rmap_add(vma->vm_mm->machine, page, ptep, NR_ANON_MAPPED);
+	struct kmm_machine *m = vma->vm_mm->machine;
+	int err = rmap_add(m, page, ptep, NR_ANON_MAPPED);
+	if (!err)
+		rmap_mlock(m, vma, page);
+	return err;
 }
 
 int page_add_file_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 		       pte_t *ptep)
 {
 	(void)address;
-	return rmap_add(vma->vm_mm->machine, page, ptep, NR_FILE_MAPPED);
+	struct kmm_machine *m = vma->vm_mm->machine;
+	int err = rmap_add(m, page, ptep, NR_FILE_MAPPED);
+	if (!err)
+		rmap_mlock(m, vma, page);
+	return err;
 }
 
 int page_dup_rmap(struct kmm_page *page, struct kmm_vma *dst_vma, unsigned long address,
@@ -137,6 +162,7 @@ void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long 
 	struct kmm_machine *m = vma->vm_mm->machine;
 	if (rmap_ptechain(m))
 		pte_chain_remove(m, page, ptep);
+	rmap_munlock(m, vma, page);
 	if (!atomic_add_negative(-1, &page->_mapcount))
 		return;
 	mapped_stat(m, page, PageAnon(page) ? NR_ANON_MAPPED : NR_FILE_MAPPED, -1);
@@ -225,11 +251,14 @@ static bool ptep_test_and_clear_young(pte_t *ptep)
 static bool page_referenced_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 				pte_t *ptep, void *arg)
 {
-	(void)page;
 	(void)address;
 	struct page_referenced_arg *pra = arg;
 	if (vma->vm_flags & VM_LOCKED) {
-		/* Reclaim leaves mlocked pages alone: no need to look further. */
+		/*
+		 * Reclaim leaves mlocked pages alone: no need to look further. The
+		 * page goes to the unevictable list (Linux folio_referenced_one).
+		 */
+		rmap_mlock(vma->vm_mm->machine, vma, page);
 		pra->vm_flags |= VM_LOCKED;
 		return false;
 	}
@@ -284,8 +313,10 @@ static bool try_to_unmap_one(struct kmm_page *page, struct kmm_vma *vma, unsigne
 	struct vm_state *vm = vm_state(m);
 	swp_entry_t entry = {0};
 
-	if ((vma->vm_flags & VM_LOCKED) && !(ta->flags & TTU_IGNORE_MLOCK))
+	if ((vma->vm_flags & VM_LOCKED) && !(ta->flags & TTU_IGNORE_MLOCK)) {
+		rmap_mlock(m, vma, page); /* cull it: reclaim will not meet it again */
 		goto fail;
+	}
 	if (PageAnon(page)) {
 		/* The caller put the page in the swap cache: that slot replaces the page. */
 		if (!PageSwapCache(page))

@@ -178,9 +178,15 @@ struct swap_state {
 	struct kmm_kmem_cache *radix_node_cachep;
 	bool own_radix_cache;
 	struct kmm_swap_ops ops;
+	/* swapoff's own walk of vm/'s page tables (unuse.c), when vm/ exists; ops.unuse_area overrides it. */
+	int (*vm_unuse)(struct kmm_machine *m, unsigned int type);
 	struct kmm_fault_attr fail_write, fail_read;
 	enum kmm_swap_write_fault write_fault;
 	unsigned int page_cluster; /* vm.page-cluster: readahead of 2^page_cluster slots */
+	/* The readahead window's history (Linux swapin_nr_pages' statics). */
+	atomic_t swapin_readahead_hits; /* readahead pages used since the last window */
+	unsigned long ra_prev_offset;	/* the slot of the last fault without hits */
+	atomic_t ra_last_pages;		/* the last window */
 	uint64_t uuid_seq;
 };
 
@@ -247,8 +253,13 @@ static inline struct swap_address_space *swap_address_space(struct swap_info *si
 {
 	return &si->spaces[offset >> SWAP_ADDRESS_SPACE_SHIFT];
 }
+/* unuse.c: swapoff's walk of every mm for swap PTEs of area @type (Linux unuse_mm...). */
+int swap_unuse_area(struct kmm_machine *m, unsigned int type);
 /* Drop every page of @si's swap cache whose slot no PTE names any more (try_to_unuse's tail). */
 void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si);
+/* Freed slots [begin, end] lose their shadow entries (Linux clear_shadow_from_swap_cache). */
+void clear_shadow_from_swap_cache(struct kmm_machine *m, struct swap_info *si, unsigned long begin,
+				  unsigned long end);
 
 /* page_io.c: checksums. */
 uint64_t swap_page_checksum(const void *data, swp_entry_t entry);

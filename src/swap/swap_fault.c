@@ -143,6 +143,7 @@ void swap_fault_init(struct kmm_machine *m)
 	vm->swap.swap_duplicate = swap_hook_duplicate;
 	vm->swap.free_swap_and_cache = swap_hook_free;
 	vm->swap.free_swap_cache = swap_hook_free_cache;
+	swap_state(m)->vm_unuse = swap_unuse_area;
 }
 
 void swap_fault_exit(struct kmm_machine *m)
@@ -154,4 +155,5 @@ void swap_fault_exit(struct kmm_machine *m)
 	vm->swap.swap_duplicate = NULL;
 	vm->swap.free_swap_and_cache = NULL;
 	vm->swap.free_swap_cache = NULL;
+	swap_state(m)->vm_unuse = NULL;
 }

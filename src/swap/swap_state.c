@@ -7,7 +7,8 @@
  * Linux: mm/swap_state.c (add_to_swap_cache, __delete_from_swap_cache,
  * delete_from_swap_cache, swap_cache_get_folio / lookup_swap_cache,
  * __read_swap_cache_async, read_swap_cache_async, swap_cluster_readahead,
- * init/exit_swap_address_space) and mm/swapfile.c folio_free_swap.
+ * init/exit_swap_address_space, swapin_nr_pages,
+ * clear_shadow_from_swap_cache) and mm/swapfile.c folio_free_swap.
  *
  * Theory of operation.
  * 1. Each area has one "address space" per 64 MiB of slots (2^14), each a
@@ -21,10 +22,15 @@
  *    is added, dropped by put_swap_page after it is removed. Two CPUs
  *    faulting on one entry race on swapcache_prepare; the loser waits for
  *    the winner's page to appear.
- * 3. Swap-in reads the aligned window of 2^page_cluster slots around the
- *    faulting one (8 by default), each in-use slot into its own cache page
- *    (readahead); the neighbours are marked PG_readahead (PG_reclaim's bit,
- *    as in Linux) so a later hit counts as swap_ra_hit.
+ * 3. Swap-in reads an aligned window of slots around the faulting one,
+ *    each in-use slot into its own cache page (readahead); the neighbours
+ *    are marked PG_readahead (PG_reclaim's bit, as in Linux) so a later hit
+ *    counts as swap_ra_hit and widens the next window. The window adapts to
+ *    those hits (swapin_nr_pages): one page on random access, up to
+ *    2^page_cluster (8 by default) on sequential access.
+ * 4. Reclaim leaves a shadow entry (a radix tree value entry, see
+ *    reclaim/workingset.c) in the slot of the page it evicts; swap-in
+ *    replaces it and reports the refault; freeing the slot deletes it.
  *
  * Where kmm differs: a page whose read failed is taken out of the cache
  * again (Linux leaves it there, not uptodate), so that a later fault
@@ -35,6 +41,7 @@
  * every swap lock.
  */
 #include "internal.h"
+#include "../vm/vm.h"
 #include <errno.h>
 #include <string.h>
 
@@ -85,7 +92,13 @@ static void swap_cache_account(struct kmm_machine *m, struct kmm_page *page, lon
 	mod_node_page_state(pgdat, NR_SWAPCACHE, nr);
 }
 
-int add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry, gfp_t gfp)
+/*
+ * Insert @page at @entry's slot; a shadow entry there (reclaim evicted the
+ * slot's page) is replaced and handed back in *@shadowp (Linux
+ * add_to_swap_cache's shadowp).
+ */
+static int __add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry,
+			       void **shadowp)
 {
 	KMM_BUG_ON(!PageLocked(page));
 	KMM_BUG_ON(PageSwapCache(page));
@@ -100,7 +113,15 @@ int add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t 
 	SetPageSwapCache(page);
 	page->private = entry.val;
 	spin_lock(&space->lock);
-	int err = radix_tree_insert(&space->i_pages, offset, page);
+	void *shadow = radix_tree_lookup(&space->i_pages, offset);
+	int err;
+	if (xa_is_value(shadow)) {
+		radix_tree_replace(&space->i_pages, offset, page);
+		*shadowp = shadow;
+		err = 0;
+	} else {
+		err = radix_tree_insert(&space->i_pages, offset, page);
+	}
 	if (!err) {
 		space->nrpages++;
 		swap_cache_account(m, page, 1);
@@ -113,6 +134,13 @@ int add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t 
 	}
 	put_swap_device(si);
 	return err;
+}
+
+int add_to_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry, gfp_t gfp)
+{
+	void *shadow = NULL;
+	(void)gfp;
+	return __add_to_swap_cache(m, page, entry, &shadow);
 }
 
 void __delete_from_swap_cache(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
@@ -155,7 +183,10 @@ bool remove_swap_mapping(struct kmm_machine *m, struct kmm_page *page)
 		spin_unlock(&space->lock);
 		return false;
 	}
-	void *old = radix_tree_delete(&space->i_pages, offset);
+	/* Reclaim evicts the page: its shadow stays in the slot until swap-in or the slot's free. */
+	void *shadow = vm_workingset_eviction(m, page);
+	void *old = shadow ? radix_tree_replace(&space->i_pages, offset, shadow)
+			   : radix_tree_delete(&space->i_pages, offset);
 	KMM_BUG_ON(old != page);
 	space->nrpages--;
 	swap_cache_account(m, page, -1);
@@ -191,13 +222,17 @@ struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
 	struct swap_address_space *space = swap_address_space(si, swp_offset(entry));
 	spin_lock(&space->lock);
 	page = radix_tree_lookup(&space->i_pages, swp_offset(entry));
+	if (xa_is_value(page))
+		page = NULL; /* a shadow: the page is out */
 	if (page && !get_page_unless_zero(page))
 		page = NULL;
 	spin_unlock(&space->lock);
 	put_swap_device(si);
-	if (page && TestClearPageReclaim(page))
-		count_vm_event(m,
-			       SWAP_RA_HIT); /* PG_readahead: brought in by readahead, now used */
+	if (page && TestClearPageReclaim(page)) {
+		/* PG_readahead: brought in by readahead, now used; it widens the next window. */
+		count_vm_event(m, SWAP_RA_HIT);
+		atomic_inc(&swap_state(m)->swapin_readahead_hits);
+	}
 	return page;
 }
 
@@ -245,28 +280,79 @@ struct kmm_page *__read_swap_cache_async(struct kmm_machine *m, swp_entry_t entr
 	}
 	SetPageLocked(page);
 	SetPageSwapBacked(page);
-	if (add_to_swap_cache(m, page, entry, gfp)) {
+	void *shadow = NULL;
+	if (__add_to_swap_cache(m, page, entry, &shadow)) {
 		put_swap_page(m, entry);
 		ClearPageLocked(page);
 		kmm_put_page(m, page);
 		return NULL;
 	}
+	/* Reclaim evicted this slot's page: a refault, maybe of the working set. */
+	if (shadow)
+		vm_workingset_refault(m, page, shadow);
 	if (ss->ops.lru_cache_add)
 		ss->ops.lru_cache_add(m, page);
 	*new_page = true;
 	return page;
 }
 
-int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_entry_t *out,
-				 int max)
+/*
+ * How many slots to read for a fault at @offset, from how many of the last
+ * window's pages were used (@hits) (Linux: mm/swap_state.c
+ * __swapin_nr_pages()). No hits: one page, or two when the fault is next
+ * to the last one (a sequential pattern may be starting); hits: hits + 2
+ * rounded up to a power of two, at least 4. Never more than @max_pages,
+ * and never less than half the last window, so that one unlucky window
+ * does not collapse readahead.
+ */
+static unsigned int __swapin_nr_pages(unsigned long prev_offset, unsigned long offset,
+				      unsigned int hits, unsigned int max_pages,
+				      unsigned int prev_win)
+{
+	unsigned int pages = hits + 2;
+	if (pages == 2) {
+		if (offset != prev_offset + 1 && offset != prev_offset - 1)
+			pages = 1;
+	} else {
+		unsigned int roundup = 4;
+		while (roundup < pages)
+			roundup <<= 1;
+		pages = roundup;
+	}
+	if (pages > max_pages)
+		pages = max_pages;
+	if (pages < prev_win / 2)
+		pages = prev_win / 2;
+	return pages;
+}
+
+/* The window for a swap-in fault at @offset (Linux swapin_nr_pages()); takes the hits. */
+static unsigned int swapin_nr_pages(struct kmm_machine *m, unsigned long offset)
 {
 	struct swap_state *ss = swap_state(m);
+	unsigned int max_pages = 1u << kmm_min(READ_ONCE(ss->page_cluster), 6u);
+	if (max_pages <= 1)
+		return 1;
+	unsigned int hits = (unsigned int)atomic_xchg(&ss->swapin_readahead_hits, 0);
+	unsigned int pages =
+	    __swapin_nr_pages(READ_ONCE(ss->ra_prev_offset), offset, hits, max_pages,
+			      (unsigned int)atomic_read(&ss->ra_last_pages));
+	if (!hits)
+		WRITE_ONCE(ss->ra_prev_offset, offset);
+	atomic_set(&ss->ra_last_pages, (int)pages);
+	return pages;
+}
+
+/* The in-use slots of @entry's aligned window of @window slots, @entry first. */
+static int readahead_window_slots(struct kmm_machine *m, swp_entry_t entry, swp_entry_t *out,
+				  int max, unsigned long window)
+{
 	struct swap_info *si = get_swap_device(m, entry);
 	int n = 0;
 	if (!si || max <= 0)
 		goto out;
 	unsigned long offset = swp_offset(entry);
-	unsigned long mask = (1UL << ss->page_cluster) - 1;
+	unsigned long mask = window - 1;
 	unsigned long start = offset & ~mask, end = offset | mask;
 	if (!start)
 		start = 1; /* the header */
@@ -285,15 +371,22 @@ out:
 	return n;
 }
 
+int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_entry_t *out,
+				 int max)
+{
+	unsigned int page_cluster = kmm_min(READ_ONCE(swap_state(m)->page_cluster), 6u);
+	return readahead_window_slots(m, entry, out, max, 1UL << page_cluster);
+}
+
 struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
 {
-	struct swap_state *ss = swap_state(m);
 	swp_entry_t slots[64], fresh_e[64];
 	struct kmm_page *fresh[64], *target = NULL;
 	int errs[64], nfresh = 0;
 	bool new_page;
 	*err = 0;
-	int n = swap_cluster_readahead_slots(m, entry, slots, 1 << kmm_min(ss->page_cluster, 6u));
+	unsigned int window = swapin_nr_pages(m, swp_offset(entry));
+	int n = readahead_window_slots(m, entry, slots, (int)window, window);
 	/* Slot order (the target came first): neighbouring slots become one read. */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && swp_offset(slots[j]) < swp_offset(slots[j - 1]); j--) {
@@ -326,11 +419,6 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 			}
 			continue;
 		}
-		/*
-		 * Every page read back is a refault of an anonymous page reclaim
-		 * evicted (Linux counts it in swap_readpage, from its shadow entry).
-		 */
-		mod_node_page_state(NODE_DATA(m, page_to_nid(page)), WORKINGSET_REFAULT_ANON, 1);
 		ClearPageLocked(page);
 		if (page != target) {
 			SetPageReclaim(page); /* PG_readahead */
@@ -365,6 +453,10 @@ void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si)
 		for (;;) {
 			spin_lock(&space->lock);
 			struct kmm_page *page = radix_tree_next(&space->i_pages, &index, -1);
+			while (xa_is_value(page)) {
+				index++;
+				page = radix_tree_next(&space->i_pages, &index, -1);
+			}
 			if (page && !get_page_unless_zero(page))
 				page = NULL;
 			spin_unlock(&space->lock);
@@ -377,5 +469,19 @@ void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si)
 			kmm_put_page(m, page);
 			index++;
 		}
+	}
+}
+
+void clear_shadow_from_swap_cache(struct kmm_machine *m, struct swap_info *si, unsigned long begin,
+				  unsigned long end)
+{
+	(void)m;
+	for (unsigned long offset = begin; offset <= end; offset++) {
+		struct swap_address_space *space = swap_address_space(si, offset);
+		spin_lock(&space->lock);
+		void *entry = radix_tree_lookup(&space->i_pages, offset);
+		if (xa_is_value(entry))
+			radix_tree_delete(&space->i_pages, offset);
+		spin_unlock(&space->lock);
 	}
 }

@@ -357,6 +357,7 @@ static void swap_range_free(struct kmm_machine *m, struct swap_info *si, unsigne
 	WRITE_ONCE(si->inuse_pages, si->inuse_pages - nr);
 	for (unsigned long o = offset; o <= end; o++)
 		WRITE_ONCE(si->csum[o], 0);
+	clear_shadow_from_swap_cache(m, si, offset, end);
 }
 
 /*

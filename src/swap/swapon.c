@@ -109,6 +109,10 @@ static void swap_cache_forget(struct kmm_machine *m, struct swap_info *si)
 		unsigned long index = 0;
 		struct kmm_page *page;
 		while ((page = radix_tree_next(&space->i_pages, &index, -1))) {
+			if (xa_is_value(page)) {
+				radix_tree_delete(&space->i_pages, index); /* a shadow entry */
+				continue;
+			}
 			__delete_from_swap_cache(m, page, page_swap_entry(page));
 			page_ref_add(page, -1);
 			index++;
@@ -518,15 +522,19 @@ static void reinsert_swap_info(struct kmm_machine *m, struct swap_info *si)
 static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_error *err)
 {
 	struct swap_state *ss = swap_state(m);
+	/* A registered hook replaces swap/'s own walk of vm/'s page tables (unuse.c). */
+	int (*unuse)(struct kmm_machine *, unsigned int) = ss->ops.unuse_area;
+	if (!unuse)
+		unuse = ss->vm_unuse;
 	swap_cache_drop_unused(m, si);
 	for (int tries = 0; READ_ONCE(si->inuse_pages) && tries < 8; tries++) {
-		if (!ss->ops.unuse_area)
+		if (!unuse)
 			return kmm_error_set(
 			    err, -EBUSY,
 			    "swapoff %s: %u slots in use and nothing registered to "
 			    "bring them back (kmm_swap_ops.unuse_area)",
 			    si->path, READ_ONCE(si->inuse_pages));
-		int r = ss->ops.unuse_area(m, (unsigned int)si->type);
+		int r = unuse(m, (unsigned int)si->type);
 		if (r)
 			return kmm_error_set(err, r,
 					     "swapoff %s: bringing pages back failed: %s (%u slots "

@@ -78,15 +78,25 @@ static int validate_swap_cache(struct kmm_machine *m, struct swap_info *si, stru
 	for (unsigned int s = 0; s < si->nr_spaces; s++) {
 		struct swap_address_space *space = &si->spaces[s];
 		const char *why = NULL;
-		long n = radix_tree_check(&space->i_pages, &why);
+		unsigned long shadows = 0;
+		long n = radix_tree_check_values(&space->i_pages, &why, &shadows);
 		if (n < 0)
 			FAIL("swap %s: swap cache tree %u: %s", si->path, s, why);
+		n -= (long)shadows;
 		if ((unsigned long)n != space->nrpages)
 			FAIL("swap %s: swap cache tree %u holds %ld pages, nrpages says %lu",
 			     si->path, s, n, space->nrpages);
 		unsigned long index = 0;
 		struct kmm_page *page;
 		while ((page = radix_tree_next(&space->i_pages, &index, -1))) {
+			if (xa_is_value(page)) {
+				/* A shadow entry names a slot in use: freeing a slot clears it. */
+				if (index >= si->max || !si->swap_map[index])
+					FAIL("swap %s: shadow entry at slot %lu, which is free",
+					     si->path, index);
+				index++;
+				continue;
+			}
 			swp_entry_t e = swp_entry((unsigned long)si->type, index);
 			if (index >> SWAP_ADDRESS_SPACE_SHIFT != s || index >= si->max)
 				FAIL("swap %s: slot %lu is in swap cache tree %u", si->path, index,

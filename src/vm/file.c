@@ -283,6 +283,8 @@ void kmm_file_cached(const struct kmm_file *f, unsigned long *pages, unsigned lo
 	spin_lock(&mapping->i_pages_lock);
 	radix_tree_for_each(&mapping->i_pages, index, page, -1)
 	{
+		if (xa_is_value(page))
+			continue; /* a shadow entry */
 		n++;
 		d += PageDirty(page);
 	}

@@ -22,6 +22,11 @@
  *     or from the PTE dirty bit when the PTE goes); writeback clears the
  *     mark and pwrites the page, clamped to the file's size, so the host
  *     file holds what the tasks wrote.
+ *  4. A page reclaim evicts leaves a shadow entry in its slot (a radix
+ *     tree value entry, made by reclaim/workingset.c through the
+ *     workingset_eviction hook); lookups treat it as a miss, and the page
+ *     that takes the slot again reports the refault before it goes on the
+ *     LRU. Truncation deletes shadows with the pages.
  *
  * Locks: mapping->i_pages_lock around the tree and nrpages; PG_locked
  * around a page's I/O and its first insertion. Both nest inside a PTE lock.
@@ -60,7 +65,6 @@ void mapping_init(struct kmm_address_space *mapping, struct kmm_inode *host,
 	atomic_set(&mapping->i_mmap_writable, 0);
 	mapping->a_ops = a_ops;
 	mapping->ra_pages = 32;
-	radix_tree_init(&mapping->i_shadows, radix_node_alloc, radix_node_free, host->machine);
 }
 
 void lock_page(struct kmm_page *page)
@@ -78,6 +82,8 @@ struct kmm_page *find_get_page(struct kmm_address_space *mapping, unsigned long 
 {
 	spin_lock(&mapping->i_pages_lock);
 	struct kmm_page *page = radix_tree_lookup(&mapping->i_pages, index);
+	if (xa_is_value(page))
+		page = NULL; /* the shadow of an evicted page */
 	if (page)
 		kmm_get_page(page);
 	spin_unlock(&mapping->i_pages_lock);
@@ -94,26 +100,33 @@ static void page_cache_stat(struct kmm_address_space *mapping, struct kmm_page *
 
 /*
  * Insert a locked page the caller holds a reference to; the tree takes a
- * reference of its own. Returns 0, -EEXIST if the index is taken, or -ENOMEM.
+ * reference of its own. A shadow entry in the slot (the page reclaim
+ * evicted from there) is replaced, and tells the working-set code about the
+ * refault before the page goes on the LRU (Linux filemap_add_folio).
+ * Returns 0, -EEXIST if the index holds a page, or -ENOMEM.
  */
 int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, unsigned long index)
 {
+	struct kmm_machine *m = mapping->host->machine;
 	VM_BUG_ON_PAGE(!PageLocked(page), page);
 	kmm_get_page(page);
 	page->mapping = mapping;
 	page->index = index;
 	if (mapping_shmem(mapping))
 		__SetPageSwapBacked(page);
-	void *shadow = NULL;
 	spin_lock(&mapping->i_pages_lock);
-	int err = radix_tree_insert(&mapping->i_pages, index, page);
+	void *shadow = radix_tree_lookup(&mapping->i_pages, index);
+	int err;
+	if (xa_is_value(shadow)) {
+		radix_tree_replace(&mapping->i_pages, index, page);
+		err = 0;
+	} else {
+		shadow = NULL;
+		err = radix_tree_insert(&mapping->i_pages, index, page);
+	}
 	if (!err) {
 		mapping->nrpages++;
 		page_cache_stat(mapping, page, 1);
-		if (mapping->nrshadows) {
-			shadow = radix_tree_delete(&mapping->i_shadows, index);
-			mapping->nrshadows -= shadow != NULL;
-		}
 	}
 	spin_unlock(&mapping->i_pages_lock);
 	if (err) {
@@ -122,10 +135,8 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
 		page_ref_add(page, -1);
 		return err;
 	}
-	struct kmm_machine *m = mapping->host->machine;
-	/* Before the LRU sees it: a refault may make it active (Linux filemap_add_folio). */
-	if (shadow && vm_state(m)->lru.workingset_refault)
-		vm_state(m)->lru.workingset_refault(m, page, shadow);
+	if (shadow)
+		vm_workingset_refault(m, page, shadow);
 	lru_cache_add(m, page);
 	return 0;
 }
@@ -136,7 +147,7 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
  * __remove_mapping). Its refcount is frozen from 2 to 0 under the tree
  * lock, so no lookup can take a new reference; the caller frees it.
  */
-bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, void *shadow)
+bool __remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, bool reclaimed)
 {
 	VM_BUG_ON_PAGE(!PageLocked(page), page);
 	spin_lock(&mapping->i_pages_lock);
@@ -145,20 +156,30 @@ bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, vo
 		spin_unlock(&mapping->i_pages_lock);
 		return false;
 	}
-	radix_tree_delete(&mapping->i_pages, page->index);
+	/*
+	 * Reclaim leaves a shadow entry, so that a refault can tell how long
+	 * the page was out (not for shared memory, which is not evicted).
+	 */
+	void *shadow = NULL;
+	if (reclaimed && !mapping_shmem(mapping))
+		shadow = vm_workingset_eviction(mapping->host->machine, page);
+	if (shadow) {
+		for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
+			radix_tree_tag_clear(&mapping->i_pages, page->index, t);
+		radix_tree_replace(&mapping->i_pages, page->index, shadow);
+	} else {
+		radix_tree_delete(&mapping->i_pages, page->index);
+	}
 	mapping->nrpages--;
 	page_cache_stat(mapping, page, -1);
-	/* No room for the shadow (atomic node allocation) only loses a refault count. */
-	if (shadow && !mapping_shmem(mapping)) {
-		void *old = radix_tree_lookup(&mapping->i_shadows, page->index);
-		if (old)
-			radix_tree_replace(&mapping->i_shadows, page->index, shadow);
-		else if (!radix_tree_insert(&mapping->i_shadows, page->index, shadow))
-			mapping->nrshadows++;
-	}
 	page->mapping = NULL;
 	spin_unlock(&mapping->i_pages_lock);
 	return true;
+}
+
+bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page)
+{
+	return __remove_mapping(mapping, page, false);
 }
 
 static void account_page_cleaned(struct kmm_address_space *mapping, struct kmm_page *page)
@@ -264,6 +285,7 @@ int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned lon
 	return ret;
 }
 
+/* Every page and every shadow entry of the file goes (Linux truncate_inode_pages_range). */
 /*
  * The flusher's work, done by the caller: write back up to @nr dirty pages
  * of @mapping, lowest index first (for a file written sequentially, the
@@ -315,6 +337,11 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 	for (;;) {
 		spin_lock(&mapping->i_pages_lock);
 		struct kmm_page *page = radix_tree_next(&mapping->i_pages, &index, -1);
+		if (xa_is_value(page)) {
+			radix_tree_delete(&mapping->i_pages, index);
+			spin_unlock(&mapping->i_pages_lock);
+			continue;
+		}
 		if (page)
 			kmm_get_page(page);
 		spin_unlock(&mapping->i_pages_lock);
@@ -326,15 +353,6 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		unlock_page(page);
 		vm_put_page(mapping->host->machine, page);
 	}
-	/* The shadows go with the pages (Linux truncate clears the value entries too). */
-	spin_lock(&mapping->i_pages_lock);
-	for (index = 0; mapping->nrshadows; index++) {
-		if (!radix_tree_next(&mapping->i_shadows, &index, -1))
-			break;
-		radix_tree_delete(&mapping->i_shadows, index);
-		mapping->nrshadows--;
-	}
-	spin_unlock(&mapping->i_pages_lock);
 }
 
 /* --- Reading ---------------------------------------------------------------------------- */
@@ -384,7 +402,8 @@ void page_cache_readahead(struct kmm_address_space *mapping, unsigned long index
 	for (unsigned long i = index; i < index + nr; i++) {
 		struct kmm_page *page = NULL;
 		spin_lock(&mapping->i_pages_lock);
-		bool cached = radix_tree_lookup(&mapping->i_pages, i) != NULL;
+		void *entry = radix_tree_lookup(&mapping->i_pages, i);
+		bool cached = entry && !xa_is_value(entry);
 		spin_unlock(&mapping->i_pages_lock);
 		if (!cached) {
 			page = kmm_alloc_pages(m, GFP_HIGHUSER_MOVABLE | __GFP_NOWARN, 0);
@@ -486,6 +505,8 @@ void filemap_map_pages(struct vm_fault *vmf, unsigned long start, unsigned long 
 			continue;
 		spin_lock(&mapping->i_pages_lock);
 		struct kmm_page *page = radix_tree_lookup(&mapping->i_pages, idx);
+		if (xa_is_value(page))
+			page = NULL;
 		/* Acquire: an unlocked uptodate page's data was written before its unlock. */
 		unsigned long flags = page ? __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) : 0;
 		if (page && (flags & (1UL << PG_uptodate)) && !(flags & (1UL << PG_locked)))

@@ -14,8 +14,9 @@
  * the parent intact: the partial child is torn down by mmput() like any
  * address space.
  *
- * Locks: the parent's mmap_lock for writing (its page tables change); the
- * child is not yet visible to anyone.
+ * Locks: the parent's mmap_lock for writing (its page tables change), then
+ * the child's, also for writing: the child is on the machine's list of mms
+ * already, and walkers of that list must not see it half built.
  */
 #include "vm.h"
 #include "../rmap/rmap.h"
@@ -39,6 +40,12 @@ struct kmm_mm *dup_mm(struct kmm_mm *oldmm, int *err)
 	mm->stack_vm = oldmm->stack_vm;
 
 	mmap_write_lock(oldmm);
+	/*
+	 * The new mm is on the machine's list already: walkers of every mm
+	 * (swapoff's unuse, the validator) wait until it is complete (Linux
+	 * dup_mmap's mmap_write_lock_nested).
+	 */
+	mmap_write_lock(mm);
 	struct kmm_vma *prev = NULL;
 	for (struct kmm_vma *mpnt = oldmm->mmap; mpnt; mpnt = mpnt->vm_next) {
 		if (mpnt->vm_flags & VM_DONTCOPY) {
@@ -62,11 +69,13 @@ struct kmm_mm *dup_mm(struct kmm_mm *oldmm, int *err)
 			goto fail;
 	}
 	flush_tlb_mm(oldmm);
+	mmap_write_unlock(mm);
 	mmap_write_unlock(oldmm);
 	*err = 0;
 	return mm;
 fail:
 	flush_tlb_mm(oldmm);
+	mmap_write_unlock(mm);
 	mmap_write_unlock(oldmm);
 	mmput(mm);
 	return NULL;

@@ -239,6 +239,16 @@ static int census_mapping(struct vm_census *c, struct kmm_address_space *mapping
 	struct kmm_page *page;
 	radix_tree_for_each(&mapping->i_pages, index, page, -1)
 	{
+		/* A shadow entry: reclaim evicted the page (the radix check saw it untagged). */
+		if (xa_is_value(page)) {
+			if (mapping_shmem(mapping))
+				return kmm_error_set(
+				    c->err, -EINVAL,
+				    "page cache of %s: shadow entry at index %lu of "
+				    "shared memory, which reclaim never evicts",
+				    mapping->host->path, index);
+			continue;
+		}
 		unsigned long pfn = page_to_pfn(c->m, page);
 		n++;
 		if (page->mapping != mapping || page->index != index)

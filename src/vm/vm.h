@@ -182,13 +182,6 @@ struct kmm_address_space {
 	unsigned long flags;
 	unsigned int ra_pages; /* readahead window in pages (Linux: 128 KiB) */
 	int wb_err;	       /* the last writeback error, reported once by msync */
-	/*
-	 * Shadows of pages reclaim evicted, by index (Linux keeps them in the
-	 * i_pages xarray as value entries): a page read back in where a shadow
-	 * lies is a refault (reclaim/workingset.c). Under i_pages_lock.
-	 */
-	struct radix_tree_root i_shadows;
-	unsigned long nrshadows;
 };
 
 /* Marks of the page-cache tree (Linux PAGECACHE_TAG_*). */
@@ -342,8 +335,23 @@ struct vm_lru_hooks {
 	void (*lru_add_drain)(struct kmm_machine *m);
 	void (*lru_add_drain_all)(struct kmm_machine *m);
 	/*
-	 * A page enters the page cache where reclaim left @shadow: count the
-	 * refault and decide whether it comes back active (workingset_refault).
+	 * PG_mlocked (reclaim/mlock.c): a VM_LOCKED VMA maps the page; one
+	 * stopped mapping it; munlock() of a locked page (rmap-checked: may
+	 * sleep, the page locked, no page-table lock).
+	 */
+	void (*mlock_page)(struct kmm_machine *m, struct kmm_page *page);
+	void (*munlock_page)(struct kmm_machine *m, struct kmm_page *page);
+	void (*munlock_vma_page)(struct kmm_machine *m, struct kmm_page *page);
+	/*
+	 * Reclaim takes a clean page out of a page or swap cache: the shadow
+	 * entry to leave in its slot (Linux workingset_eviction). Called under
+	 * the cache's lock with the page's refcount frozen at 0.
+	 */
+	void *(*workingset_eviction)(struct kmm_machine *m, struct kmm_page *page);
+	/*
+	 * A new page (locked, not yet on the LRU) took the slot of @shadow:
+	 * count the refault and activate the page if it belongs to the
+	 * working set (Linux workingset_refault).
 	 */
 	void (*workingset_refault)(struct kmm_machine *m, struct kmm_page *page, void *shadow);
 };
@@ -453,6 +461,17 @@ static inline void mark_page_accessed(struct kmm_machine *m, struct kmm_page *pa
 {
 	if (vm_state(m)->lru.mark_page_accessed)
 		vm_state(m)->lru.mark_page_accessed(m, page);
+}
+static inline void *vm_workingset_eviction(struct kmm_machine *m, struct kmm_page *page)
+{
+	struct vm_state *vm = vm_state(m);
+	return vm && vm->lru.workingset_eviction ? vm->lru.workingset_eviction(m, page) : NULL;
+}
+static inline void vm_workingset_refault(struct kmm_machine *m, struct kmm_page *page, void *shadow)
+{
+	struct vm_state *vm = vm_state(m);
+	if (vm && vm->lru.workingset_refault)
+		vm->lru.workingset_refault(m, page, shadow);
 }
 static inline void vm_lru_add_drain(struct kmm_machine *m)
 {
@@ -722,11 +741,10 @@ struct kmm_page *find_get_page(struct kmm_address_space *mapping, unsigned long 
 int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
 		      unsigned long index);
 void delete_from_page_cache(struct kmm_page *page);
-/*
- * Reclaim: drop a clean, unmapped, locked page only the cache and the
- * caller hold, leaving @shadow (non-NULL: reclaim evicted it) at its index.
- */
-bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, void *shadow);
+/* Reclaim: drop a clean, unmapped, locked page only the cache and the caller hold. */
+bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page);
+/* remove_mapping; @reclaimed: reclaim evicts it, leave a shadow entry in its slot. */
+bool __remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, bool reclaimed);
 /* Read one locked page of @mapping from its backing store: 0 (uptodate) or -errno. */
 int filemap_read_page(struct kmm_address_space *mapping, struct kmm_page *page);
 /* Write back up to @nr dirty pages of @mapping, lowest index first; pages written, or -errno. */

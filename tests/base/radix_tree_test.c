@@ -155,9 +155,56 @@ static void test_random(void)
 	expect_int_eq(live_nodes, 0);
 }
 
+/*
+ * Value entries (the page cache's shadows): stored, found, replaced by a
+ * pointer and back, counted apart by the check, which refuses a tagged one.
+ */
+static void test_value_entries(void)
+{
+	struct radix_tree_root root;
+	radix_tree_init(&root, node_alloc, node_free, NULL);
+	void *page = (void *)(uintptr_t)0x4000;
+	expect_true(xa_is_value(xa_mk_value(0)));
+	expect_false(xa_is_value(page));
+	expect_u64_eq(xa_to_value(xa_mk_value(~0UL >> 1)), ~0UL >> 1);
+	for (unsigned long i = 0; i < 200; i++)
+		expect_int_eq(radix_tree_insert(&root, i * 3, i % 2 ? xa_mk_value(i) : page), 0);
+	const char *why;
+	unsigned long values = 0;
+	expect_i64_eq(radix_tree_check_values(&root, &why, &values), 200);
+	expect_u64_eq(values, 100);
+	expect_u64_eq(xa_to_value(radix_tree_lookup(&root, 3)), 1);
+	/* A shadow gives way to a page, and a page to a shadow. */
+	expect_ptr_eq(radix_tree_replace(&root, 3, page), xa_mk_value(1));
+	expect_ptr_eq(radix_tree_replace(&root, 6, xa_mk_value(77)), page);
+	expect_i64_eq(radix_tree_check_values(&root, &why, &values), 200);
+	expect_u64_eq(values, 100);
+	/* Iteration sees both kinds, in index order. */
+	unsigned long index, n = 0, nv = 0;
+	void *item;
+	radix_tree_for_each(&root, index, item, -1)
+	{
+		n++;
+		nv += xa_is_value(item);
+	}
+	expect_u64_eq(n, 200);
+	expect_u64_eq(nv, 100);
+	/* A tagged value entry is an error the check reports. */
+	radix_tree_tag_set(&root, 6, RADIX_TREE_TAG_0);
+	expect_i64_eq(radix_tree_check_values(&root, &why, &values), -1);
+	expect_str_eq(why, "tag set on a value entry");
+	radix_tree_tag_clear(&root, 6, RADIX_TREE_TAG_0);
+	expect_i64_eq(radix_tree_check(&root, &why), 200);
+	for (unsigned long i = 0; i < 200; i++)
+		expect_ptr_not_null(radix_tree_delete(&root, i * 3));
+	expect_ptr_null(root.rnode);
+	expect_int_eq(live_nodes, 0);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
 	run_test(test_random);
+	run_test(test_value_entries);
 	return kmm_test_done();
 }

@@ -147,8 +147,13 @@ static void test_reclaim_on_both_designs(void)
 	expect_near("pgfault", obj.pgfault, chain.pgfault, 2);
 	expect_near("pgmajfault", obj.pgmajfault, chain.pgmajfault, 15);
 	expect_near("pgscan", obj.pgscan, chain.pgscan, 15);
-	expect_near("pgsteal", obj.pgsteal, chain.pgsteal, 15);
-	expect_near("pswpout", obj.pswpout, chain.pswpout, 15);
+	/*
+	 * Steals and swap-outs have two outcomes a few thousand pages apart
+	 * (whether the child's last pages go to swap before it exits), and a
+	 * few pages of difference in memory choose between them: 30%.
+	 */
+	expect_near("pgsteal", obj.pgsteal, chain.pgsteal, 30);
+	expect_near("pswpout", obj.pswpout, chain.pswpout, 30);
 	expect_near("pswpin", obj.pswpin, chain.pswpin, 15);
 	/* Each design repeats itself exactly, to the last vmstat counter. */
 	const char *const designs[2] = {"objrmap", "ptechain"};

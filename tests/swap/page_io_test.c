@@ -65,10 +65,14 @@ static void test_round_trip(void)
 	expect_u64_eq(vmstat_value(m, "pswpout") - pswpout0, (uint64_t)n);
 	expect_valid(m);
 
-	/* Back in a different order, each into a fresh page; readahead brings neighbours. */
+	/*
+	 * Back in the reverse order, each into a fresh page: faults on
+	 * neighbouring slots grow the readahead window (swapin_nr_pages), which
+	 * then brings the neighbours.
+	 */
 	int faults = 0;
 	for (int k = 0; k < n; k++) {
-		int i = (k * 7) % n;
+		int i = n - 1 - k;
 		struct kmm_page *page = lookup_swap_cache(m, entries[i]);
 		if (!page) {
 			int err;
