@@ -7,7 +7,9 @@
  *     of 384 MiB twice, then verify) replayed on kmm's twin of that guest
  *     (--from-dmesg its dmesg, the same swap size, swappiness 60). The
  *     counters of each phase beside the mean of Linux's two untraced runs,
- *     with their ratio; the goal is within +-25%.
+ *     with their ratio; the goal is within +-25%. Then scenario c_file
+ *     (`pressure file /mnt/f 512 2`, no swap: write(2) a 512 MiB file,
+ *     fsync, read(2) it twice) the same way (oracle_file()).
  *  2. Replacement quality: a task replays a page-reference trace (a loop
  *     larger than memory, a zipf working set, a phase change, and xz -3 as
  *     valgrind lackey recorded it: bench/traces/xz.refs.gz) in a machine
@@ -229,6 +231,188 @@ static void oracle_anon(const struct bench_opts *o)
 	kmm_task_reap(t);
 	kmm_machine_destroy(m);
 	unlink(swap);
+}
+
+/* --- 1b. The oracle's file scenario ---------------------------------------------------------- */
+
+/*
+ * c_file: `pressure file /mnt/f 512 2` on the 256 MiB, 1-CPU guest without
+ * swap: write(2) a 512 MiB file 1 MiB at a time and fsync it (phase create),
+ * then read(2) it back twice, checking every page (read1, read2). kmm runs
+ * it through kmm_file_write/kmm_file_read on the twin machine, 32 pages a
+ * call with kswapd run between calls (a 1-CPU machine: kswapd runs when the
+ * writer lets it, as in section 1). Linux keeps a closed file's page cache
+ * with its inode; kmm frees it at the last close, so the bench holds one
+ * reference for the whole run, and each read pass opens the file anew
+ * (fresh read-ahead state, as pressure.c's open()).
+ */
+static const char *const file_counters[] = {
+    "pgscan_kswapd", "pgscan_direct", "pgsteal_kswapd",		 "pgsteal_direct", "allocstall",
+    "pgpgin",	     "pgpgout",	      "workingset_refault_file", "pgactivate",	   "pgmajfault",
+};
+#define NFILE_COUNTERS (sizeof(file_counters) / sizeof(file_counters[0]))
+static const char *const file_phases[] = {"create", "read1", "read2"};
+
+static bool read_file_oracle(const char *dir, double linux_v[3][NFILE_COUNTERS])
+{
+	memset(linux_v, 0, sizeof(double) * 3 * NFILE_COUNTERS);
+	int runs = 0;
+	for (int r = 1; r <= 2; r++) {
+		char path[512], line[256];
+		snprintf(path, sizeof(path), "%s/c_file/notrace_run%d/program.txt", dir, r);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		runs++;
+		while (fgets(line, sizeof(line), f)) {
+			char phase[32], name[64];
+			long v;
+			if (sscanf(line, "delta %31s %63s %ld", phase, name, &v) != 3)
+				continue;
+			for (int p = 0; p < 3; p++) {
+				if (strcmp(phase, file_phases[p]))
+					continue;
+				for (size_t c = 0; c < NFILE_COUNTERS; c++) {
+					bool stall = !strcmp(file_counters[c], "allocstall") &&
+						     !strncmp(name, "allocstall_", 11);
+					if (stall || !strcmp(name, file_counters[c]))
+						linux_v[p][c] += (double)v;
+				}
+			}
+		}
+		fclose(f);
+	}
+	if (!runs)
+		return false;
+	for (int p = 0; p < 3; p++)
+		for (size_t c = 0; c < NFILE_COUNTERS; c++)
+			linux_v[p][c] /= runs;
+	return true;
+}
+
+static void file_kswapd(struct kmm_machine *m)
+{
+	kmm_task_switch_out(m);
+	kmm_cpu_enter(m, 0);
+	kmm_kswapd_run_pending(m);
+	kmm_cpu_exit(m);
+}
+
+static void oracle_file(const struct bench_opts *o)
+{
+	char dmesg[512];
+	snprintf(dmesg, sizeof(dmesg), "%s/linux-6.1-pressure/c_file/notrace_run1/dmesg.txt",
+		 KMM_ORACLE_DIR);
+	double linux_v[3][NFILE_COUNTERS];
+	bool have = access(dmesg, R_OK) == 0 &&
+		    read_file_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", linux_v);
+	char path[64], opts[800];
+	snprintf(path, sizeof(path), "bench-reclaim-%d.file", getpid());
+	unsigned long mib = o->quick ? 128 : 512;
+	if (have)
+		snprintf(opts, sizeof(opts), "--from-dmesg %s --cpus 1", dmesg);
+	else
+		snprintf(opts, sizeof(opts), "--mem 256M --nodes 1 --cpus 1");
+	if (o->quick)
+		snprintf(opts, sizeof(opts), "--mem 64M --nodes 1 --cpus 1");
+	struct kmm_error err = {0};
+	struct kmm_machine *m = bench_boot(opts, &err);
+	if (!m)
+		die(err.msg);
+	struct kmm_task *t = kmm_task_create(m, "pressure", 0, &err);
+	if (!t)
+		die(err.msg);
+	struct kmm_file *inode_ref =
+	    kmm_file_open(m, path, KMM_O_RDWR | KMM_O_CREAT | KMM_O_TRUNC, 0644, &err);
+	if (!inode_ref)
+		die(err.msg);
+	const size_t chunk = 32 * PAGE_SIZE; /* pages per call; kswapd runs between calls */
+	uint64_t *buf = malloc(chunk);
+	unsigned long npages = mib * 256, bad = 0;
+	double kmm_v[3][NFILE_COUNTERS];
+	uint64_t t0 = bench_now_ns();
+	for (int p = 0; p < 3; p++) {
+		long before[NFILE_COUNTERS];
+		for (size_t c = 0; c < NFILE_COUNTERS; c++)
+			before[c] = counter_value(m, file_counters[c]);
+		struct kmm_file *f =
+		    p == 0 ? inode_ref : kmm_file_open(m, path, KMM_O_RDONLY, 0, &err);
+		if (!f)
+			die(err.msg);
+		for (unsigned long pg = 0; pg < npages; pg += 32) {
+			uint64_t off = (uint64_t)pg * PAGE_SIZE;
+			if (p == 0) {
+				/* pressure.c's pattern: word w of page pg is pg * 1000003 + w. */
+				for (size_t i = 0; i < chunk / 8; i++)
+					buf[i] = (pg + i / (PAGE_SIZE / 8)) * 1000003ULL +
+						 i % (PAGE_SIZE / 8);
+				if (kmm_file_write(t, f, off, buf, chunk) != (long)chunk)
+					die("file write failed");
+			} else {
+				if (kmm_file_read(t, f, off, buf, chunk) != (long)chunk)
+					die("file read failed");
+				for (size_t b = 0; b < 32; b++)
+					bad += buf[b * (PAGE_SIZE / 8) + 1] !=
+					       (pg + b) * 1000003ULL + 1;
+			}
+			file_kswapd(m);
+		}
+		if (p == 0 && kmm_file_fsync(f))
+			die("fsync failed");
+		if (p)
+			kmm_file_close(f);
+		for (size_t c = 0; c < NFILE_COUNTERS; c++)
+			kmm_v[p][c] = (double)(counter_value(m, file_counters[c]) - before[c]);
+	}
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	free(buf);
+	if (bad)
+		die("the read phases found wrong data");
+
+	bench_section("Linux 6.1 under pressure: `pressure file /mnt/f %lu 2` on %s (%.1f s)", mib,
+		      o->quick ? "a 64 MiB machine (quick: not Linux's scenario)"
+			       : "the twin of the oracle's 256 MiB guest, no swap",
+		      secs);
+	struct bench_table tb;
+	bench_table_init(&tb);
+	bench_table_col(&tb, "phase", -7);
+	bench_table_col(&tb, "counter", -24);
+	bench_table_col(&tb, "kmm", 9);
+	bench_table_col(&tb, "Linux", 9);
+	bench_table_col(&tb, "kmm/Linux", 9);
+	bench_table_header(&tb);
+	int within = 0, total = 0;
+	for (int p = 0; p < 3; p++)
+		for (size_t c = 0; c < NFILE_COUNTERS; c++) {
+			bench_table_cell(&tb, "%s", file_phases[p]);
+			bench_table_cell(&tb, "%s", file_counters[c]);
+			bench_table_num(&tb, kmm_v[p][c]);
+			if (have && !o->quick) {
+				double l = linux_v[p][c];
+				bench_table_num(&tb, l);
+				double ratio = l > 0 ? kmm_v[p][c] / l : (kmm_v[p][c] > 0 ? 99 : 1);
+				bench_table_num(&tb, ratio);
+				total++;
+				within += ratio >= 0.75 && ratio <= 1.25;
+			} else {
+				bench_table_cell(&tb, "%s", "-");
+				bench_table_cell(&tb, "%s", "-");
+			}
+		}
+	printf("\n");
+	if (total) {
+		printf("%d of %d counters within +-25%% of Linux\n\n", within, total);
+		bench_figure("oracle_file_within_25pct", within, "counters");
+	}
+	bench_figure("oracle_file_pgsteal",
+		     kmm_v[0][2] + kmm_v[0][3] + kmm_v[1][2] + kmm_v[1][3] + kmm_v[2][2] +
+			 kmm_v[2][3],
+		     "pages");
+	bench_figure("oracle_file_seconds", secs, "s");
+	kmm_file_close(inode_ref);
+	kmm_task_reap(t);
+	kmm_machine_destroy(m);
+	unlink(path);
 }
 
 /* --- 2. Reclaim throughput ------------------------------------------------------------------ */
@@ -712,6 +896,7 @@ int main(int argc, char **argv)
 	int reps = bench_reps(&o, 3, 1);
 
 	oracle_anon(&o);
+	oracle_file(&o);
 	replacement_quality(&o);
 	swap_io_beside_dd(&o);
 

@@ -213,6 +213,28 @@ int kmm_file_fsync(struct kmm_file *f);
 /* Pages of the file in the page cache, and how many of them are dirty. */
 void kmm_file_cached(const struct kmm_file *f, unsigned long *pages, unsigned long *dirty);
 
+/* The largest file read and write work on (Linux MAX_LFS_FILESIZE is 8 EiB; kmm: 1 TiB). */
+#define KMM_FILE_MAX_BYTES (1ULL << 40)
+/*
+ * pread(2): copy up to @len bytes of @f from offset @pos into @buf, through
+ * the page cache, in task @t (run on its CPU: page allocations and reclaim
+ * happen there). Returns the bytes read (short at the end of the file, 0 at
+ * or past it), or -EBADF (NULL or closed file, or not open for reading),
+ * -EINVAL (NULL @buf, @pos beyond KMM_FILE_MAX_BYTES), -ESRCH (dead task),
+ * -ENOMEM, -EIO (the host file could not be read). See docs/address-space.md.
+ */
+long kmm_file_read(struct kmm_task *t, struct kmm_file *f, uint64_t pos, void *buf, size_t len);
+/*
+ * pwrite(2): copy @len bytes from @buf into @f at @pos through the page
+ * cache, extending the file; the pages are dirty until writeback (fsync,
+ * the dirty limits, reclaim, the last close). Returns the bytes written or
+ * -EBADF (not open for writing), -EINVAL, -EFBIG (@pos at or beyond
+ * KMM_FILE_MAX_BYTES), -ESRCH, -ENOMEM, -EIO (a partly written page could
+ * not be read first).
+ */
+long kmm_file_write(struct kmm_task *t, struct kmm_file *f, uint64_t pos, const void *buf,
+		    size_t len);
+
 /* --- Views and checks ----------------------------------------------------------------- */
 
 /* /proc/<pid>/maps. */

@@ -55,6 +55,8 @@ static const struct vm_sysctl {
     {"stack_guard_gap", KMM_SYSCTL_VM, SYSCTL_NUMBER, 0, 1L << 20, "from 0 to 2^20 pages"},
     {"fault_around_bytes", KMM_SYSCTL_VM, SYSCTL_POWER_OF_2, 4096, 262144,
      "as a power of two from 4096 to 262144"},
+    {"dirty_ratio", KMM_SYSCTL_VM, SYSCTL_NUMBER, 0, 100, "from 0 to 100"},
+    {"dirty_background_ratio", KMM_SYSCTL_VM, SYSCTL_NUMBER, 0, 100, "from 0 to 100"},
     {"swappiness", KMM_SYSCTL_RECLAIM, SYSCTL_NUMBER, 0, 200, "from 0 to 200"},
     {"page-cluster", KMM_SYSCTL_SWAP, SYSCTL_NUMBER, 0, 31, "from 0 to 31"},
 };

@@ -66,10 +66,17 @@ struct sim_run {
 	struct kmm_task **tasks;
 	unsigned long *region_addr, *region_len;
 	struct kmm_file **files;
-	char tmpdir[4096];   /* files and swap areas; "" when none */
-	uint64_t oom_faults; /* faults and calls that found no memory */
-	uint64_t rmap_peak;  /* the reverse-mapping objects' bytes at their most */
-	bool oom;	     /* stopped on one (fail_on_oom) */
+	/*
+	 * What each file's pages hold, for checking reads (exec_task.c
+	 * sim_exec_fileio): FILE_ZERO as created, FILE_PATTERN after a write op,
+	 * FILE_UNKNOWN once a shared writable mapping may have changed them.
+	 */
+	uint8_t **file_state;
+	uint64_t file_mismatches; /* pages a read found different from what was written */
+	char tmpdir[4096];	  /* files and swap areas; "" when none */
+	uint64_t oom_faults;	  /* faults and calls that found no memory */
+	uint64_t rmap_peak;	  /* the reverse-mapping objects' bytes at their most */
+	bool oom;		  /* stopped on one (fail_on_oom) */
 	uint64_t accesses[KMM_MAX_CPUS];
 	/* Progress bar (a terminal only). */
 	bool progress;
@@ -119,6 +126,7 @@ void sim_exec_mmap(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_brk(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_touch(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_fileio(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_fork(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_exec(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_exit(struct sim_run *r, const struct wl_op *op, int cpu);

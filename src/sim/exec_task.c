@@ -26,6 +26,7 @@
 #include "sim.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -42,7 +43,15 @@ int sim_tasks_init(struct sim_run *r)
 	r->region_addr = calloc(p->nregions + 1, sizeof(*r->region_addr));
 	r->region_len = calloc(p->nregions + 1, sizeof(*r->region_len));
 	r->files = calloc(p->nfiles + 1, sizeof(*r->files));
-	return r->tasks && r->region_addr && r->region_len && r->files ? 0 : -ENOMEM;
+	r->file_state = calloc(p->nfiles + 1, sizeof(*r->file_state));
+	if (!r->tasks || !r->region_addr || !r->region_len || !r->files || !r->file_state)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nfiles; i++) {
+		r->file_state[i] = calloc(p->files[i].size / PAGE_SIZE + 1, 1);
+		if (!r->file_state[i])
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /*
@@ -143,6 +152,11 @@ void sim_tasks_free(struct sim_run *r)
 	free(r->region_addr);
 	free(r->region_len);
 	free(r->files);
+	if (r->file_state)
+		for (size_t i = 0; i < r->p->nfiles; i++)
+			free(r->file_state[i]);
+	free(r->file_state);
+	r->file_state = NULL;
 	r->tasks = NULL;
 	r->region_addr = r->region_len = NULL;
 	r->files = NULL;
@@ -155,6 +169,12 @@ static struct kmm_task *task_of(struct sim_run *r, const struct wl_op *op)
 		sim_fail(r, op, "task %s is not running", r->p->tasks[op->task].name);
 	return t;
 }
+
+enum {
+	FILE_ZERO,
+	FILE_PATTERN,
+	FILE_UNKNOWN
+};
 
 /* A system call refused: the checker lets only calls through that should work. */
 static void syscall_failed(struct sim_run *r, const struct wl_op *op, long ret)
@@ -235,6 +255,95 @@ void sim_exec_mmap(struct sim_run *r, const struct wl_op *op, int cpu)
 	}
 	r->region_addr[op->u.mmap.region] = (unsigned long)addr;
 	r->region_len[op->u.mmap.region] = op->u.mmap.size;
+	/* Touches through a shared writable mapping change the file: reads cannot check it. */
+	if (f && op->u.mmap.shared && (op->u.mmap.prot & WL_PROT_WRITE))
+		memset(r->file_state[op->u.mmap.file] + op->u.mmap.offset / PAGE_SIZE, FILE_UNKNOWN,
+		       op->u.mmap.size / PAGE_SIZE);
+}
+
+/* pressure.c's pattern: word w of page p of a file written by a write op. */
+static uint64_t file_word(uint64_t page, uint64_t w)
+{
+	return page * 1000003ULL + w;
+}
+
+/*
+ * write FILE[RANGE] / read FILE[RANGE]: kmm_file_write or kmm_file_read of
+ * CHUNK bytes a call over the range, in the task. Writes fill each page
+ * with the pattern; reads check each page against what the file holds
+ * (the pattern, or zeros where nothing was written), counting the pages
+ * that differ: any stops the run. In deterministic mode kswapd runs between
+ * calls (a call is as long as one system call of the program).
+ */
+void sim_exec_fileio(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	(void)cpu;
+	struct kmm_task *t = task_of(r, op);
+	if (!t)
+		return;
+	bool write = op->kind == WL_OP_FILE_WRITE;
+	int fi = op->u.fileio.file;
+	struct kmm_file *f = r->files[fi];
+	uint8_t *state = r->file_state[fi];
+	size_t chunk = (size_t)op->u.fileio.chunk;
+	uint64_t *buf = malloc(chunk);
+	if (!buf) {
+		sim_fail(r, op, "no host memory for a %zu-byte buffer", chunk);
+		return;
+	}
+	uint64_t bad = 0;
+	for (uint64_t off = op->u.fileio.start; off < op->u.fileio.end && !r->failed;
+	     off += chunk) {
+		size_t n = (size_t)kmm_min((uint64_t)chunk, op->u.fileio.end - off);
+		uint64_t first = off / PAGE_SIZE, words = PAGE_SIZE / 8;
+		long got;
+		if (write) {
+			for (size_t i = 0; i < n / 8; i++)
+				buf[i] = file_word(first + i / words, i % words);
+			got = kmm_file_write(t, f, off, buf, n);
+		} else {
+			got = kmm_file_read(t, f, off, buf, n);
+		}
+		if (got != (long)n) {
+			if (got >= 0)
+				sim_fail(r, op, "%s moved %ld of %zu bytes at offset %" PRIu64,
+					 wl_op_names[op->kind], got, n, off);
+			else if (got == -EFAULT || got == -ESRCH)
+				access_failed(r, op, t, (int)got);
+			else
+				syscall_failed(r, op, got);
+			break;
+		}
+		for (uint64_t pg = 0; pg < n / PAGE_SIZE; pg++) {
+			if (write) {
+				if (state[first + pg] != FILE_UNKNOWN)
+					state[first + pg] = FILE_PATTERN;
+				continue;
+			}
+			if (state[first + pg] == FILE_UNKNOWN)
+				continue;
+			const uint64_t *w = buf + pg * words;
+			bool pattern = state[first + pg] == FILE_PATTERN;
+			for (uint64_t i = 0; i < words; i++)
+				if (w[i] != (pattern ? file_word(first + pg, i) : 0)) {
+					bad++;
+					break;
+				}
+		}
+		r->accesses[t->cpu->id] += n / PAGE_SIZE;
+		if (!r->concurrent) {
+			kmm_task_switch_out(r->m);
+			kmm_cpu_enter(r->m, 0);
+			kmm_kswapd_run_pending(r->m);
+			kmm_cpu_exit(r->m);
+		}
+	}
+	free(buf);
+	if (bad) {
+		r->file_mismatches += bad;
+		sim_fail(r, op, "read %s: %" PRIu64 " pages did not hold what was written",
+			 r->p->files[fi].name, bad);
+	}
 }
 
 /*

@@ -328,6 +328,13 @@ static void dump_op(const struct wl_program *p, const struct wl_op *op, struct k
 		if (op->u.touch.count)
 			kmm_buf_printf(out, " count=%llu", (unsigned long long)op->u.touch.count);
 		break;
+	case WL_OP_FILE_WRITE:
+	case WL_OP_FILE_READ:
+		kmm_buf_printf(
+		    out, " file=%s#%d[%#llx..%#llx] chunk=%#llx", p->files[op->u.fileio.file].name,
+		    op->u.fileio.file, (unsigned long long)op->u.fileio.start,
+		    (unsigned long long)op->u.fileio.end, (unsigned long long)op->u.fileio.chunk);
+		break;
 	case WL_OP_FORK:
 		kmm_buf_printf(out, " child=%s#%d cpu=%d copies=", p->tasks[op->u.fork.child].name,
 			       op->u.fork.child, op->u.fork.cpu);

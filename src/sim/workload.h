@@ -54,6 +54,8 @@ struct wl_loc {
 	X(MADVISE, "madvise")                  \
 	X(BRK, "brk")                          \
 	X(TOUCH, "touch")                      \
+	X(FILE_WRITE, "write")                 \
+	X(FILE_READ, "read")                   \
 	X(FORK, "fork")                        \
 	X(EXEC, "exec")                        \
 	X(EXIT, "exit")                        \
@@ -215,6 +217,11 @@ struct wl_op {
 			uint64_t loops;
 			uint64_t count; /* 0: the pattern's default */
 		} touch;
+		struct {
+			int file;	     /* file slot */
+			uint64_t start, end; /* bytes of the file, page-aligned */
+			uint64_t chunk;	     /* bytes per read(2)/write(2) call */
+		} fileio;		     /* FILE_WRITE, FILE_READ */
 		struct {
 			int child;
 			int cpu;	     /* -1: the parent's */

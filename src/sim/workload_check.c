@@ -495,6 +495,10 @@ static int check_op(struct checker *ck, const struct wl_op *op)
 				   : op->u.touch.access == WL_WRITE ? "a write"
 								    : "reads and writes");
 	}
+	case WL_OP_FILE_WRITE:
+	case WL_OP_FILE_READ:
+		/* The range was checked against the file's size when parsed. */
+		return need_task(ck, op);
 	case WL_OP_FORK: {
 		if (need_task(ck, op))
 			return -EINVAL;

@@ -823,10 +823,75 @@ static int parse_touch(struct parser *ps, struct wl_op *op)
 	}
 }
 
+/*
+ * TASK: write FILE[RANGE] [chunk=SIZE], TASK: read FILE[RANGE] [chunk=SIZE]:
+ * write(2) or read(2) a range of a declared file (default: all of it),
+ * CHUNK bytes a call (default 1M, pressure.c's block).
+ */
+static int parse_fileio(struct parser *ps, struct wl_op *op)
+{
+	static const struct optdesc opts[] = {{"chunk", true}};
+	struct wl_token f, name;
+	unsigned int seen = 0;
+	if (expect_name(ps, "a file name", &f))
+		return -EINVAL;
+	op->loc2 = f.at;
+	int slot = named_slot(ps, &ps->p->files, &ps->p->nfiles, &ps->p->files_cap, &f, false);
+	if (slot < 0)
+		return perr(ps, f.at,
+			    "expected a file declared with 'file NAME size=SIZE', found '%.*s'",
+			    (int)f.len, f.s);
+	const struct wl_named *file = &ps->p->files[slot];
+	op->u.fileio.file = slot;
+	op->u.fileio.start = 0;
+	op->u.fileio.end = file->size;
+	op->u.fileio.chunk = 1 << 20;
+	if (peek(ps).kind == WL_T_LBRACKET) {
+		next(ps);
+		struct wl_token a = next(ps);
+		if (a.kind == WL_T_NUMBER) {
+			if (expect_size(ps, &a, 0, WL_MAX_MAP, true, "an offset into the file",
+					&op->u.fileio.start))
+				return -EINVAL;
+			a = next(ps);
+		}
+		if (a.kind != WL_T_DOTDOT)
+			return expected(ps, &a, "'..' in a range such as data[4M..8M]");
+		struct wl_token b = next(ps);
+		if (b.kind == WL_T_NUMBER) {
+			if (expect_size(ps, &b, 0, WL_MAX_MAP, true, "an offset into the file",
+					&op->u.fileio.end))
+				return -EINVAL;
+			b = next(ps);
+		}
+		if (b.kind != WL_T_RBRACKET)
+			return expected(ps, &b, "']' to close the range");
+	}
+	char fs[32], st[32], en[32];
+	wl_size_str(file->size, fs, sizeof(fs));
+	wl_size_str(op->u.fileio.start, st, sizeof(st));
+	wl_size_str(op->u.fileio.end, en, sizeof(en));
+	if (op->u.fileio.end > file->size || op->u.fileio.end <= op->u.fileio.start)
+		return perr(ps, f.at, "expected a range inside file '%s' (%s), found %s..%s",
+			    file->name, fs, st, en);
+	for (;;) {
+		int o = next_option(ps, opts, 1, "chunk=SIZE or end of line", &seen, &name);
+		if (o == -1)
+			return 0;
+		if (o == -2)
+			return -EINVAL;
+		struct wl_token t = next(ps);
+		if (expect_size(ps, &t, WL_PAGE_SIZE, 64ULL << 20, true,
+				"a chunk size such as 1M (4K to 64M, a multiple of 4K)",
+				&op->u.fileio.chunk))
+			return -EINVAL;
+	}
+}
+
 static int parse_task_op(struct parser *ps, const struct wl_token *task_tok)
 {
 	static const char what[] = "a task operation (mmap, munmap, mprotect, madvise, brk, touch, "
-				   "fork, exec or exit)";
+				   "write, read, fork, exec or exit)";
 	int task = task_slot(ps, task_tok);
 	if (task < 0)
 		return task;
@@ -862,6 +927,9 @@ static int parse_task_op(struct parser *ps, const struct wl_token *task_tok)
 	}
 	case WL_OP_TOUCH:
 		return parse_touch(ps, op);
+	case WL_OP_FILE_WRITE:
+	case WL_OP_FILE_READ:
+		return parse_fileio(ps, op);
 	case WL_OP_FORK: {
 		static const struct optdesc opts[] = {{"cpu", true}};
 		struct wl_token c, name;

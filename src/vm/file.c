@@ -111,6 +111,7 @@ static struct kmm_inode *inode_alloc(struct kmm_machine *m)
 	inode->machine = m;
 	inode->fd = -1;
 	INIT_LIST_HEAD(&inode->i_list);
+	init_rwsem(&inode->i_rwsem);
 	return inode;
 }
 
@@ -121,9 +122,12 @@ static struct kmm_file *file_alloc(struct kmm_machine *m, struct kmm_inode *inod
 	if (!f)
 		return NULL;
 	atomic_set(&f->f_count, 1);
+	f->f_magic = FILE_MAGIC;
 	f->f_mode = mode;
 	f->f_inode = inode;
 	f->f_mapping = &inode->i_data;
+	memset(&f->f_ra, 0, sizeof(f->f_ra));
+	f->f_ra.prev_pos = ~0ULL;
 	return f;
 }
 
@@ -157,6 +161,7 @@ void fput(struct kmm_file *f)
 	if (!atomic_dec_and_test(&f->f_count))
 		return;
 	struct kmm_inode *inode = f->f_inode;
+	f->f_magic = 0; /* a later read or write through a stale pointer says EBADF */
 	kmm_kmem_cache_free(vm_state(inode->machine)->filp_cachep, f);
 	iput(inode);
 }

@@ -286,6 +286,51 @@ int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned lon
 }
 
 /* Every page and every shadow entry of the file goes (Linux truncate_inode_pages_range). */
+/*
+ * The flusher's work, done by the caller: write back up to @nr dirty pages
+ * of @mapping, lowest index first (for a file written sequentially, the
+ * oldest first, as Linux's writeback of an inode by its dirtied_when).
+ */
+long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr)
+{
+	struct kmm_machine *m = mapping->host->machine;
+	unsigned long index = 0, done = 0;
+	if (!mapping->a_ops->writepage)
+		return 0;
+	while (done < nr) {
+		spin_lock(&mapping->i_pages_lock);
+		struct kmm_page *page =
+		    radix_tree_next(&mapping->i_pages, &index, PAGECACHE_TAG_DIRTY);
+		if (page)
+			kmm_get_page(page);
+		spin_unlock(&mapping->i_pages_lock);
+		if (!page)
+			break;
+		lock_page(page);
+		int err = 0;
+		if (page->mapping == mapping && PageDirty(page)) {
+			clear_page_dirty_for_io(page);
+			err = mapping->a_ops->writepage(mapping, page);
+			if (err) {
+				set_page_dirty(page);
+				mapping->wb_err = err;
+			} else {
+				mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
+				count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
+				done++;
+			}
+		}
+		unlock_page(page);
+		vm_put_page(m, page);
+		if (err)
+			return err;
+		if (index == ~0UL)
+			break;
+		index++;
+	}
+	return (long)done;
+}
+
 void truncate_inode_pages(struct kmm_address_space *mapping)
 {
 	unsigned long index = 0;
@@ -328,6 +373,13 @@ static int read_run(struct kmm_address_space *mapping, struct kmm_page **pages, 
 	if (!err && !mapping_shmem(mapping))
 		count_vm_events(mapping->host->machine, PGPGIN, (long)(nr * (PAGE_SIZE / 512)));
 	return err;
+}
+
+int filemap_read_page(struct kmm_address_space *mapping, struct kmm_page *page)
+{
+	struct kmm_page *one[1] = {page};
+	VM_BUG_ON_PAGE(!PageLocked(page), page);
+	return read_run(mapping, one, page->index, 1);
 }
 
 /*

@@ -202,19 +202,32 @@ struct kmm_inode {
 	uint64_t dev, ino; /* host identity: one inode per host file */
 	uint64_t i_size;   /* bytes (READ_ONCE: faults read it without a lock) */
 	struct kmm_address_space i_data;
-	struct list_head i_list; /* on the machine's list of inodes */
+	struct list_head i_list;     /* on the machine's list of inodes */
+	struct rw_semaphore i_rwsem; /* serializes write(2)s and the size they extend */
 	char path[256];
 };
 
 #define FMODE_READ  0x1u
 #define FMODE_WRITE 0x2u
 
+/* Readahead state of an open file (Linux struct file_ra_state), in pages. */
+struct file_ra_state {
+	unsigned long start;	 /* first page of the current window */
+	unsigned int size;	 /* pages in the window */
+	unsigned int async_size; /* reading the page at start + size - async_size reads on */
+	uint64_t prev_pos;	 /* end of the last read, in bytes (-1: none yet) */
+};
+
+#define FILE_MAGIC 0x66696c65u /* "file": f_magic of an open file, 0 once closed */
+
 /* An open file (Linux struct file). */
 struct kmm_file {
 	atomic_t f_count;
+	unsigned int f_magic;
 	unsigned int f_mode;
 	struct kmm_inode *f_inode;
 	struct kmm_address_space *f_mapping;
+	struct file_ra_state f_ra; /* read(2) readahead (vm/read_write.c) */
 };
 
 static inline struct kmm_address_space *vma_mapping(const struct kmm_vma *vma)
@@ -373,6 +386,8 @@ struct vm_state {
 	unsigned long stack_guard_gap;
 	unsigned long mmap_min_addr;
 	unsigned int fault_around_pages;
+	int dirty_ratio;	    /* % of dirtyable memory a writer may dirty (Linux 20) */
+	int dirty_background_ratio; /* % at which writeback starts (Linux 10) */
 	struct vm_swap_hooks swap;
 	struct vm_lru_hooks lru;
 	struct vm_cpu *cpus[KMM_MAX_CPUS];
@@ -730,6 +745,10 @@ void delete_from_page_cache(struct kmm_page *page);
 bool remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page);
 /* remove_mapping; @reclaimed: reclaim evicts it, leave a shadow entry in its slot. */
 bool __remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, bool reclaimed);
+/* Read one locked page of @mapping from its backing store: 0 (uptodate) or -errno. */
+int filemap_read_page(struct kmm_address_space *mapping, struct kmm_page *page);
+/* Write back up to @nr dirty pages of @mapping, lowest index first; pages written, or -errno. */
+long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr);
 unsigned int filemap_fault(struct vm_fault *vmf);
 void filemap_map_pages(struct vm_fault *vmf, unsigned long start_pgoff, unsigned long end_pgoff);
 void set_page_dirty(struct kmm_page *page);

@@ -66,6 +66,10 @@ static long vm_sysctl_get(struct kmm_machine *m, const char *name)
 		return (long)vm->mmap_min_addr;
 	if (!strcmp(name, "stack_guard_gap"))
 		return (long)(vm->stack_guard_gap >> PAGE_SHIFT);
+	if (!strcmp(name, "dirty_ratio"))
+		return vm->dirty_ratio;
+	if (!strcmp(name, "dirty_background_ratio"))
+		return vm->dirty_background_ratio;
 	return (long)vm->fault_around_pages << PAGE_SHIFT;
 }
 
@@ -83,6 +87,8 @@ int vm_init(struct kmm_machine *m, struct kmm_error *err)
 	vm->stack_guard_gap = STACK_GUARD_GAP_PAGES << PAGE_SHIFT;
 	vm->mmap_min_addr = KMM_MMAP_MIN_ADDR;
 	vm->fault_around_pages = FAULT_AROUND_BYTES >> PAGE_SHIFT;
+	vm->dirty_ratio = 20;		 /* Linux vm_dirty_ratio */
+	vm->dirty_background_ratio = 10; /* Linux dirty_background_ratio */
 	vm->zero_page = pfn_to_page(m, vm->zero_pfn);
 	m->sysctl[KMM_SYSCTL_VM] = (struct kmm_sysctl_ops){vm_sysctl_set, vm_sysctl_get};
 
@@ -147,6 +153,15 @@ int kmm_vm_sysctl_set(struct kmm_machine *m, const char *name, long value)
 		if (value < 0 || value > (1L << 20))
 			return -EINVAL;
 		vm->stack_guard_gap = (unsigned long)value << PAGE_SHIFT;
+		return 0;
+	}
+	if (!strcmp(name, "dirty_ratio") || !strcmp(name, "dirty_background_ratio")) {
+		if (value < 0 || value > 100)
+			return -EINVAL;
+		if (!strcmp(name, "dirty_ratio"))
+			vm->dirty_ratio = (int)value;
+		else
+			vm->dirty_background_ratio = (int)value;
 		return 0;
 	}
 	if (!strcmp(name, "fault_around_bytes")) {

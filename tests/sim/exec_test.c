@@ -300,6 +300,40 @@ static void test_seed_changes_draws(void)
 }
 
 /* What the executor refuses, before booting anything. */
+/*
+ * write/read of a file larger than RAM: every page read back is checked
+ * against what was written (zeros where nothing was); the pages moved are
+ * counted as accesses, reclaim ran, in both modes.
+ */
+static void test_file_io(void)
+{
+	static const char text[] = "machine --mem 64M --nodes 1 --cpus 2\n"
+				   "file data size=96M\n"
+				   "spawn t\n"
+				   "spawn u cpu=1\n"
+				   "t: write data[0..64M]\n"
+				   "t: read data\n"
+				   "u: write data[64M..] chunk=64K\n"
+				   "u: read data chunk=128K\n"
+				   "t: mmap m 4M file=data shared\n"
+				   "t: touch m write random count=100\n"
+				   "u: read data[0..8M] chunk=4K\n"
+				   "validate\n";
+	for (int conc = 0; conc < 2; conc++) {
+		struct kmm_sim_opts o = {.concurrent = conc};
+		struct kmm_sim_result res = {0};
+		struct kmm_error err = {0};
+		int ret = run(text, &o, &res, &err);
+		if (ret)
+			fprintf(stderr, "%s\n", err.msg);
+		expect_int_eq(ret, 0);
+		/* 16384 + 24576 + 8192 + 24576 + 2048 pages by write and read, 100 touched. */
+		expect_u64_eq(res.accesses, 75776 + 100);
+		expect_u64_ge(res.pgsteal, 24576);
+		expect_u64_eq(res.oom_faults, 0);
+	}
+}
+
 static void test_refusals(void)
 {
 	struct kmm_error err = {0};
@@ -334,6 +368,7 @@ int main(int argc, char **argv)
 	run_test(test_deterministic_output);
 	run_test(test_seed_changes_draws);
 	run_test(test_refusals);
+	run_test(test_file_io);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (!kmm_test_failed && system(cmd))

@@ -94,7 +94,8 @@ static const struct bad {
      "w.kmm:1:8: expected a tunable (min_free_kbytes, watermark_scale_factor, "
      "watermark_boost_factor, percpu_pagelist_high_fraction, lowmem_reserve_ratio, "
      "transparent_hugepage/enabled, max_map_count, mmap_min_addr, stack_guard_gap, "
-     "fault_around_bytes, swappiness or page-cluster), found 'foo'"},
+     "fault_around_bytes, dirty_ratio, dirty_background_ratio, swappiness or page-cluster), found "
+     "'foo'"},
     {"sysctl swappiness=201", 21, "w.kmm:1:19: expected swappiness from 0 to 200, found '201'"},
     {"sysctl fault_around_bytes=12288", 31,
      "w.kmm:1:27: expected fault_around_bytes as a power of two from 4096 to 262144, found "
@@ -127,6 +128,18 @@ static const struct bad {
      "w.kmm:1:14: expected a swap size of at least 40K (mkswap's 10 pages), found '8K'"},
     {"file f size=64M\nspawn t\nt: mmap m 128M file=f", 45,
      "w.kmm:3:4: expected a mapping inside file 'f' (64M), found offset 0 + size 128M"},
+    {"file f size=64M\nspawn t\nt: write f[32M..128M]", 0,
+     "w.kmm:3:10: expected a range inside file 'f' (64M), found 32M..128M"},
+    {"file f size=64M\nspawn t\nt: read g", 0,
+     "w.kmm:3:9: expected a file declared with 'file NAME size=SIZE', found 'g'"},
+    {"file f size=64M\nspawn t\nt: read f chunk=5K", 0,
+     "w.kmm:3:17: expected a multiple of the page size (4K), found '5K'"},
+    {"file f size=64M\nspawn t\nt: write f[4M..2M]", 0,
+     "w.kmm:3:10: expected a range inside file 'f' (64M), found 4M..2M"},
+    {"file f size=64M\nspawn t\nt: write f fast", 0,
+     "w.kmm:3:12: expected chunk=SIZE or end of line, found 'fast'"},
+    {"file f size=64M\nt: read f", 0,
+     "w.kmm:2:1: expected a running task, found 't' (spawn or fork it first)"},
     {"machine --from-dmesg nonexistent.log", 36,
      "w.kmm:1:9: nonexistent.log: cannot open: No such file or directory"},
     {"spawn web\nweb: mmap heap 4M\nweb: touch heap[2M..1M] read", 56,
@@ -205,6 +218,8 @@ static const char full[] = "machine --mem 512M --nodes 2 --cpus 4\n"
 			   "  web: touch db read zipf(1.2) count=1000\n"
 			   "  web: touch brk mixed(25%) stride(8K)\n"
 			   "  web: touch heap read loop(3)\n"
+			   "  web: write data[4M..8M] chunk=64K\n"
+			   "  web: read data\n"
 			   "end\n"
 			   "repeat 4\n"
 			   "  web: fork kid cpu=2\n"
@@ -229,14 +244,14 @@ static const char full[] = "machine --mem 512M --nodes 2 --cpus 4\n"
 
 /* What it resolves to: slots, fork pairs, defaults, block links. */
 static const char full_dump[] =
-    "workload w.kmm: 32 operations, 2 tasks, 6 regions, 3 pools\n"
+    "workload w.kmm: 34 operations, 2 tasks, 6 regions, 3 pools\n"
     "machine: 523775 KiB of RAM, 2 nodes, 4 CPUs, model vmemmap, buddy pageflag\n"
     "seed 42\n"
     "variant buddy=pageflag,bitmap\n"
     "swap sw size=0x4000000 prio=5\n"
     "file data size=0x1000000\n"
     "0 6:1 spawn task=web#0 cpu=1 node=0\n"
-    "1 7:1 phase setup end=11\n"
+    "1 7:1 phase setup end=13\n"
     "2 8:8 mmap task=web#0 region=heap#0 size=0x800000 anon private prot=rw\n"
     "3 9:8 mmap task=web#0 region=db#1 size=0x1000000 file=data offset=0 shared prot=r populate\n"
     "4 10:8 brk task=web#0 region=brk#2 size=0x100000\n"
@@ -246,27 +261,29 @@ static const char full_dump[] =
     "8 14:8 touch task=web#0 region=db#1 read zipf(1.2) count=1000\n"
     "9 15:8 touch task=web#0 region=brk#2 mixed(25%) stride(0x2000)\n"
     "10 16:8 touch task=web#0 region=heap#0 read loop(3)\n"
-    "11 17:1 end begin=1\n"
-    "12 18:1 repeat 4 end=17\n"
-    "13 19:8 fork task=web#0 child=kid#1 cpu=2 copies=0>3,1>4,2>5\n"
-    "14 20:8 touch task=kid#1 region=heap#3[0..0x200000] write random count=10\n"
-    "15 21:8 exec task=kid#1\n"
-    "16 22:8 exit task=kid#1\n"
-    "17 23:1 end begin=12\n"
-    "18 24:1 kmem_cache_create cache=dentry#0 size=192 align=8 hwcache_align cpu=0\n"
-    "19 25:1 kmem_cache_alloc pool=d#0 cache=dentry#0 count=100 gfp=GFP_KERNEL node=-1 cpu=3\n"
-    "20 26:1 kmalloc pool=k#1 size=pow2(8,4096) count=50 gfp=GFP_ATOMIC node=-1 cpu=0\n"
-    "21 27:1 alloc_pages pool=p#2 order=exp(1.5) count=10 gfp=GFP_KERNEL node=1 cpu=0\n"
-    "22 28:1 churn pool=p#2 steps=100 free=30% cpu=0\n"
-    "23 29:1 free pool=d#0 all pick=fifo cpu=0\n"
-    "24 30:1 free pool=k#1 count=10 pick=lifo cpu=0\n"
-    "25 31:1 kmem_cache_destroy cache=dentry#0 cpu=0\n"
-    "26 32:6 munmap task=web#0 region=heap#0\n"
-    "27 33:1 sysctl watermark_scale_factor=\"200\"\n"
-    "28 34:1 drain\n"
-    "29 35:1 validate\n"
-    "30 36:1 snapshot \"x\"\n"
-    "31 37:1 echo \"done\"\n";
+    "11 17:8 write task=web#0 file=data#0[0x400000..0x800000] chunk=0x10000\n"
+    "12 18:8 read task=web#0 file=data#0[0..0x1000000] chunk=0x100000\n"
+    "13 19:1 end begin=1\n"
+    "14 20:1 repeat 4 end=19\n"
+    "15 21:8 fork task=web#0 child=kid#1 cpu=2 copies=0>3,1>4,2>5\n"
+    "16 22:8 touch task=kid#1 region=heap#3[0..0x200000] write random count=10\n"
+    "17 23:8 exec task=kid#1\n"
+    "18 24:8 exit task=kid#1\n"
+    "19 25:1 end begin=14\n"
+    "20 26:1 kmem_cache_create cache=dentry#0 size=192 align=8 hwcache_align cpu=0\n"
+    "21 27:1 kmem_cache_alloc pool=d#0 cache=dentry#0 count=100 gfp=GFP_KERNEL node=-1 cpu=3\n"
+    "22 28:1 kmalloc pool=k#1 size=pow2(8,4096) count=50 gfp=GFP_ATOMIC node=-1 cpu=0\n"
+    "23 29:1 alloc_pages pool=p#2 order=exp(1.5) count=10 gfp=GFP_KERNEL node=1 cpu=0\n"
+    "24 30:1 churn pool=p#2 steps=100 free=30% cpu=0\n"
+    "25 31:1 free pool=d#0 all pick=fifo cpu=0\n"
+    "26 32:1 free pool=k#1 count=10 pick=lifo cpu=0\n"
+    "27 33:1 kmem_cache_destroy cache=dentry#0 cpu=0\n"
+    "28 34:6 munmap task=web#0 region=heap#0\n"
+    "29 35:1 sysctl watermark_scale_factor=\"200\"\n"
+    "30 36:1 drain\n"
+    "31 37:1 validate\n"
+    "32 38:1 snapshot \"x\"\n"
+    "33 39:1 echo \"done\"\n";
 
 static void test_full_workload(void)
 {
