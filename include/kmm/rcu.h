@@ -21,7 +21,8 @@
  * grace period); the updater first makes the object unreachable, then
  * calls kmm_rcu_wait_readers() (or kmm_synchronize_rcu()), then frees.
  * The cost: a reader pays two atomic operations on a line that all CPUs
- * share (plus a load); a free with no reader inside pays two loads.
+ * share (plus a load); a free with no reader inside pays a fence and two
+ * loads.
  */
 #ifndef KMM_RCU_H
 #define KMM_RCU_H
@@ -64,6 +65,13 @@ void kmm_synchronize_rcu(struct kmm_rcu *rcu);
  */
 static inline void kmm_rcu_wait_readers(struct kmm_rcu *rcu)
 {
+	/*
+	 * The store that made the object unreachable may be a plain one; a
+	 * full fence keeps it from passing the loads below (on x86 a store can
+	 * wait in the store buffer while later loads run). Without it a reader
+	 * could enter after the loads and still find the object.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (unlikely(__atomic_load_n(&rcu->readers[0], __ATOMIC_SEQ_CST) |
 		     __atomic_load_n(&rcu->readers[1], __ATOMIC_SEQ_CST)))
 		kmm_synchronize_rcu(rcu);
