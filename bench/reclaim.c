@@ -154,7 +154,7 @@ static void oracle_anon(const struct bench_opts *o)
 	if (a < 0)
 		die("mmap");
 	double kmm_v[NPHASES][NCOUNTERS];
-	unsigned long bad = 0;
+	unsigned long bad = 0, last_majf = 0;
 	uint64_t t0 = bench_now_ns();
 	for (int p = 0; p < NPHASES; p++) {
 		long before[NCOUNTERS];
@@ -174,8 +174,16 @@ static void oracle_anon(const struct bench_opts *o)
 					die("read failed");
 				bad += got != pat;
 			}
-			/* A 1-CPU machine: kswapd runs when the workload lets it (a scheduled step). */
-			if ((i & 31) == 0) {
+			/*
+			 * A 1-CPU machine: kswapd runs when the workload lets it: a
+			 * scheduled step every 32 pages, and whenever the task waited
+			 * for a swap read (a major fault), as Linux's kswapd gets the
+			 * CPU while the task sleeps on the I/O.
+			 */
+			unsigned long minf, majf;
+			kmm_task_faults(t, &minf, &majf);
+			if ((i & 31) == 0 || majf != last_majf) {
+				last_majf = majf;
 				kmm_task_switch_out(m);
 				kmm_cpu_enter(m, 0);
 				kmm_kswapd_run_pending(m);
