@@ -123,6 +123,49 @@ static bool read_oracle(const char *dir, double linux_v[NPHASES][NCOUNTERS])
 	return true;
 }
 
+/*
+ * The table of an oracle scenario: each phase's counters, kmm beside Linux
+ * (@linux_v NULL: no Linux column), and how many are within 25%. Both
+ * arrays are [nphases][ncounters].
+ */
+static void print_beside_linux(const char *const *phase_names, int nphases,
+			       const char *const *counter_names, size_t ncounters,
+			       const double *kmm_v, const double *linux_v, const char *figure)
+{
+	struct bench_table tb;
+	bench_table_init(&tb);
+	bench_table_col(&tb, "phase", -7);
+	bench_table_col(&tb, "counter", -24);
+	bench_table_col(&tb, "kmm", 9);
+	bench_table_col(&tb, "Linux", 9);
+	bench_table_col(&tb, "kmm/Linux", 9);
+	bench_table_header(&tb);
+	int within = 0, total = 0;
+	for (int p = 0; p < nphases; p++)
+		for (size_t c = 0; c < ncounters; c++) {
+			double k = kmm_v[(size_t)p * ncounters + c];
+			bench_table_cell(&tb, "%s", phase_names[p]);
+			bench_table_cell(&tb, "%s", counter_names[c]);
+			bench_table_num(&tb, k);
+			if (linux_v) {
+				double l = linux_v[(size_t)p * ncounters + c];
+				bench_table_num(&tb, l);
+				double ratio = l > 0 ? k / l : (k > 0 ? 99 : 1);
+				bench_table_num(&tb, ratio);
+				total++;
+				within += ratio >= 0.75 && ratio <= 1.25;
+			} else {
+				bench_table_cell(&tb, "%s", "-");
+				bench_table_cell(&tb, "%s", "-");
+			}
+		}
+	printf("\n");
+	if (total) {
+		printf("%d of %d counters within +-25%% of Linux\n\n", within, total);
+		bench_figure(figure, within, "counters");
+	}
+}
+
 static void oracle_anon(const struct bench_opts *o)
 {
 	char dmesg[512];
@@ -201,37 +244,8 @@ static void oracle_anon(const struct bench_opts *o)
 		      o->quick ? "a 64 MiB machine (quick: not Linux's scenario)"
 			       : "the twin of the oracle's 256 MiB guest",
 		      secs);
-	struct bench_table tb;
-	bench_table_init(&tb);
-	bench_table_col(&tb, "phase", -7);
-	bench_table_col(&tb, "counter", -24);
-	bench_table_col(&tb, "kmm", 9);
-	bench_table_col(&tb, "Linux", 9);
-	bench_table_col(&tb, "kmm/Linux", 9);
-	bench_table_header(&tb);
-	int within = 0, total = 0;
-	for (int p = 0; p < NPHASES; p++)
-		for (size_t c = 0; c < NCOUNTERS; c++) {
-			bench_table_cell(&tb, "%s", phases[p]);
-			bench_table_cell(&tb, "%s", counters[c]);
-			bench_table_num(&tb, kmm_v[p][c]);
-			if (have && !o->quick) {
-				double l = linux_v[p][c];
-				bench_table_num(&tb, l);
-				double ratio = l > 0 ? kmm_v[p][c] / l : (kmm_v[p][c] > 0 ? 99 : 1);
-				bench_table_num(&tb, ratio);
-				total++;
-				within += ratio >= 0.75 && ratio <= 1.25;
-			} else {
-				bench_table_cell(&tb, "%s", "-");
-				bench_table_cell(&tb, "%s", "-");
-			}
-		}
-	printf("\n");
-	if (total) {
-		printf("%d of %d counters within +-25%% of Linux\n\n", within, total);
-		bench_figure("oracle_anon_within_25pct", within, "counters");
-	}
+	print_beside_linux(phases, NPHASES, counters, NCOUNTERS, &kmm_v[0][0],
+			   have && !o->quick ? &linux_v[0][0] : NULL, "oracle_anon_within_25pct");
 	double steal = kmm_v[0][6] + kmm_v[0][7] + kmm_v[1][6] + kmm_v[1][7];
 	bench_figure("oracle_anon_pswpout", kmm_v[0][3] + kmm_v[1][3] + kmm_v[2][3], "pages");
 	bench_figure("oracle_anon_pgsteal", steal, "pages");
@@ -381,37 +395,8 @@ static void oracle_file(const struct bench_opts *o)
 		      o->quick ? "a 64 MiB machine (quick: not Linux's scenario)"
 			       : "the twin of the oracle's 256 MiB guest, no swap",
 		      secs);
-	struct bench_table tb;
-	bench_table_init(&tb);
-	bench_table_col(&tb, "phase", -7);
-	bench_table_col(&tb, "counter", -24);
-	bench_table_col(&tb, "kmm", 9);
-	bench_table_col(&tb, "Linux", 9);
-	bench_table_col(&tb, "kmm/Linux", 9);
-	bench_table_header(&tb);
-	int within = 0, total = 0;
-	for (int p = 0; p < 3; p++)
-		for (size_t c = 0; c < NFILE_COUNTERS; c++) {
-			bench_table_cell(&tb, "%s", file_phases[p]);
-			bench_table_cell(&tb, "%s", file_counters[c]);
-			bench_table_num(&tb, kmm_v[p][c]);
-			if (have && !o->quick) {
-				double l = linux_v[p][c];
-				bench_table_num(&tb, l);
-				double ratio = l > 0 ? kmm_v[p][c] / l : (kmm_v[p][c] > 0 ? 99 : 1);
-				bench_table_num(&tb, ratio);
-				total++;
-				within += ratio >= 0.75 && ratio <= 1.25;
-			} else {
-				bench_table_cell(&tb, "%s", "-");
-				bench_table_cell(&tb, "%s", "-");
-			}
-		}
-	printf("\n");
-	if (total) {
-		printf("%d of %d counters within +-25%% of Linux\n\n", within, total);
-		bench_figure("oracle_file_within_25pct", within, "counters");
-	}
+	print_beside_linux(file_phases, 3, file_counters, NFILE_COUNTERS, &kmm_v[0][0],
+			   have && !o->quick ? &linux_v[0][0] : NULL, "oracle_file_within_25pct");
 	bench_figure("oracle_file_pgsteal",
 		     kmm_v[0][2] + kmm_v[0][3] + kmm_v[1][2] + kmm_v[1][3] + kmm_v[2][2] +
 			 kmm_v[2][3],
