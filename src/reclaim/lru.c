@@ -143,11 +143,15 @@ static struct lru_batch *this_batch(struct kmm_machine *m)
 static void lru_put_page(struct kmm_machine *m, struct lruvec *lruvec, struct kmm_page *page,
 			 struct list_head *to_free, bool culled)
 {
+	/*
+	 * Atomic flag updates: the page is visible in its page or swap cache,
+	 * and lock_page() there may set PG_locked in the same word meanwhile.
+	 */
 	if (page_evictable(page)) {
-		__ClearPageUnevictable(page);
+		ClearPageUnevictable(page);
 	} else {
-		__ClearPageActive(page);
-		__SetPageUnevictable(page);
+		ClearPageActive(page);
+		SetPageUnevictable(page);
 		if (culled)
 			count_vm_event(m, UNEVICTABLE_PGCULLED);
 	}

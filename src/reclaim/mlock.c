@@ -55,8 +55,9 @@ static void move_to_unevictable(struct kmm_machine *m, struct kmm_page *page)
 	spin_lock(&lruvec->lru_lock);
 	if (PageLRU(page) && !PageUnevictable(page) && !page_evictable(page)) {
 		lruvec_del_page(m, lruvec, page);
-		__ClearPageActive(page);
-		__SetPageUnevictable(page);
+		/* Atomic: a cache lookup may lock the page meanwhile (same word). */
+		ClearPageActive(page);
+		SetPageUnevictable(page);
 		lruvec_add_page(m, lruvec, page);
 		count_vm_event(m, UNEVICTABLE_PGCULLED);
 	}
@@ -70,7 +71,7 @@ static void move_to_evictable(struct kmm_machine *m, struct kmm_page *page)
 	spin_lock(&lruvec->lru_lock);
 	if (PageLRU(page) && PageUnevictable(page) && page_evictable(page)) {
 		lruvec_del_page(m, lruvec, page);
-		__ClearPageUnevictable(page);
+		ClearPageUnevictable(page);
 		lruvec_add_page(m, lruvec, page);
 		count_vm_event(m, UNEVICTABLE_PGRESCUED);
 	}
