@@ -237,6 +237,34 @@ void clear_page_dirty_for_io(struct kmm_page *page)
 }
 
 /*
+ * Write @page (referenced by the caller; the reference goes) back if it is
+ * still a dirty page of @mapping. Returns 1 if it was written, 0 if there
+ * was nothing to write, or the write's error: then the page stays dirty,
+ * keeping its data for a later attempt, and the error stays in wb_err.
+ */
+static int writeback_one(struct kmm_machine *m, struct kmm_address_space *mapping,
+			 struct kmm_page *page)
+{
+	int ret = 0;
+	lock_page(page);
+	if (page->mapping == mapping && PageDirty(page)) {
+		clear_page_dirty_for_io(page);
+		ret = mapping->a_ops->writepage(mapping, page);
+		if (ret) {
+			set_page_dirty(page);
+			mapping->wb_err = ret;
+		} else {
+			mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
+			count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
+			ret = 1;
+		}
+	}
+	unlock_page(page);
+	vm_put_page(m, page);
+	return ret;
+}
+
+/*
  * Write every dirty page of [first, last] back and wait for it (I/O is
  * synchronous here). Returns 0, or the first error (which also stays in
  * mapping->wb_err until msync reports it).
@@ -261,23 +289,9 @@ int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned lon
 				vm_put_page(m, page);
 			break;
 		}
-		lock_page(page);
-		if (page->mapping == mapping && PageDirty(page)) {
-			clear_page_dirty_for_io(page);
-			int err = mapping->a_ops->writepage(mapping, page);
-			if (err) {
-				/* Keep the data: the page stays dirty for a later attempt. */
-				set_page_dirty(page);
-				mapping->wb_err = err;
-				if (!ret)
-					ret = err;
-			} else {
-				mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
-				count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
-			}
-		}
-		unlock_page(page);
-		vm_put_page(m, page);
+		ret = writeback_one(m, mapping, page);
+		if (ret > 0)
+			ret = 0;
 		if (ret || index == ~0UL)
 			break;
 		index++;
@@ -285,7 +299,6 @@ int filemap_write_and_wait_range(struct kmm_address_space *mapping, unsigned lon
 	return ret;
 }
 
-/* Every page and every shadow entry of the file goes (Linux truncate_inode_pages_range). */
 /*
  * The flusher's work, done by the caller: write back up to @nr dirty pages
  * of @mapping, lowest index first (for a file written sequentially, the
@@ -306,24 +319,10 @@ long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr
 		spin_unlock(&mapping->i_pages_lock);
 		if (!page)
 			break;
-		lock_page(page);
-		int err = 0;
-		if (page->mapping == mapping && PageDirty(page)) {
-			clear_page_dirty_for_io(page);
-			err = mapping->a_ops->writepage(mapping, page);
-			if (err) {
-				set_page_dirty(page);
-				mapping->wb_err = err;
-			} else {
-				mod_node_page_state(page_pgdat(m, page), NR_WRITTEN, 1);
-				count_vm_events(m, PGPGOUT, PAGE_SIZE / 512);
-				done++;
-			}
-		}
-		unlock_page(page);
-		vm_put_page(m, page);
-		if (err)
+		int err = writeback_one(m, mapping, page);
+		if (err < 0)
 			return err;
+		done += (unsigned long)err;
 		if (index == ~0UL)
 			break;
 		index++;
@@ -331,6 +330,7 @@ long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr
 	return (long)done;
 }
 
+/* Every page and every shadow entry of the file goes (Linux truncate_inode_pages_range). */
 void truncate_inode_pages(struct kmm_address_space *mapping)
 {
 	unsigned long index = 0;
