@@ -139,7 +139,27 @@ static inline long atomic_long_cmpxchg(atomic_long_t *v, long old, long new)
 }
 
 /* Memory barriers with the kernel's names. */
-#define smp_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+#if defined(__SANITIZE_THREAD__)
+#define KMM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KMM_TSAN 1
+#endif
+#endif
+#ifdef KMM_TSAN
+/*
+ * TSan does not model fences (gcc refuses them under -Werror=tsan): a
+ * sequentially consistent read-modify-write is a full barrier too, and one
+ * TSan understands.
+ */
+#define smp_mb()                                                              \
+	({                                                                    \
+		static long kmm_mb_word_;                                     \
+		(void)__atomic_fetch_add(&kmm_mb_word_, 0, __ATOMIC_SEQ_CST); \
+	})
+#else
+#define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#endif
 #define smp_rmb()		__atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb()		__atomic_thread_fence(__ATOMIC_RELEASE)
 #define smp_load_acquire(p)	__atomic_load_n(p, __ATOMIC_ACQUIRE)

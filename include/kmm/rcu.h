@@ -27,6 +27,7 @@
 #ifndef KMM_RCU_H
 #define KMM_RCU_H
 
+#include <kmm/atomic.h>
 #include <kmm/compiler.h>
 #include <kmm/spinlock.h>
 
@@ -71,7 +72,7 @@ static inline void kmm_rcu_wait_readers(struct kmm_rcu *rcu)
 	 * wait in the store buffer while later loads run). Without it a reader
 	 * could enter after the loads and still find the object.
 	 */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	smp_mb();
 	if (unlikely(__atomic_load_n(&rcu->readers[0], __ATOMIC_SEQ_CST) |
 		     __atomic_load_n(&rcu->readers[1], __ATOMIC_SEQ_CST)))
 		kmm_synchronize_rcu(rcu);
