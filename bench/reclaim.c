@@ -85,14 +85,20 @@ static long counter_value(struct kmm_machine *m, const char *name)
 	       vmstat_value(m, "allocstall_normal") + vmstat_value(m, "allocstall_movable");
 }
 
-/* Linux's per-phase deltas: "delta PHASE COUNTER N" lines of program.txt, two runs averaged. */
-static bool read_oracle(const char *dir, double linux_v[NPHASES][NCOUNTERS])
+/*
+ * Linux's per-phase deltas of @scenario (a_anon, c_file): the "delta PHASE
+ * COUNTER N" lines of program.txt, the two untraced runs averaged, into
+ * @linux_v[nphases][ncounters]; the allocstall_<zone> lines add up.
+ */
+static bool read_oracle(const char *dir, const char *scenario, const char *const *phase_names,
+			int nphases, const char *const *counter_names, size_t ncounters,
+			double *linux_v)
 {
-	memset(linux_v, 0, sizeof(double) * NPHASES * NCOUNTERS);
+	memset(linux_v, 0, sizeof(double) * (size_t)nphases * ncounters);
 	int runs = 0;
 	for (int r = 1; r <= 2; r++) {
 		char path[512], line[256];
-		snprintf(path, sizeof(path), "%s/a_anon/notrace_run%d/program.txt", dir, r);
+		snprintf(path, sizeof(path), "%s/%s/notrace_run%d/program.txt", dir, scenario, r);
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;
@@ -102,14 +108,14 @@ static bool read_oracle(const char *dir, double linux_v[NPHASES][NCOUNTERS])
 			long v;
 			if (sscanf(line, "delta %31s %63s %ld", phase, name, &v) != 3)
 				continue;
-			for (int p = 0; p < NPHASES; p++) {
-				if (strcmp(phase, phases[p]))
+			for (int p = 0; p < nphases; p++) {
+				if (strcmp(phase, phase_names[p]))
 					continue;
-				for (size_t c = 0; c < NCOUNTERS; c++) {
-					bool stall = !strcmp(counters[c], "allocstall") &&
+				for (size_t c = 0; c < ncounters; c++) {
+					bool stall = !strcmp(counter_names[c], "allocstall") &&
 						     !strncmp(name, "allocstall_", 11);
-					if (stall || !strcmp(name, counters[c]))
-						linux_v[p][c] += (double)v;
+					if (stall || !strcmp(name, counter_names[c]))
+						linux_v[(size_t)p * ncounters + c] += (double)v;
 				}
 			}
 		}
@@ -117,9 +123,8 @@ static bool read_oracle(const char *dir, double linux_v[NPHASES][NCOUNTERS])
 	}
 	if (!runs)
 		return false;
-	for (int p = 0; p < NPHASES; p++)
-		for (size_t c = 0; c < NCOUNTERS; c++)
-			linux_v[p][c] /= runs;
+	for (size_t k = 0; k < (size_t)nphases * ncounters; k++)
+		linux_v[k] /= runs;
 	return true;
 }
 
@@ -172,8 +177,9 @@ static void oracle_anon(const struct bench_opts *o)
 	snprintf(dmesg, sizeof(dmesg), "%s/linux-6.1-pressure/a_anon/notrace_run1/dmesg.txt",
 		 KMM_ORACLE_DIR);
 	double linux_v[NPHASES][NCOUNTERS];
-	bool have =
-	    access(dmesg, R_OK) == 0 && read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", linux_v);
+	bool have = access(dmesg, R_OK) == 0 &&
+		    read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", "a_anon", phases, NPHASES,
+				counters, NCOUNTERS, &linux_v[0][0]);
 	char swap[64], opts[800];
 	snprintf(swap, sizeof(swap), "bench-reclaim-%d.swap", getpid());
 	unsigned long mib = o->quick ? 96 : 384;
@@ -275,43 +281,6 @@ static const char *const file_counters[] = {
 #define NFILE_COUNTERS (sizeof(file_counters) / sizeof(file_counters[0]))
 static const char *const file_phases[] = {"create", "read1", "read2"};
 
-static bool read_file_oracle(const char *dir, double linux_v[3][NFILE_COUNTERS])
-{
-	memset(linux_v, 0, sizeof(double) * 3 * NFILE_COUNTERS);
-	int runs = 0;
-	for (int r = 1; r <= 2; r++) {
-		char path[512], line[256];
-		snprintf(path, sizeof(path), "%s/c_file/notrace_run%d/program.txt", dir, r);
-		FILE *f = fopen(path, "r");
-		if (!f)
-			continue;
-		runs++;
-		while (fgets(line, sizeof(line), f)) {
-			char phase[32], name[64];
-			long v;
-			if (sscanf(line, "delta %31s %63s %ld", phase, name, &v) != 3)
-				continue;
-			for (int p = 0; p < 3; p++) {
-				if (strcmp(phase, file_phases[p]))
-					continue;
-				for (size_t c = 0; c < NFILE_COUNTERS; c++) {
-					bool stall = !strcmp(file_counters[c], "allocstall") &&
-						     !strncmp(name, "allocstall_", 11);
-					if (stall || !strcmp(name, file_counters[c]))
-						linux_v[p][c] += (double)v;
-				}
-			}
-		}
-		fclose(f);
-	}
-	if (!runs)
-		return false;
-	for (int p = 0; p < 3; p++)
-		for (size_t c = 0; c < NFILE_COUNTERS; c++)
-			linux_v[p][c] /= runs;
-	return true;
-}
-
 static void file_kswapd(struct kmm_machine *m)
 {
 	kmm_task_switch_out(m);
@@ -327,7 +296,8 @@ static void oracle_file(const struct bench_opts *o)
 		 KMM_ORACLE_DIR);
 	double linux_v[3][NFILE_COUNTERS];
 	bool have = access(dmesg, R_OK) == 0 &&
-		    read_file_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", linux_v);
+		    read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", "c_file", file_phases, 3,
+				file_counters, NFILE_COUNTERS, &linux_v[0][0]);
 	char path[64], opts[800];
 	snprintf(path, sizeof(path), "bench-reclaim-%d.file", getpid());
 	unsigned long mib = o->quick ? 128 : 512;
