@@ -138,7 +138,7 @@ static inline long atomic_long_cmpxchg(atomic_long_t *v, long old, long new)
 	return old;
 }
 
-/* Memory barriers with the kernel's names. */
+/* KMM_TSAN: 1 in a ThreadSanitizer build (gcc or clang), else 0. */
 #if defined(__SANITIZE_THREAD__)
 #define KMM_TSAN 1
 #elif defined(__has_feature)
@@ -146,7 +146,12 @@ static inline long atomic_long_cmpxchg(atomic_long_t *v, long old, long new)
 #define KMM_TSAN 1
 #endif
 #endif
-#ifdef KMM_TSAN
+#ifndef KMM_TSAN
+#define KMM_TSAN 0
+#endif
+
+/* Memory barriers with the kernel's names. */
+#if KMM_TSAN
 /*
  * TSan does not model fences (gcc refuses them under -Werror=tsan): a
  * sequentially consistent read-modify-write is a full barrier too, and one

@@ -53,17 +53,6 @@
  */
 #include "vm.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define KMM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define KMM_TSAN 1
-#endif
-#endif
-#ifndef KMM_TSAN
-#define KMM_TSAN 0
-#endif
-
 struct vm_cpu *this_vm_cpu(struct kmm_machine *m)
 {
 	struct kmm_cpu *cpu = this_cpu(m);
