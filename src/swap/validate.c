@@ -13,7 +13,10 @@
  * SWAP_HAS_CACHE on its slot. Shared memory: each swap entry in a shmem
  * mapping names a slot of an area that is in use, holding exactly one
  * reference (the entry's; nothing else shares a shmem slot), and a page in
- * that slot's swap cache belongs to no mapping. Globally: nr_swap_pages and total_swap_pages
+ * that slot's swap cache belongs to no mapping. Globally (a separate
+ * check, kmm_swap_validate_references, for machines where only tasks hold
+ * slots): the references swap_map counts equal the swap PTEs of every mm
+ * plus the shmem entries. Also globally: nr_swap_pages and total_swap_pages
  * equal the sums over the active areas, and both area lists are in
  * priority order.
  */
@@ -227,6 +230,60 @@ static int validate_shmem(struct kmm_machine *m, struct kmm_error *err)
 		if ((r = validate_shmem_mapping(m, &inode->i_data, err)))
 			break;
 	spin_unlock(&vm->inode_lock);
+	return r;
+}
+
+/*
+ * Every reference counted in swap_map against its holders: the swap PTEs
+ * of every mm (MM_SWAPENTS, which vm/'s census checks against the page
+ * tables) and shared memory's swap entries (inode->swapped, which the
+ * census checks against the trees). A count nobody holds is a slot that
+ * would never be freed.
+ */
+static int validate_references(struct kmm_machine *m, struct kmm_error *err)
+{
+	struct swap_state *ss = swap_state(m);
+	struct vm_state *vm = vm_state(m);
+	struct kmm_inode *inode;
+	struct kmm_mm *mm;
+	long holders = 0, refs = 0;
+	if (!vm)
+		return 0;
+	spin_lock(&vm->inode_lock);
+	list_for_each_entry (inode, &vm->shmem_inodes, i_list)
+		holders += (long)inode->swapped;
+	spin_unlock(&vm->inode_lock);
+	spin_lock(&vm->mmlist_lock);
+	list_for_each_entry (mm, &vm->mmlist, mmlist)
+		holders += get_mm_counter(mm, MM_SWAPENTS);
+	spin_unlock(&vm->mmlist_lock);
+	for (unsigned int type = 0; type < ss->nr_swapfiles; type++) {
+		struct swap_info *si = ss->swap_info[type];
+		if (!(READ_ONCE(si->flags) & SWP_USED) || !si->swap_map)
+			continue;
+		for (unsigned long o = 1; o < si->max; o++) {
+			unsigned char c = swap_count(READ_ONCE(si->swap_map[o]));
+			if (c != SWAP_MAP_BAD)
+				refs += c;
+		}
+	}
+	if (refs != holders)
+		return kmm_error_set(err, -EINVAL,
+				     "swap: swap_map counts %ld references, but swap PTEs and "
+				     "shared memory's swap entries are %ld",
+				     refs, holders);
+	return 0;
+}
+
+int kmm_swap_validate_references(struct kmm_machine *m, struct kmm_error *err)
+{
+	struct swap_state *ss = swap_state(m);
+	if (!ss)
+		return 0;
+	/* swapon_mutex keeps the areas; vm/'s list locks are not taken inside swap_lock. */
+	kmm_port_waitq_lock(&ss->swapon_mutex);
+	int r = validate_references(m, err);
+	kmm_port_waitq_unlock(&ss->swapon_mutex);
 	return r;
 }
 
