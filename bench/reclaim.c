@@ -20,8 +20,8 @@
  *     less the per-CPU lists, page tables and slab the run made the
  *     machine hold, on average).
  *  3. Reclaim throughput in pages/s: clean file pages, dirty file pages
- *     (written back to their file on the way) and anonymous pages written
- *     to swap, each reclaimed by kmm_reclaim_pages() from a machine where
+ *     (written back to their file on the way), anonymous pages and shared
+ *     anonymous (shmem) pages written to swap, each reclaimed by kmm_reclaim_pages() from a machine where
  *     they fill memory.
  *
  *  4. Swap I/O through reclaim: a task's anonymous memory (random bytes)
@@ -386,9 +386,12 @@ static void oracle_file(const struct bench_opts *o)
 enum kind {
 	CLEAN_FILE,
 	DIRTY_FILE,
-	ANON_SWAP
+	ANON_SWAP,
+	SHMEM_SWAP, /* MAP_SHARED|MAP_ANONYMOUS: shared memory written to swap */
+	NR_KINDS
 };
-static const char *const kind_names[] = {"clean file", "dirty file", "anon to swap"};
+static const char *const kind_names[] = {"clean file", "dirty file", "anon to swap",
+					 "shmem to swap"};
 
 /* Fill @mib of a @mem_mib machine with pages of @kind, then time reclaiming them. */
 static double reclaim_rate(enum kind kind, unsigned long mem_mib, unsigned long mib)
@@ -409,6 +412,9 @@ static double reclaim_rate(enum kind kind, unsigned long mem_mib, unsigned long 
 	if (kind == ANON_SWAP) {
 		a = kmm_mmap(t, 0, len, KMM_PROT_READ | KMM_PROT_WRITE,
 			     KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	} else if (kind == SHMEM_SWAP) {
+		a = kmm_mmap(t, 0, len, KMM_PROT_READ | KMM_PROT_WRITE,
+			     KMM_MAP_SHARED | KMM_MAP_ANONYMOUS, NULL, 0);
 	} else {
 		int fd = open(file, O_CREAT | O_TRUNC | O_RDWR, 0644);
 		if (fd < 0 || ftruncate(fd, (off_t)len))
@@ -910,8 +916,8 @@ int main(int argc, char **argv)
 	bench_table_col(&tb, "MiB/s", 8);
 	bench_table_header(&tb);
 	static const char *const fig[] = {"reclaim_clean_file_pps", "reclaim_dirty_file_pps",
-					  "reclaim_anon_swap_pps"};
-	for (int k = 0; k < 3; k++) {
+					  "reclaim_anon_swap_pps", "shmem_swapout"};
+	for (int k = 0; k < NR_KINDS; k++) {
 		double v[8];
 		for (int r = 0; r < reps; r++)
 			v[r] = reclaim_rate((enum kind)k, 2 * mib + 64, mib);

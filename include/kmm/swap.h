@@ -132,5 +132,12 @@ void kmm_swap_set_write_fault(struct kmm_machine *m, enum kmm_swap_write_fault k
  * quiet (no concurrent allocation or freeing) while it runs.
  */
 int kmm_swap_validate(struct kmm_machine *m, struct kmm_error *err);
+/*
+ * Check that every reference swap_map counts has a holder: the sum of the
+ * slots' counts equals the swap PTEs of every mm plus the swap entries of
+ * shared memory. Only for machines where nothing but tasks holds slots
+ * (unit tests that take slots by hand fail it). 0 or -EINVAL with @err.
+ */
+int kmm_swap_validate_references(struct kmm_machine *m, struct kmm_error *err);
 
 #endif /* KMM_SWAP_H */

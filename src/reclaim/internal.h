@@ -97,17 +97,13 @@ static inline bool page_is_file_lru(const struct kmm_page *page)
 }
 
 /*
- * May reclaim take this page? Not when mlocked, nor for shared anonymous
- * memory (shmem): kmm has no shmem swap-out yet, so those pages live on the
- * unevictable list like ramfs pages in Linux.
+ * May reclaim take this page? Not when mlocked (Linux folio_evictable).
+ * Shared anonymous memory (shmem) is evictable: it is swap-backed, on the
+ * anon lists, and goes to swap like anonymous memory (swap/shmem_swap.c).
  */
 static inline bool page_evictable(const struct kmm_page *page)
 {
-	if (PageMlocked(page))
-		return false;
-	if (PageSwapBacked(page) && !PageAnon(page) && !PageSwapCache(page))
-		return false;
-	return true;
+	return !PageMlocked(page);
 }
 
 /* The list a page belongs on by its flags (Linux folio_lru_list). */

@@ -26,7 +26,8 @@
  *     by page (shrink_page_list): used since last seen -> keep it on the
  *     list once, activate it when used again (or at once when two PTEs
  *     used it); anonymous -> get a swap slot and enter the swap cache;
- *     mapped -> try_to_unmap; dirty ->
+ *     mapped -> try_to_unmap; dirty shmem -> a swap slot, the swap cache,
+ *     and a swap entry in its mapping's slot (shmem_writepage); dirty ->
  *     write (to swap or the file; kmm's writes are synchronous, so a page
  *     written without error is clean at once); clean -> out of its cache
  *     and freed. A write error leaves the page dirty in the swap or page
@@ -209,7 +210,8 @@ static void pageout_done(struct kmm_machine *m, struct kmm_page *page)
 
 /*
  * Write a dirty, unmapped, locked page to its backing store (Linux
- * pageout()): an anonymous page to its swap slot, a file page to its file.
+ * pageout()): an anonymous page to its swap slot, a shmem page to a swap
+ * slot it gets now (shmem_writepage), a file page to its file.
  * I/O is synchronous, so success means the page is clean now. A swap page
  * goes on @plug when there is room, to be written with the rest of the
  * batch (finish_plugged_swap_writes).
@@ -217,8 +219,12 @@ static void pageout_done(struct kmm_machine *m, struct kmm_page *page)
 static enum pageout_result pageout(struct kmm_machine *m, struct kmm_page *page,
 				   struct scan_control *sc, struct swap_plug *plug)
 {
-	(void)sc;
 	int err;
+	if (!PageSwapCache(page) && PageSwapBacked(page) && !PageAnon(page)) {
+		/* Shared memory: into the swap cache, its slot's entry left in its mapping. */
+		if (!sc->may_swap || shmem_writepage(m, page))
+			return PAGE_ACTIVATE;
+	}
 	if (PageSwapCache(page)) {
 		ClearPageDirty(page);
 		if (swap_writepage_plugged(plug, page, page_swap_entry(page)))

@@ -254,6 +254,10 @@ static inline struct swap_address_space *swap_address_space(struct swap_info *si
 {
 	return &si->spaces[offset >> SWAP_ADDRESS_SPACE_SHIFT];
 }
+/* shmem_swap.c: vm/'s shmem swap-in hook, and swapoff's walk of shmem mappings (Linux shmem_unuse). */
+void shmem_swap_init(struct kmm_machine *m);
+void shmem_swap_exit(struct kmm_machine *m);
+int shmem_unuse(struct kmm_machine *m, unsigned int type);
 /* unuse.c: swapoff's walk of every mm for swap PTEs of area @type (Linux unuse_mm...). */
 int swap_unuse_area(struct kmm_machine *m, unsigned int type);
 /* Drop every page of @si's swap cache whose slot no PTE names any more (try_to_unuse's tail). */

@@ -15,6 +15,10 @@
  *            map the page, swap_free(entry)     one PTE reference less
  *   exit:    free_swap_and_cache(m, entry)      per swap PTE
  *
+ * A shmem page goes out through shmem_writepage() (its mapping slot then
+ * holds the entry, one reference) and comes back through vm/'s
+ * shmem_swapin hook (swap/shmem_swap.c).
+ *
  * Every function takes the machine first. "Context" notes say which locks
  * the caller may hold: none of these take the page-table locks.
  */
@@ -93,6 +97,15 @@ int add_to_swap(struct kmm_machine *m, struct kmm_page *page);
  * __remove_mapping for swap). Returns true if it did.
  */
 bool remove_swap_mapping(struct kmm_machine *m, struct kmm_page *page);
+/*
+ * Reclaim: send @page (a dirty shmem page, locked, unmapped, isolated) to
+ * swap: a slot, the swap cache, and the slot's entry in its mapping in
+ * place of the page, holding one swap_map reference (Linux
+ * shmem_writepage up to swap_writepage). The page is then a dirty
+ * swap-cache page of no mapping, for pageout to write. Returns 0, -ENOSPC
+ * (swap full or off), -ENOMEM or -EBUSY (mapped again).
+ */
+int shmem_writepage(struct kmm_machine *m, struct kmm_page *page);
 /* The cache page of @entry with a reference taken, or NULL. */
 struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry);
 /*

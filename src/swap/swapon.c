@@ -63,6 +63,7 @@ int swap_init(struct kmm_machine *m, struct kmm_error *err)
 	m->hooks.nr_swap_pages = swap_hook_nr_swap_pages;
 	m->sysctl[KMM_SYSCTL_SWAP] = (struct kmm_sysctl_ops){swap_sysctl_set, swap_sysctl_get};
 	swap_fault_init(m);
+	shmem_swap_init(m);
 	return 0;
 }
 
@@ -138,6 +139,7 @@ void swap_destroy(struct kmm_machine *m)
 	kmm_port_waitq_destroy(&ss->swapon_mutex);
 	m->hooks.nr_swap_pages = NULL;
 	swap_fault_exit(m);
+	shmem_swap_exit(m);
 	m->swap = NULL;
 	kmm_port_free(ss, sizeof(*ss));
 }

@@ -4,14 +4,14 @@
  * referenced any more and its file can be closed.
  *
  * Linux: mm/swapfile.c try_to_unuse, unuse_mm, unuse_vma, unuse_pte_range,
- * unuse_pte (6.1, without shmem_unuse: kmm's shared anonymous memory never
- * goes to swap, so only PTEs hold swap entries).
+ * unuse_pte (6.1). Shared memory's swap entries live in its mappings, not
+ * in page tables: shmem_unuse (shmem_swap.c) brings those back first.
  *
  * Theory of operation. The swap layer sits above vm/, as the fault path
  * (swap_fault.c) does, so it walks vm/'s structures itself: every mm on the
  * machine's list (held by an mm_users reference, so it stays on the list
  * while we work on it and exit cannot free its page tables under us), every
- * VMA that has an anon_vma (only anonymous pages go to swap), every PTE of
+ * VMA that has an anon_vma (only anonymous pages have swap PTEs), every PTE of
  * the VMA. For a swap PTE of the area: take the page from the swap cache or
  * read it (swapin_readahead, which also reads its neighbouring slots), lock
  * it, and under the PTE lock, if the PTE still holds the entry, map the page
@@ -180,6 +180,10 @@ int swap_unuse_area(struct kmm_machine *m, unsigned int type)
 	int ret = 0;
 	if (!vm)
 		return 0;
+	/* Shared memory first, as Linux's try_to_unuse: its entries are in no page table. */
+	ret = shmem_unuse(m, type);
+	if (ret)
+		return ret;
 	/*
 	 * Step along the list of mms with a user reference on the one being
 	 * walked: mmput() takes an mm off the list only when its last user

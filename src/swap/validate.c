@@ -10,11 +10,18 @@
  * lowest_bit and highest_bit; a slot never written has no checksum; the
  * area is on the available list exactly when it is on and not full; each
  * swap-cache page has PG_swapcache, its entry in page->private and
- * SWAP_HAS_CACHE on its slot. Globally: nr_swap_pages and total_swap_pages
+ * SWAP_HAS_CACHE on its slot. Shared memory: each swap entry in a shmem
+ * mapping names a slot of an area that is in use, holding exactly one
+ * reference (the entry's; nothing else shares a shmem slot), and a page in
+ * that slot's swap cache belongs to no mapping. Globally (a separate
+ * check, kmm_swap_validate_references, for machines where only tasks hold
+ * slots): the references swap_map counts equal the swap PTEs of every mm
+ * plus the shmem entries. Also globally: nr_swap_pages and total_swap_pages
  * equal the sums over the active areas, and both area lists are in
  * priority order.
  */
 #include "internal.h"
+#include "../vm/vm.h"
 #include <errno.h>
 #include <string.h>
 
@@ -163,6 +170,123 @@ int swap_info_validate(struct kmm_machine *m, struct swap_info *si, struct kmm_e
 	return r;
 }
 
+/* One shmem mapping's swap entries; under swapon_mutex, so no area comes or goes. */
+static int validate_shmem_mapping(struct kmm_machine *m, struct kmm_address_space *mapping,
+				  struct kmm_error *err)
+{
+	unsigned long index = 0;
+	int r = 0;
+	spin_lock(&mapping->i_pages_lock);
+	for (;; index++) {
+		void *entry = radix_tree_next(&mapping->i_pages, &index, -1);
+		if (!entry)
+			break;
+		if (!xa_is_value(entry))
+			continue;
+		swp_entry_t e = radix_to_swp_entry(entry);
+		struct swap_info *si = swap_type_to_swap_info(m, swp_type(e));
+		if (!si || !(READ_ONCE(si->flags) & SWP_USED) || !si->swap_map ||
+		    swp_offset(e) >= si->max) {
+			r = kmm_error_set(err, -EINVAL,
+					  "shared memory %p: index %lu holds swap entry %#lx of no "
+					  "area",
+					  (void *)mapping, index, e.val);
+			break;
+		}
+		unsigned char v = READ_ONCE(si->swap_map[swp_offset(e)]);
+		if (swap_count(v) != 1) {
+			r = kmm_error_set(err, -EINVAL,
+					  "swap %s: slot %lu, the swap entry of shared memory %p "
+					  "index %lu, has swap_map %#x (want one reference)",
+					  si->path, swp_offset(e), (void *)mapping, index, v);
+			break;
+		}
+		struct swap_address_space *space = swap_address_space(si, swp_offset(e));
+		spin_lock(&space->lock);
+		struct kmm_page *page = radix_tree_lookup(&space->i_pages, swp_offset(e));
+		if (page && !xa_is_value(page) && page->mapping)
+			r = kmm_error_set(err, -EINVAL,
+					  "swap %s: the cache page of slot %lu (shared memory %p "
+					  "index %lu) is in mapping %p too",
+					  si->path, swp_offset(e), (void *)mapping, index,
+					  (void *)page->mapping);
+		spin_unlock(&space->lock);
+		if (r)
+			break;
+	}
+	spin_unlock(&mapping->i_pages_lock);
+	return r;
+}
+
+static int validate_shmem(struct kmm_machine *m, struct kmm_error *err)
+{
+	struct vm_state *vm = vm_state(m);
+	struct kmm_inode *inode;
+	int r = 0;
+	if (!vm)
+		return 0;
+	spin_lock(&vm->inode_lock);
+	list_for_each_entry (inode, &vm->shmem_inodes, i_list)
+		if ((r = validate_shmem_mapping(m, &inode->i_data, err)))
+			break;
+	spin_unlock(&vm->inode_lock);
+	return r;
+}
+
+/*
+ * Every reference counted in swap_map against its holders: the swap PTEs
+ * of every mm (MM_SWAPENTS, which vm/'s census checks against the page
+ * tables) and shared memory's swap entries (inode->swapped, which the
+ * census checks against the trees). A count nobody holds is a slot that
+ * would never be freed.
+ */
+static int validate_references(struct kmm_machine *m, struct kmm_error *err)
+{
+	struct swap_state *ss = swap_state(m);
+	struct vm_state *vm = vm_state(m);
+	struct kmm_inode *inode;
+	struct kmm_mm *mm;
+	long holders = 0, refs = 0;
+	if (!vm)
+		return 0;
+	spin_lock(&vm->inode_lock);
+	list_for_each_entry (inode, &vm->shmem_inodes, i_list)
+		holders += (long)inode->swapped;
+	spin_unlock(&vm->inode_lock);
+	spin_lock(&vm->mmlist_lock);
+	list_for_each_entry (mm, &vm->mmlist, mmlist)
+		holders += get_mm_counter(mm, MM_SWAPENTS);
+	spin_unlock(&vm->mmlist_lock);
+	for (unsigned int type = 0; type < ss->nr_swapfiles; type++) {
+		struct swap_info *si = ss->swap_info[type];
+		if (!(READ_ONCE(si->flags) & SWP_USED) || !si->swap_map)
+			continue;
+		for (unsigned long o = 1; o < si->max; o++) {
+			unsigned char c = swap_count(READ_ONCE(si->swap_map[o]));
+			if (c != SWAP_MAP_BAD)
+				refs += c;
+		}
+	}
+	if (refs != holders)
+		return kmm_error_set(err, -EINVAL,
+				     "swap: swap_map counts %ld references, but swap PTEs and "
+				     "shared memory's swap entries are %ld",
+				     refs, holders);
+	return 0;
+}
+
+int kmm_swap_validate_references(struct kmm_machine *m, struct kmm_error *err)
+{
+	struct swap_state *ss = swap_state(m);
+	if (!ss)
+		return 0;
+	/* swapon_mutex keeps the areas; vm/'s list locks are not taken inside swap_lock. */
+	kmm_port_waitq_lock(&ss->swapon_mutex);
+	int r = validate_references(m, err);
+	kmm_port_waitq_unlock(&ss->swapon_mutex);
+	return r;
+}
+
 int kmm_swap_validate(struct kmm_machine *m, struct kmm_error *err)
 {
 	struct swap_state *ss = swap_state(m);
@@ -209,6 +333,8 @@ int kmm_swap_validate(struct kmm_machine *m, struct kmm_error *err)
 		r = kmm_error_set(err, -EINVAL, "swap: total_swap_pages %ld, areas have %ld",
 				  ss->total_swap_pages, total);
 	spin_unlock(&ss->swap_lock);
+	if (!r)
+		r = validate_shmem(m, err);
 	kmm_port_waitq_unlock(&ss->swapon_mutex);
 	return r;
 }

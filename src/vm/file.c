@@ -12,7 +12,7 @@
  * file.
  *
  * When the last reference to an inode goes, its dirty pages are written
- * back and its page cache is dropped: kmm keeps no unreferenced inodes, so
+ * back and its page cache is dropped (for shmem, with its swap slots): kmm keeps no unreferenced inodes, so
  * the page cache of a closed, unmapped file is freed at once (Linux keeps it
  * until reclaim; drop_caches in kmm is therefore implicit).
  *
@@ -98,7 +98,7 @@ static int shmem_read_pages(struct kmm_address_space *mapping, struct kmm_page *
 
 const struct address_space_operations shmem_aops = {
     .read_pages = shmem_read_pages,
-    .writepage = NULL, /* only swap can take shared memory out (swap/) */
+    .writepage = NULL, /* reclaim sends shared memory to swap (swap/shmem_swap.c) */
 };
 
 static struct kmm_inode *inode_alloc(struct kmm_machine *m)
@@ -131,7 +131,7 @@ static struct kmm_file *file_alloc(struct kmm_machine *m, struct kmm_inode *inod
 	return f;
 }
 
-static void iput(struct kmm_inode *inode)
+void iput(struct kmm_inode *inode)
 {
 	struct kmm_machine *m = inode->machine;
 	struct vm_state *vm = vm_state(m);
@@ -302,6 +302,11 @@ struct kmm_file *shmem_file_setup(struct kmm_machine *m, uint64_t size)
 	kmm_port_snprintf(inode->path, sizeof(inode->path), "/dev/zero");
 	mapping_init(&inode->i_data, inode, &shmem_aops);
 	inode->i_data.flags |= 1UL << AS_SHMEM;
+	/* On the shared-memory list, where swapoff finds its swap entries (Linux shmem_swaplist). */
+	struct vm_state *vm = vm_state(m);
+	spin_lock(&vm->inode_lock);
+	list_add_tail(&inode->i_list, &vm->shmem_inodes);
+	spin_unlock(&vm->inode_lock);
 	struct kmm_file *f = file_alloc(m, inode, FMODE_READ | FMODE_WRITE);
 	if (!f)
 		iput(inode);

@@ -103,7 +103,8 @@ static void page_cache_stat(struct kmm_address_space *mapping, struct kmm_page *
  * reference of its own. A shadow entry in the slot (the page reclaim
  * evicted from there) is replaced, and tells the working-set code about the
  * refault before the page goes on the LRU (Linux filemap_add_folio).
- * Returns 0, -EEXIST if the index holds a page, or -ENOMEM.
+ * Returns 0, -EEXIST if the index holds a page (or a shmem swap entry), or
+ * -ENOMEM.
  */
 int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, unsigned long index)
 {
@@ -117,7 +118,11 @@ int add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping, 
 	spin_lock(&mapping->i_pages_lock);
 	void *shadow = radix_tree_lookup(&mapping->i_pages, index);
 	int err;
-	if (xa_is_value(shadow)) {
+	if (xa_is_value(shadow) && mapping_shmem(mapping)) {
+		/* Shared memory's swap entry: only swap-in may take that slot (shmem.c). */
+		shadow = NULL;
+		err = -EEXIST;
+	} else if (xa_is_value(shadow)) {
 		radix_tree_replace(&mapping->i_pages, index, page);
 		err = 0;
 	} else {
@@ -330,7 +335,11 @@ long filemap_writeback_pages(struct kmm_address_space *mapping, unsigned long nr
 	return (long)done;
 }
 
-/* Every page and every shadow entry of the file goes (Linux truncate_inode_pages_range). */
+/*
+ * Every page and every shadow entry of the file goes, and every swap entry
+ * of shared memory with its slot (Linux truncate_inode_pages_range,
+ * shmem_undo_range).
+ */
 void truncate_inode_pages(struct kmm_address_space *mapping)
 {
 	unsigned long index = 0;
@@ -339,7 +348,11 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		struct kmm_page *page = radix_tree_next(&mapping->i_pages, &index, -1);
 		if (xa_is_value(page)) {
 			radix_tree_delete(&mapping->i_pages, index);
+			if (mapping_shmem(mapping))
+				mapping->host->swapped--;
 			spin_unlock(&mapping->i_pages_lock);
+			if (mapping_shmem(mapping))
+				shmem_free_swap(mapping, page); /* a swap entry, not a shadow */
 			continue;
 		}
 		if (page)
@@ -347,8 +360,14 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		spin_unlock(&mapping->i_pages_lock);
 		if (!page)
 			break;
-		VM_BUG_ON_PAGE(page_mapped(page), page);
 		lock_page(page);
+		if (page->mapping != mapping) {
+			/* Reclaim moved it to swap meanwhile (shmem): look at the slot again. */
+			unlock_page(page);
+			vm_put_page(mapping->host->machine, page);
+			continue;
+		}
+		VM_BUG_ON_PAGE(page_mapped(page), page);
 		delete_from_page_cache(page);
 		unlock_page(page);
 		vm_put_page(mapping->host->machine, page);
@@ -444,6 +463,8 @@ unsigned int filemap_fault(struct vm_fault *vmf)
 		vmf->sigbus_code = KMM_BUS_ADRERR;
 		return VM_FAULT_SIGBUS;
 	}
+	if (mapping_shmem(mapping))
+		return shmem_fault(vmf);
 	struct kmm_page *page = find_get_page(mapping, index);
 	if (!page) {
 		unsigned long start = index, nr = 1;

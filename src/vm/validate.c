@@ -235,22 +235,26 @@ static int census_mapping(struct vm_census *c, struct kmm_address_space *mapping
 	if (radix_tree_check(&mapping->i_pages, &why) < 0)
 		return kmm_error_set(c->err, -EINVAL, "page cache of %s: %s", mapping->host->path,
 				     why);
-	unsigned long index, n = 0;
+	unsigned long index, n = 0, swapped = 0;
 	struct kmm_page *page;
 	radix_tree_for_each(&mapping->i_pages, index, page, -1)
 	{
-		/* A shadow entry: reclaim evicted the page (the radix check saw it untagged). */
+		/*
+		 * A value entry: in a file's cache the shadow of an evicted page,
+		 * in shared memory a swap entry (swap/'s checker checks its slot).
+		 */
 		if (xa_is_value(page)) {
-			if (mapping_shmem(mapping))
-				return kmm_error_set(
-				    c->err, -EINVAL,
-				    "page cache of %s: shadow entry at index %lu of "
-				    "shared memory, which reclaim never evicts",
-				    mapping->host->path, index);
+			swapped += mapping_shmem(mapping);
 			continue;
 		}
 		unsigned long pfn = page_to_pfn(c->m, page);
 		n++;
+		if (mapping_shmem(mapping) && (PageSwapCache(page) || !PageSwapBacked(page)))
+			return kmm_error_set(
+			    c->err, -EINVAL,
+			    "shared memory %p: pfn %#lx at index %lu has swapcache "
+			    "%d, swapbacked %d",
+			    (void *)mapping, pfn, index, PageSwapCache(page), PageSwapBacked(page));
 		if (page->mapping != mapping || page->index != index)
 			return kmm_error_set(c->err, -EINVAL,
 					     "page cache of %s: pfn %#lx at index %lu has mapping "
@@ -276,10 +280,15 @@ static int census_mapping(struct vm_census *c, struct kmm_address_space *mapping
 		return kmm_error_set(c->err, -EINVAL,
 				     "page cache of %s: nrpages %lu, tree holds %lu",
 				     mapping->host->path, mapping->nrpages, n);
+	if (mapping_shmem(mapping) && swapped != mapping->host->swapped)
+		return kmm_error_set(c->err, -EINVAL,
+				     "shared memory %p: swapped says %lu, tree holds %lu swap "
+				     "entries",
+				     (void *)mapping, mapping->host->swapped, swapped);
 	return 0;
 }
 
-/* Walk every mm and every VMA's file once; shmem files are reached through their VMAs. */
+/* Walk every mm, and every file and shared-memory inode once. */
 static int census_all(struct vm_census *c)
 {
 	struct vm_state *vm = vm_state(c->m);
@@ -289,19 +298,12 @@ static int census_all(struct vm_census *c)
 	list_for_each_entry (inode, &vm->inodes, i_list)
 		if ((err = census_mapping(c, &inode->i_data)))
 			return err;
+	list_for_each_entry (inode, &vm->shmem_inodes, i_list)
+		if ((err = census_mapping(c, &inode->i_data)))
+			return err;
 	list_for_each_entry (mm, &vm->mmlist, mmlist) {
 		mmap_read_lock(mm);
 		err = census_mm(c, mm);
-		/* Shared memory has no inode on the list: count each one at its first VMA. */
-		for (struct kmm_vma *vma = mm->mmap; vma && !err; vma = vma->vm_next) {
-			struct kmm_address_space *mapping = vma_mapping(vma);
-			if (!mapping || !mapping_shmem(mapping))
-				continue;
-			struct kmm_vma *first =
-			    vma_interval_tree_iter_first(&mapping->i_mmap, 0, ~0UL);
-			if (first == vma)
-				err = census_mapping(c, mapping);
-		}
 		mmap_read_unlock(mm);
 		if (err)
 			return err;

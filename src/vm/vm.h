@@ -208,7 +208,8 @@ struct kmm_inode {
 	uint64_t dev, ino; /* host identity: one inode per host file */
 	uint64_t i_size;   /* bytes (READ_ONCE: faults read it without a lock) */
 	struct kmm_address_space i_data;
-	struct list_head i_list;     /* on the machine's list of inodes */
+	struct list_head i_list;     /* on the machine's list of inodes (shmem: its own list) */
+	unsigned long swapped;	     /* shmem: slots holding swap entries (i_pages_lock) */
 	struct rw_semaphore i_rwsem; /* serializes write(2)s and the size they extend */
 	char path[256];
 };
@@ -329,6 +330,15 @@ struct vm_swap_hooks {
 	void (*free_swap_and_cache)(struct kmm_machine *m, swp_entry_t entry);
 	/* A swap-cache page lost a mapping: drop it from the cache if nothing maps it. */
 	void (*free_swap_cache)(struct kmm_machine *m, struct kmm_page *page);
+	/*
+	 * Shared memory: bring back the page whose slot @index of @mapping
+	 * holds @entry (vm/shmem.c). 0 with *@pagep locked, referenced and in
+	 * the mapping (*@major: it was read from the area); -EIO (the read
+	 * failed), -ENOMEM, or -EAGAIN (the slot changed: look again).
+	 */
+	int (*shmem_swapin)(struct kmm_machine *m, struct kmm_address_space *mapping,
+			    unsigned long index, swp_entry_t entry, struct kmm_page **pagep,
+			    bool *major);
 };
 
 /* reclaim/ registers these to keep its LRU lists (NULL until it exists). */
@@ -394,6 +404,7 @@ struct vm_state {
 	struct list_head mmlist;
 	spinlock_t inode_lock;
 	struct list_head inodes;
+	struct list_head shmem_inodes; /* shared memory (under inode_lock): what swapoff walks */
 	spinlock_t task_lock;
 	struct list_head tasks;
 	int next_pid;
@@ -786,6 +797,40 @@ struct kmm_file *get_file(struct kmm_file *f);
 void fput(struct kmm_file *f);
 struct kmm_file *shmem_file_setup(struct kmm_machine *m, uint64_t size);
 extern const struct address_space_operations shmem_aops;
+void iput(struct kmm_inode *inode);
+
+/*
+ * shmem.c: shared memory's pages and swap entries. A slot of a shmem
+ * mapping holds a page, nothing (a hole: zeros), or a swap entry as a
+ * radix-tree value entry. Shadows of evicted pages never go there (the
+ * swap cache keeps a swapped shmem page's shadow), so in a shmem mapping
+ * every value entry is a swap entry, and in a file's mapping a shadow.
+ */
+static inline void *swp_to_radix_entry(swp_entry_t entry)
+{
+	return xa_mk_value(entry.val);
+}
+static inline swp_entry_t radix_to_swp_entry(const void *entry)
+{
+	swp_entry_t e = {xa_to_value(entry)};
+	return e;
+}
+unsigned int shmem_fault(struct vm_fault *vmf);
+/*
+ * Put @page (locked, referenced, not in any mapping) into slot @index of
+ * @mapping in place of @expected (a swap entry); the tree takes a
+ * reference. The page is not added to an LRU list (it is on one already).
+ * Returns 0, or -EEXIST when the slot no longer holds @expected.
+ */
+int shmem_add_to_page_cache(struct kmm_page *page, struct kmm_address_space *mapping,
+			    unsigned long index, void *expected);
+/*
+ * Replace @page (locked, unmapped, in a shmem mapping) by @radswap in its
+ * slot, and drop the tree's reference (Linux shmem_delete_from_page_cache).
+ */
+void shmem_delete_from_page_cache(struct kmm_page *page, void *radswap);
+/* Truncation met swap entry @radswap at @index: it is gone from the tree; free its slot. */
+void shmem_free_swap(struct kmm_address_space *mapping, void *radswap);
 
 /* mmu.c: the software MMU, context switches, signals. */
 /* Run @t on its CPU from this thread; returns 0, or -ESRCH if the task is dead. */

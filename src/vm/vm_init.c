@@ -80,6 +80,7 @@ int vm_init(struct kmm_machine *m, struct kmm_error *err)
 	INIT_LIST_HEAD(&vm->mmlist);
 	spin_lock_init(&vm->inode_lock);
 	INIT_LIST_HEAD(&vm->inodes);
+	INIT_LIST_HEAD(&vm->shmem_inodes);
 	spin_lock_init(&vm->task_lock);
 	INIT_LIST_HEAD(&vm->tasks);
 	vm->next_pid = 1;

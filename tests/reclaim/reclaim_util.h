@@ -88,6 +88,10 @@ static inline int reclaim_check_all(struct kmm_machine *m)
 		fprintf(stderr, "kmm_swap_validate: %s\n", e.msg);
 		return -1;
 	}
+	if (kmm_swap_validate_references(m, &e)) {
+		fprintf(stderr, "kmm_swap_validate_references: %s\n", e.msg);
+		return -1;
+	}
 	return 0;
 }
 #define expect_all_valid(m) expect_int_eq(reclaim_check_all(m), 0)
