@@ -183,9 +183,19 @@ static int __anon_vma_clone(struct kmm_vma *dst, struct kmm_vma *src, bool fork)
 
 	/* Oldest first, so @dst's list keeps @src's order (newest first). */
 	list_for_each_entry_reverse (pavc, &src->anon_vma_chain, same_vma) {
-		struct anon_vma_chain *avc = avc_alloc(m);
-		if (unlikely(!avc)) {
+		/*
+		 * Not into reclaim with a root lock held: reclaim's walk of a page
+		 * of this fork tree would wait for it (Linux anon_vma_clone, the
+		 * same two tries).
+		 */
+		struct anon_vma_chain *avc =
+		    root ? rmap_obj_alloc(m, RMAP_ANON_VMA_CHAIN, GFP_NOWAIT | __GFP_NOWARN) : NULL;
+		if (!avc) {
 			unlock_root(root);
+			root = NULL;
+			avc = avc_alloc(m);
+		}
+		if (unlikely(!avc)) {
 			dst->anon_vma = NULL;
 			unlink_anon_vmas(dst);
 			return -ENOMEM;

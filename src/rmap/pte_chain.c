@@ -28,10 +28,18 @@
  * A walk cannot hold it while it takes PTE locks (the order is the other
  * way), so it copies the chain under the bit lock, pins each mm
  * (mm_count), drops the bit lock, and then visits each PTE under the mm's
- * mmap_lock (read, trylock: reclaim must not wait for a task's mmap_lock)
- * and the PTE lock, checking that the PTE still maps the page. 2.5 held the
- * chain lock and trylocked mm->page_table_lock instead; kmm's VMA tree is
- * not guarded by that lock, so the walk needs mmap_lock to find the VMA.
+ * page_table_lock (trylock: reclaim must not wait) and the PTE lock,
+ * checking that the PTE still maps the page. The VMA tree, a linked VMA's
+ * range and flags change under page_table_lock too (vm/vma.c), and
+ * mremap moves PTEs under it, as in 2.5, whose walk trylocked it the same
+ * way. Not mmap_lock: a task holds that for writing across allocations
+ * (mmap allocating its VMA, fork its page tables), so reclaim inside such
+ * a task would find its own mm busy and count every page it shares as
+ * referenced, where objrmap's walk (anon_vma and i_mmap locks, never held
+ * across an allocation) sees the same PTEs as ever: the two designs would
+ * decide differently on the same state. page_table_lock is only ever held
+ * for a few stores, never across an allocation, so in deterministic mode a
+ * walk never finds it busy.
  */
 #include "internal.h"
 #include <errno.h>
@@ -223,9 +231,9 @@ static void ptc_ref_fill(struct kmm_machine *m, struct ptc_ref *r, pte_t *ptep)
 /*
  * Did the entry for @ptep leave the chain after the walk copied it? Then
  * the walk may have missed the mapping (mremap moved it to a PTE the copy
- * does not have), and says so as it does for a busy mmap_lock. The chain
- * is searched only when the PTE no longer maps the page; the caller holds
- * the mm's mmap_lock, so mremap of this mm cannot be running.
+ * does not have), and says so as it does for a busy page_table_lock. The
+ * chain is searched only when the PTE no longer maps the page; the caller
+ * holds the mm's page_table_lock, so mremap of this mm is not moving PTEs.
  */
 static bool chain_entry_went(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
 {
@@ -278,13 +286,13 @@ void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_wa
 		struct kmm_mm *mm = refs[i].mm;
 		/* An mm on its way out (mm_users 0) is tearing its PTEs down itself. */
 		if (more && atomic_add_unless(&mm->mm_users, 1, 0)) {
-			if (down_read_trylock(&mm->mmap_lock)) {
+			if (spin_trylock(&mm->page_table_lock)) {
 				struct kmm_vma *vma = find_vma(mm, refs[i].address);
 				if (unlikely(chain_entry_went(m, page, refs[i].ptep)))
 					rwc->contended = true;
 				else if (vma && vma->vm_start <= refs[i].address)
 					more = rmap_walk_one(page, vma, refs[i].address, rwc);
-				up_read(&mm->mmap_lock);
+				spin_unlock(&mm->page_table_lock);
 			} else {
 				rwc->contended = true;
 			}

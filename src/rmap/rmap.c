@@ -15,8 +15,8 @@
  * Lock order of a walk (mm/rmap.c's, restricted to kmm):
  *   page lock (the caller, for file pages)
  *     objrmap: anon_vma root rwsem (read) or mapping->i_mmap_rwsem (read)
- *     ptechain: the page's chain bit lock, dropped before, then mm->mmap_lock
- *               (read, trylock) of each mapping mm
+ *     ptechain: the page's chain bit lock, dropped before, then
+ *               mm->page_table_lock (trylock) of each mapping mm
  *       PTE lock (split ptl)
  *         ptechain: the page's chain bit lock again (page_remove_rmap)
  */
@@ -228,12 +228,17 @@ static bool page_referenced_one(struct kmm_page *page, struct kmm_vma *vma, unsi
 	struct page_referenced_arg *pra = arg;
 	if (vma->vm_flags & VM_LOCKED) {
 		/*
-		 * Reclaim leaves mlocked pages alone: no need to look further. The
-		 * page goes to the unevictable list (Linux folio_referenced_one).
+		 * Reclaim leaves mlocked pages alone: the page goes to the
+		 * unevictable list and its locked PTE is not asked. Linux
+		 * (folio_referenced_one) ends the walk here; kmm goes on with the
+		 * other mappings, so that which accessed bits a walk clears (and
+		 * the count and flags it returns) does not depend on the order it
+		 * meets the mappings in: pte chains and anon_vma lists order them
+		 * differently, and the two designs must decide alike.
 		 */
 		rmap_mlock(vma->vm_mm->machine, vma, page);
 		pra->vm_flags |= VM_LOCKED;
-		return false;
+		return --pra->mapcount > 0;
 	}
 	/*
 	 * The bit is cleared either way, but a sequential reader's use is not
@@ -318,8 +323,16 @@ static bool try_to_unmap_one(struct kmm_page *page, struct kmm_vma *vma, unsigne
 	swp_entry_t entry = {0};
 
 	if ((vma->vm_flags & VM_LOCKED) && !(ta->flags & TTU_IGNORE_MLOCK)) {
-		rmap_mlock(m, vma, page); /* cull it: reclaim will not meet it again */
-		goto fail;
+		/*
+		 * Cull it: reclaim will not meet it again. The locked PTE stays;
+		 * Linux ends the walk here too, leaving the mappings it had not
+		 * reached yet, but which those are depends on the walk's order
+		 * (chain order against anon_vma order), so kmm unmaps every other
+		 * mapping all the same: the same PTEs go on both designs.
+		 */
+		rmap_mlock(m, vma, page);
+		ta->failed = true;
+		return true;
 	}
 	if (PageAnon(page) && !PageSwapBacked(page))
 		return try_to_unmap_lazyfree(page, vma, address, ptep, ta);

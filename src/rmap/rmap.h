@@ -123,7 +123,7 @@ static inline bool page_mapped(const struct kmm_page *page)
  * How rmap_walk visits a page's mappings (Linux struct rmap_walk_control).
  * @rmap_one is called once per present PTE that maps the page, with that
  * PTE's lock held (and the anon_vma or i_mmap lock, or under ptechain the
- * mm's mmap_lock for reading); it may clear the PTE and call
+ * mm's page_table_lock); it may clear the PTE and call
  * page_remove_rmap. It returns false to end the walk.
  */
 struct rmap_walk_control {
@@ -151,8 +151,11 @@ void rmap_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_co
 /*
  * Test and clear the accessed bit of every PTE that maps @page. Returns how
  * many were set (a contended walk counts as referenced, as in Linux), and
- * ORs the flags of the VMAs seen into *@vm_flags (a VM_LOCKED VMA ends the
- * walk). @is_locked: the caller holds the page lock; otherwise a file page
+ * ORs the flags of the VMAs seen into *@vm_flags. A VM_LOCKED VMA adds
+ * VM_LOCKED and mlocks the page, and its own PTE is left alone; unlike
+ * Linux the walk goes on past it, so the result and the bits left do not
+ * depend on the order of the walk (the same on both designs).
+ * @is_locked: the caller holds the page lock; otherwise a file page
  * is trylocked and counts as referenced if that fails.
  *
  * Linux: mm/rmap.c folio_referenced() without the memcg argument.
@@ -172,7 +175,9 @@ enum ttu_flags {
  * becomes that swap entry and the slot gains a reference (swap_duplicate)
  * and the mm a swap entry (MM_SWAPENTS). A file or shmem page's PTEs just
  * go. A dirty PTE dirties the page; each TLB is flushed as vm/ does it.
- * The caller holds the page lock and a reference. Returns true when the
+ * A VM_LOCKED mapping (without TTU_IGNORE_MLOCK) stays and mlocks the
+ * page; the others go all the same, whatever the order of the walk. The
+ * caller holds the page lock and a reference. Returns true when the
  * page is mapped nowhere any more.
  *
  * Linux: mm/rmap.c try_to_unmap(), try_to_unmap_one().

@@ -20,12 +20,14 @@
  * counted twice. The move therefore holds the file's i_mmap_rwsem and the
  * anon_vma root's rwsem for writing (Linux take_rmap_locks, which Linux
  * skips when the new VMA is known to be walked after the old one; kmm
- * always takes them). pte chains need neither: their walk takes the mm's
- * mmap_lock, which mremap holds for writing.
+ * always takes them). A pte-chain walk visits PTEs by address from a copy
+ * of the chain: it holds the mm's page_table_lock, and the move holds that
+ * instead, so an entry moved meanwhile has left the chain when the walk
+ * looks (the walk then reports contention).
  *
  * Locks: mmap_lock (write) -> i_mmap_rwsem (write) -> anon_vma root rwsem
- * (write) -> the old and the new PTE table's locks (old first) while
- * entries move.
+ * (write), or under pte chains mm->page_table_lock -> the old and the new
+ * PTE table's locks (old first) while entries move.
  */
 #include "vm.h"
 #include "../rmap/rmap.h"
@@ -90,11 +92,14 @@ static void move_ptes(struct kmm_vma *vma, pmd_t *old_pmd, unsigned long old_add
 	spin_unlock(old_ptl);
 }
 
-/* Keep objrmap walks out while PTEs move (Linux take_rmap_locks / drop_rmap_locks). */
+/* Keep rmap walks out while PTEs move (Linux take_rmap_locks / drop_rmap_locks). */
 static void take_rmap_locks(struct kmm_vma *vma)
 {
-	if (rmap_ptechain(vma->vm_mm->machine))
+	/* pte chains: the lock their walk finds VMAs under (2.5 moved PTEs under it too). */
+	if (rmap_ptechain(vma->vm_mm->machine)) {
+		spin_lock(&vma->vm_mm->page_table_lock);
 		return;
+	}
 	if (vma->vm_file)
 		down_write(&vma->vm_file->f_mapping->i_mmap_rwsem);
 	if (vma->anon_vma)
@@ -103,8 +108,10 @@ static void take_rmap_locks(struct kmm_vma *vma)
 
 static void drop_rmap_locks(struct kmm_vma *vma)
 {
-	if (rmap_ptechain(vma->vm_mm->machine))
+	if (rmap_ptechain(vma->vm_mm->machine)) {
+		spin_unlock(&vma->vm_mm->page_table_lock);
 		return;
+	}
 	if (vma->anon_vma)
 		up_write(&vma->anon_vma->root->rwsem);
 	if (vma->vm_file)

@@ -12,9 +12,11 @@
  *   mm->mmap_lock (rw)
  *     mapping->i_mmap_rwsem
  *       anon_vma->rwsem
- *         mm->page_table_lock (populating upper page-table levels)
- *         page-table page's ptl (split PTE lock: struct kmm_page::ptl)
- *           mapping->i_pages_lock (page cache tree)
+ *         mm->page_table_lock (populating upper page-table levels; changing
+ *                              the VMA tree, a linked VMA's range or flags;
+ *                              a pte-chain rmap walk's VMA lookup)
+ *           page-table page's ptl (split PTE lock: struct kmm_page::ptl)
+ *             mapping->i_pages_lock (page cache tree)
  * PG_locked (lock_page) is taken outside the page-table locks. A CPU's
  * vm_cpu::ipi_lock is a leaf lock.
  */

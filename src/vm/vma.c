@@ -28,8 +28,13 @@
  *     neighbour instead of splitting.
  *
  * Locking: every change runs under mmap_lock held for writing; find_vma()
- * runs under it held for reading. i_mmap changes take the file mapping's
- * i_mmap_rwsem for writing.
+ * runs under it held for reading. The tree, the list, a linked VMA's
+ * boundaries and its flags also change under mm->page_table_lock, the lock
+ * a pte-chain rmap walk looks VMAs up under (as 2.5's vma_link and
+ * mprotect did): reclaim may run inside a task that holds its mmap_lock
+ * for writing (mmap allocating a VMA), and must find that task's mappings
+ * all the same, as objrmap's walk does. i_mmap changes take the file
+ * mapping's i_mmap_rwsem for writing.
  */
 #include "vm.h"
 #include "../rmap/rmap.h"
@@ -299,6 +304,7 @@ void unlink_file_vma(struct kmm_vma *vma)
 void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev)
 {
 	/* The list first: the tree's gaps are computed from list neighbours. */
+	spin_lock(&mm->page_table_lock); /* pte-chain walks look VMAs up under it */
 	struct kmm_vma *next = prev ? prev->vm_next : mm->mmap;
 	vma->vm_prev = prev;
 	vma->vm_next = next;
@@ -326,6 +332,7 @@ void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev)
 	}
 	rb_link_node(&vma->vm_rb, parent, link);
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, vma_gap_recompute);
+	spin_unlock(&mm->page_table_lock);
 	vma_link_file(vma);
 	if (vma->vm_file && (vma->vm_flags & VM_SHARED))
 		atomic_inc(&vma->vm_file->f_mapping->i_mmap_writable);
@@ -335,6 +342,7 @@ void vma_link(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma *prev)
 void vma_unlink(struct kmm_mm *mm, struct kmm_vma *vma)
 {
 	struct kmm_vma *prev = vma->vm_prev, *next = vma->vm_next;
+	spin_lock(&mm->page_table_lock);
 	rb_erase_augmented(&vma->vm_rb, &mm->mm_rb, vma_gap_recompute);
 	RB_CLEAR_NODE(&vma->vm_rb);
 	if (prev)
@@ -348,8 +356,9 @@ void vma_unlink(struct kmm_mm *mm, struct kmm_vma *vma)
 		update_highest_vm_end(mm);
 	}
 	vma->vm_next = vma->vm_prev = NULL;
-	unlink_file_vma(vma);
 	WRITE_ONCE(mm->mmap_cache, NULL);
+	spin_unlock(&mm->page_table_lock);
+	unlink_file_vma(vma);
 	mm->map_count--;
 }
 
@@ -364,20 +373,24 @@ void vma_set_range(struct kmm_vma *vma, unsigned long start, unsigned long end, 
 		unlink_file_vma(vma);
 	/* An anon_vma walk computes addresses from these: it must not see them half changed. */
 	struct kmm_anon_vma *av = vma->anon_vma;
+	struct kmm_mm *mm = vma->vm_mm;
 	if (av)
 		down_write(&av->root->rwsem);
+	/* So must a pte-chain walk, which finds the VMA in the mm's tree. */
+	spin_lock(&mm->page_table_lock);
 	vma->vm_start = start;
 	vma->vm_end = end;
 	vma->vm_pgoff = pgoff;
-	if (av)
-		up_write(&av->root->rwsem);
-	if (file)
-		vma_link_file(vma);
 	vma_gap_update(vma);
 	if (vma->vm_next)
 		vma_gap_update(vma->vm_next);
 	else
-		vma->vm_mm->highest_vm_end = vm_end_gap(vma);
+		mm->highest_vm_end = vm_end_gap(vma);
+	spin_unlock(&mm->page_table_lock);
+	if (av)
+		up_write(&av->root->rwsem);
+	if (file)
+		vma_link_file(vma);
 }
 
 /*
@@ -632,7 +645,10 @@ struct kmm_vma *vma_modify_flags(struct kmm_mm *mm, struct kmm_vma *prev, struct
 		if (*err)
 			return NULL;
 	}
+	/* A pte-chain walk reads the flags under this lock (VM_LOCKED, VM_SEQ_READ). */
+	spin_lock(&mm->page_table_lock);
 	vma->vm_flags = newflags;
+	spin_unlock(&mm->page_table_lock);
 	return vma;
 }
 

@@ -500,6 +500,22 @@ static void test_try_to_unmap_anon(void)
 		try_to_unmap_anon(designs[d]);
 }
 
+/* Of the PTEs at @addr in @p and @kids, those mapping @page (*@mapped) and the young ones. */
+static int count_young(unsigned long addr, struct kmm_page *page, struct kmm_task *p,
+		       struct kmm_task **kids, int nkids, int *mapped)
+{
+	int young = 0;
+	*mapped = 0;
+	for (int t = -1; t < nkids; t++) {
+		pte_t *ptep;
+		if (mapped_page(t < 0 ? p : kids[t], addr, &ptep) != page)
+			continue;
+		(*mapped)++;
+		young += pte_young(*ptep) ? 1 : 0;
+	}
+	return young;
+}
+
 static void page_referenced_counts(const char *design)
 {
 	struct kmm_machine *m = boot(design);
@@ -521,13 +537,60 @@ static void page_referenced_counts(const char *design)
 	kmm_touch(kids[1], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
 	kmm_touch(kids[3], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
 	expect_int_eq(page_referenced(m, page, 1, &flags), 2);
-	/* An mlocked mapping ends the walk and says so (read-only first: mlock would copy). */
+	/*
+	 * Reclaim inside a task that holds its mmap_lock for writing (mmap
+	 * allocating its VMA) still sees that task's mappings, on both designs:
+	 * a pte-chain walk that needed the lock counted the page referenced on
+	 * contention instead (1 here), where objrmap's walk counts 2.
+	 */
+	kmm_touch(kids[1], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
+	kmm_touch(kids[3], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
+	mmap_write_lock(kids[1]->mm);
+	expect_int_eq(page_referenced(m, page, 1, &flags), 2);
+	int mapped;
+	expect_int_eq(count_young((unsigned long)a + PAGE_SIZE, page, p, kids, 4, &mapped), 0);
+	mmap_write_unlock(kids[1]->mm);
+	/* An mlocked mapping says so (read-only first: mlock would copy). */
 	expect_int_eq(kmm_mprotect(kids[2], (unsigned long)a, NPAGES * PAGE_SIZE, KMM_PROT_READ),
 		      0);
 	expect_int_eq(kmm_mlock(kids[2], (unsigned long)a, NPAGES * PAGE_SIZE), 0);
 	expect_ptr_eq(mapped_page(kids[2], (unsigned long)a + PAGE_SIZE, NULL), page);
-	page_referenced(m, page, 0, &flags);
+	/*
+	 * Every PTE young: the walk goes past the locked mapping whatever the
+	 * order it meets it in, clears the other four bits and counts them, and
+	 * leaves the locked PTE's bit (so both designs leave the same bits).
+	 */
+	kmm_touch(p, (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
+	for (int k = 0; k < 4; k++)
+		kmm_touch(kids[k], (unsigned long)a + PAGE_SIZE, 1, KMM_TOUCH_READ);
+	expect_int_eq(count_young((unsigned long)a + PAGE_SIZE, page, p, kids, 4, &mapped), 5);
+	expect_int_eq(mapped, 5);
+	expect_int_eq(page_referenced(m, page, 0, &flags), 4);
 	expect_true(flags & VM_LOCKED);
+	expect_true(PageMlocked(page));
+	expect_int_eq(count_young((unsigned long)a + PAGE_SIZE, page, p, kids, 4, &mapped), 1);
+	pte_t *locked_ptep;
+	expect_ptr_eq(mapped_page(kids[2], (unsigned long)a + PAGE_SIZE, &locked_ptep), page);
+	expect_true(pte_young(*locked_ptep));
+	/* try_to_unmap: the locked PTE stays, every other one goes (any order). */
+	swp_entry_t entry = swp_entry(1, 200);
+	kmm_get_page(page);
+	lock_page(page);
+	SetPageSwapCache(page);
+	page->private = entry.val;
+	expect_false(try_to_unmap(m, page, 0));
+	expect_int_eq(page_mapcount(page), 1);
+	expect_ptr_eq(mapped_page(kids[2], (unsigned long)a + PAGE_SIZE, NULL), page);
+	struct kmm_task *others[4] = {p, kids[0], kids[1], kids[3]};
+	for (int t = 0; t < 4; t++) {
+		pte_t *ptep = pte_lookup(others[t]->mm, (unsigned long)a + PAGE_SIZE);
+		expect_ptr_not_null(ptep);
+		expect_x64_eq(*ptep, swp_entry_to_pte(entry));
+	}
+	ClearPageSwapCache(page);
+	page->private = 0;
+	unlock_page(page);
+	vm_put_page(m, page);
 	expect_vm_valid(m);
 	for (int t = 3; t >= 0; t--)
 		kmm_task_reap(kids[t]);
