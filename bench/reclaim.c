@@ -9,7 +9,9 @@
  *     counters of each phase beside the mean of Linux's two untraced runs,
  *     with their ratio; the goal is within +-25%. Then scenario c_file
  *     (`pressure file /mnt/f 512 2`, no swap: write(2) a 512 MiB file,
- *     fsync, read(2) it twice) the same way (oracle_file()).
+ *     fsync, read(2) it twice) the same way (oracle_file()). The twin holds
+ *     the memory the guest used before the program, and shares its one CPU
+ *     between the task and kswapd as Linux's scheduler did (share_step).
  *  2. Replacement quality: a task replays a page-reference trace (a loop
  *     larger than memory, a zipf working set, a phase change, and xz -3 as
  *     valgrind lackey recorded it: bench/traces/xz.refs.gz) in a machine
@@ -28,8 +30,9 @@
  *     size on the same disk in the same run (bench_dd). Goal: at least 80%
  *     of the disk's speed (time <= 1.25x dd's).
  *
- * The swap layer alone beside dd is bench/swap's table. --quick runs a smaller
- * scenario 1 (the figures then are not comparable with Linux's).
+ * The swap layer alone beside dd is bench/swap's table. --quick runs a
+ * quarter-size scenario 1 beside Linux's counters scaled by 1/4 (an
+ * indication only: the watermarks do not scale).
  */
 #include "bench.h"
 #include <kmm/reclaim.h>
@@ -256,13 +259,19 @@ static long counter_value(struct kmm_machine *m, const char *name)
 /*
  * Linux's per-phase deltas of @scenario (a_anon, c_file): the "delta PHASE
  * COUNTER N" lines of program.txt, the two untraced runs averaged, into
- * @linux_v[nphases][ncounters]; the allocstall_<zone> lines add up.
+ * @linux_v[nphases][ncounters], and the smallest and largest run into
+ * @lo and @hi; the allocstall_<zone> lines add up.
  */
+#define ORACLE_MAX_CELLS 64
 static bool read_oracle(const char *dir, const char *scenario, const char *const *phase_names,
 			int nphases, const char *const *counter_names, size_t ncounters,
-			double *linux_v)
+			double *linux_v, double *lo, double *hi)
 {
-	memset(linux_v, 0, sizeof(double) * (size_t)nphases * ncounters);
+	size_t cells = (size_t)nphases * ncounters;
+	double run_v[2][ORACLE_MAX_CELLS];
+	if (cells > ORACLE_MAX_CELLS)
+		die("read_oracle: too many counters");
+	memset(linux_v, 0, sizeof(double) * cells);
 	int runs = 0;
 	for (int r = 1; r <= 2; r++) {
 		char path[512], line[256];
@@ -270,7 +279,8 @@ static bool read_oracle(const char *dir, const char *scenario, const char *const
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;
-		runs++;
+		double *run = run_v[runs++];
+		memset(run, 0, sizeof(double) * cells);
 		while (fgets(line, sizeof(line), f)) {
 			char phase[32], name[64];
 			long v;
@@ -283,7 +293,7 @@ static bool read_oracle(const char *dir, const char *scenario, const char *const
 					bool stall = !strcmp(counter_names[c], "allocstall") &&
 						     !strncmp(name, "allocstall_", 11);
 					if (stall || !strcmp(name, counter_names[c]))
-						linux_v[(size_t)p * ncounters + c] += (double)v;
+						run[(size_t)p * ncounters + c] += (double)v;
 				}
 			}
 		}
@@ -291,19 +301,28 @@ static bool read_oracle(const char *dir, const char *scenario, const char *const
 	}
 	if (!runs)
 		return false;
-	for (size_t k = 0; k < (size_t)nphases * ncounters; k++)
-		linux_v[k] /= runs;
+	for (size_t k = 0; k < cells; k++) {
+		lo[k] = hi[k] = run_v[0][k];
+		for (int r = 0; r < runs; r++) {
+			linux_v[k] += run_v[r][k] / runs;
+			lo[k] = run_v[r][k] < lo[k] ? run_v[r][k] : lo[k];
+			hi[k] = run_v[r][k] > hi[k] ? run_v[r][k] : hi[k];
+		}
+	}
 	return true;
 }
 
 /*
  * The table of an oracle scenario: each phase's counters, kmm beside Linux
- * (@linux_v NULL: no Linux column), and how many are within 25%. Both
- * arrays are [nphases][ncounters].
+ * (@linux_v NULL: no Linux column) and Linux's two runs, and how many are
+ * within 25% of Linux's mean (@figure), and how many within 25% of the
+ * range of its runs (@figure_runs: where the runs differ by more than 25%,
+ * their spread is the tolerance). The arrays are [nphases][ncounters].
  */
 static void print_beside_linux(const char *const *phase_names, int nphases,
 			       const char *const *counter_names, size_t ncounters,
-			       const double *kmm_v, const double *linux_v, const char *figure)
+			       const double *kmm_v, const double *linux_v, const double *lo,
+			       const double *hi, const char *figure, const char *figure_runs)
 {
 	struct bench_table tb;
 	bench_table_init(&tb);
@@ -312,8 +331,9 @@ static void print_beside_linux(const char *const *phase_names, int nphases,
 	bench_table_col(&tb, "kmm", 9);
 	bench_table_col(&tb, "Linux", 9);
 	bench_table_col(&tb, "kmm/Linux", 9);
+	bench_table_col(&tb, "Linux runs", 15);
 	bench_table_header(&tb);
-	int within = 0, total = 0;
+	int within = 0, within_runs = 0, total = 0;
 	for (int p = 0; p < nphases; p++)
 		for (size_t c = 0; c < ncounters; c++) {
 			double k = kmm_v[(size_t)p * ncounters + c];
@@ -325,17 +345,25 @@ static void print_beside_linux(const char *const *phase_names, int nphases,
 				bench_table_num(&tb, l);
 				double ratio = l > 0 ? k / l : (k > 0 ? 99 : 1);
 				bench_table_num(&tb, ratio);
+				size_t i = (size_t)p * ncounters + c;
+				bench_table_cell(&tb, "%.0f-%.0f", lo[i], hi[i]);
 				total++;
 				within += ratio >= 0.75 && ratio <= 1.25;
+				within_runs += (ratio >= 0.75 && ratio <= 1.25) ||
+					       (k >= lo[i] * 0.75 && k <= hi[i] * 1.25);
 			} else {
+				bench_table_cell(&tb, "%s", "-");
 				bench_table_cell(&tb, "%s", "-");
 				bench_table_cell(&tb, "%s", "-");
 			}
 		}
 	printf("\n");
 	if (total) {
-		printf("%d of %d counters within +-25%% of Linux\n\n", within, total);
+		printf("%d of %d counters within +-25%% of Linux, %d within +-25%% of the range of "
+		       "its two runs\n\n",
+		       within, total, within_runs);
 		bench_figure(figure, within, "counters");
+		bench_figure(figure_runs, within_runs, "counters");
 	}
 }
 
@@ -344,10 +372,11 @@ static void oracle_anon(const struct bench_opts *o)
 	char dmesg[512];
 	snprintf(dmesg, sizeof(dmesg), "%s/linux-6.1-pressure/a_anon/notrace_run1/dmesg.txt",
 		 KMM_ORACLE_DIR);
-	double linux_v[NPHASES][NCOUNTERS];
+	double linux_v[NPHASES][NCOUNTERS] = {{0}}, lo[NPHASES][NCOUNTERS] = {{0}},
+	       hi[NPHASES][NCOUNTERS] = {{0}};
 	bool have = access(dmesg, R_OK) == 0 &&
 		    read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", "a_anon", phases, NPHASES,
-				counters, NCOUNTERS, &linux_v[0][0]);
+				counters, NCOUNTERS, &linux_v[0][0], &lo[0][0], &hi[0][0]);
 	char swap[64], opts[800];
 	snprintf(swap, sizeof(swap), "bench-reclaim-%d.swap", getpid());
 	unsigned long mib = o->quick ? 96 : 384;
@@ -420,10 +449,14 @@ static void oracle_anon(const struct bench_opts *o)
 		      o->quick ? "a 64 MiB machine (quick: Linux's counters scaled by 1/4)"
 			       : "the twin of the oracle's 256 MiB guest",
 		      secs);
-	for (size_t k = 0; k < NPHASES * NCOUNTERS; k++)
+	for (size_t k = 0; k < NPHASES * NCOUNTERS; k++) {
 		(&linux_v[0][0])[k] *= scale;
+		(&lo[0][0])[k] *= scale;
+		(&hi[0][0])[k] *= scale;
+	}
 	print_beside_linux(phases, NPHASES, counters, NCOUNTERS, &kmm_v[0][0],
-			   have ? &linux_v[0][0] : NULL, "oracle_a_anon_within25");
+			   have ? &linux_v[0][0] : NULL, &lo[0][0], &hi[0][0],
+			   "oracle_a_anon_within25", "oracle_a_anon_within25_runs");
 	double steal = kmm_v[0][6] + kmm_v[0][7] + kmm_v[1][6] + kmm_v[1][7];
 	bench_figure("oracle_anon_pswpout", kmm_v[0][3] + kmm_v[1][3] + kmm_v[2][3], "pages");
 	bench_figure("oracle_anon_pgsteal", steal, "pages");
@@ -459,10 +492,12 @@ static void oracle_file(const struct bench_opts *o)
 	char dmesg[512];
 	snprintf(dmesg, sizeof(dmesg), "%s/linux-6.1-pressure/c_file/notrace_run1/dmesg.txt",
 		 KMM_ORACLE_DIR);
-	double linux_v[3][NFILE_COUNTERS];
-	bool have = access(dmesg, R_OK) == 0 &&
-		    read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", "c_file", file_phases, 3,
-				file_counters, NFILE_COUNTERS, &linux_v[0][0]);
+	double linux_v[3][NFILE_COUNTERS] = {{0}}, lo[3][NFILE_COUNTERS] = {{0}},
+	       hi[3][NFILE_COUNTERS] = {{0}};
+	bool have =
+	    access(dmesg, R_OK) == 0 &&
+	    read_oracle(KMM_ORACLE_DIR "/linux-6.1-pressure", "c_file", file_phases, 3,
+			file_counters, NFILE_COUNTERS, &linux_v[0][0], &lo[0][0], &hi[0][0]);
 	char path[64], opts[800];
 	snprintf(path, sizeof(path), "bench-reclaim-%d.file", getpid());
 	unsigned long mib = o->quick ? 128 : 512;
@@ -536,10 +571,14 @@ static void oracle_file(const struct bench_opts *o)
 		      o->quick ? "a 64 MiB machine (quick: Linux's counters scaled by 1/4)"
 			       : "the twin of the oracle's 256 MiB guest, no swap",
 		      secs);
-	for (size_t k = 0; k < 3 * NFILE_COUNTERS; k++)
+	for (size_t k = 0; k < 3 * NFILE_COUNTERS; k++) {
 		(&linux_v[0][0])[k] *= scale;
+		(&lo[0][0])[k] *= scale;
+		(&hi[0][0])[k] *= scale;
+	}
 	print_beside_linux(file_phases, 3, file_counters, NFILE_COUNTERS, &kmm_v[0][0],
-			   have ? &linux_v[0][0] : NULL, "oracle_c_file_within25");
+			   have ? &linux_v[0][0] : NULL, &lo[0][0], &hi[0][0],
+			   "oracle_c_file_within25", "oracle_c_file_within25_runs");
 	bench_figure("oracle_file_pgsteal",
 		     kmm_v[0][2] + kmm_v[0][3] + kmm_v[1][2] + kmm_v[1][3] + kmm_v[2][2] +
 			 kmm_v[2][3],
