@@ -44,6 +44,7 @@ struct kswapd {
 	bool sleeping; /* waiting for a wake-up (Linux waitqueue_active) */
 	bool pending;  /* woken and not yet run (both modes) */
 	bool running;  /* inside balance_pgdat */
+	bool resume;   /* deterministic mode: the last slice ended mid-run */
 };
 
 struct reclaim_state {

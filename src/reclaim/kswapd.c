@@ -87,7 +87,8 @@ static bool kswapd_shrink_node(struct kmm_machine *m, struct kmm_node *pgdat,
  * alone (the run is not over).
  */
 static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat, int order,
-				   int highest_zoneidx, unsigned long budget, bool *preempted)
+				   int highest_zoneidx, unsigned long budget, bool resume,
+				   bool *preempted)
 {
 	struct scan_control sc = {
 	    .gfp_mask = GFP_KERNEL,
@@ -99,7 +100,9 @@ static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat
 	    .is_kswapd = true,
 	    .reclaim_idx = (enum zone_type)highest_zoneidx,
 	};
-	count_vm_event(m, PAGEOUTRUN);
+	/* A run resumed after a time slice is the same run (Linux: one call). */
+	if (!resume)
+		count_vm_event(m, PAGEOUTRUN);
 	/*
 	 * Watermark boosts (raised by the page allocator when a fallback
 	 * fragments a zone) ask for this much reclaim on top; the boost stays
@@ -230,15 +233,20 @@ int kmm_current_kswapd_node(void)
 /*
  * One kswapd run on the calling thread: wake trace, balance, sleep trace.
  * With a @budget (deterministic time slices) the run may be preempted:
- * then no sleep trace, and *@preempted is set. Returns the pages reclaimed.
+ * then no sleep trace, *@preempted is set, and the next slice resumes the
+ * run (no wake trace, not counted as a run again). Returns the pages
+ * reclaimed.
  */
 static unsigned long kswapd_run_once(struct kmm_machine *m, struct kswapd *k, int order,
 				     int highest, unsigned long budget, bool *preempted)
 {
 	struct kmm_node *pgdat = k->pgdat;
+	bool resume = k->resume;
 	kswapd_node = pgdat->node_id;
-	trace_mm_vmscan_kswapd_wake(m, pgdat->node_id, highest, order);
-	unsigned long nr = balance_pgdat(m, pgdat, order, highest, budget, preempted);
+	if (!resume)
+		trace_mm_vmscan_kswapd_wake(m, pgdat->node_id, highest, order);
+	unsigned long nr = balance_pgdat(m, pgdat, order, highest, budget, resume, preempted);
+	k->resume = *preempted;
 	if (!*preempted)
 		trace_mm_vmscan_kswapd_sleep(m, pgdat->node_id);
 	kswapd_node = -1;
@@ -361,6 +369,7 @@ int kmm_kswapd_start_threads(struct kmm_machine *m)
 		if (!k->pgdat)
 			continue;
 		k->stop = false;
+		k->resume = false;
 		int err = kmm_port_thread_create(&k->thread, kswapd_thread, k);
 		if (err) {
 			k->thread = NULL;

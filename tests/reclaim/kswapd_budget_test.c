@@ -4,7 +4,8 @@
  * woken and far from its high watermark; a slice of 0 pages does nothing,
  * a slice of 32 reclaims between 32 and 63 pages (one batch may go past)
  * and leaves kswapd pending with its request; the next unlimited run
- * finishes the job and kswapd is idle; every checker passes in between.
+ * finishes the job as the same run (pageoutrun counts it once) and kswapd
+ * is idle; every checker passes in between.
  */
 #include "reclaim_util.h"
 
@@ -52,10 +53,11 @@ static void test_slices(void)
 	expect_int_eq(kmm_kswapd_pending(m), 1);
 	expect_all_valid(m);
 
-	/* The rest of the run: kswapd balances the node and goes idle. */
+	/* The rest of the run (the same run: pageoutrun stays): kswapd balances and goes idle. */
 	long before = vmstat(m, "pgsteal_kswapd");
 	expect_int_eq(kmm_kswapd_run_pending(m), 1);
 	expect_i64_ge(vmstat(m, "pgsteal_kswapd"), before + 1);
+	expect_i64_eq(vmstat(m, "pageoutrun"), runs + 1);
 	expect_int_eq(kmm_kswapd_pending(m), 0);
 	expect_u64_eq(kmm_kswapd_run_pending_budget(m, 1000), 0);
 	expect_all_valid(m);
