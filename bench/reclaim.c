@@ -39,6 +39,7 @@
 #include <kmm/sim.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -218,6 +219,11 @@ static void share_step(struct kmm_machine *m, struct cpu_share *s, bool waited)
 	if (s->wait_on_writes && v[SH_PGPGOUT] != s->v[SH_PGPGOUT])
 		s->throttled = true;
 	bool io_wait = waited || s->throttled || v[SH_PGPGIN] != s->v[SH_PGPGIN];
+	/*
+	 * A task that sleeps on I/O leaves kswapd the CPU whenever it wants
+	 * it: until the next point, a wake-up runs kswapd at once.
+	 */
+	kmm_kswapd_set_wakeup_slice(m, io_wait ? ULONG_MAX : 0);
 	bool woken = kmm_kswapd_pending(m);
 	if (woken)
 		s->credit += (double)(v[SH_ALLOC] - s->v[SH_ALLOC]) / LINUX_RECLAIM_COST +

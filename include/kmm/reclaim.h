@@ -52,6 +52,14 @@ unsigned long kmm_kswapd_run_pending_budget(struct kmm_machine *m, unsigned long
 /* Is some node's kswapd woken and not yet done (deterministic mode)? */
 bool kmm_kswapd_pending(struct kmm_machine *m);
 /*
+ * Deterministic mode on a CPU shared with the workload: from now on, a
+ * wake-up of kswapd by an allocation that may reclaim runs kswapd at once,
+ * inside that allocation, for a slice of @nr_pages (ULONG_MAX: until
+ * balanced), as a woken kswapd preempts the task; 0 (the default): runs
+ * wait for kmm_kswapd_run_pending().
+ */
+void kmm_kswapd_set_wakeup_slice(struct kmm_machine *m, unsigned long nr_pages);
+/*
  * Start (or stop) one host thread per node for kswapd, as concurrent runs
  * do; without them, wake-ups wait for kmm_kswapd_run_pending().
  */

@@ -52,7 +52,8 @@ struct reclaim_state {
 	struct lru_batch batch[KMM_MAX_CPUS];
 	struct lru_batch nocpu_batch; /* callers on no simulated CPU */
 	struct kswapd kswapd[KMM_MAX_NUMNODES];
-	bool threads; /* kswapd runs as host threads (concurrent mode) */
+	bool threads;		    /* kswapd runs as host threads (concurrent mode) */
+	unsigned long wakeup_slice; /* deterministic: kswapd runs at its wake-up (0: not) */
 	/* tunables (vm.*) */
 	int swappiness;
 	int oom_kill_allocating_task;

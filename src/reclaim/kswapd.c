@@ -177,6 +177,14 @@ restart:
 	return sc.nr_reclaimed;
 }
 
+static unsigned long kswapd_run_pending_nodes(struct kmm_machine *m, unsigned long budget,
+					      int *nodes);
+/*
+ * The node whose kswapd the calling thread is running, or -1: Linux's
+ * current_is_kswapd() (PF_KSWAPD), per thread as a task flag is per task.
+ */
+static __thread int kswapd_node = -1;
+
 void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 		   enum zone_type highest_zoneidx)
 {
@@ -193,19 +201,40 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 		pgdat->kswapd_highest_zoneidx = highest_zoneidx;
 	if (pgdat->kswapd_order < (int)order)
 		pgdat->kswapd_order = (int)order;
+	/*
+	 * Deterministic mode on a shared CPU: a woken kswapd preempts the
+	 * allocating task at once (a sleeper's wake-up preemption), for its
+	 * slice; so does one woken earlier that has not run yet. Only where the
+	 * allocation could reclaim itself: the caller then holds nothing that
+	 * reclaim may not meet.
+	 */
+	unsigned long slice = READ_ONCE(rs->wakeup_slice);
+	bool run_now = !rs->threads && slice && (gfp & __GFP_DIRECT_RECLAIM) && kswapd_node < 0;
 	/* Linux: only a sleeping kswapd is woken (waitqueue_active). */
 	bool asleep = rs->threads ? k->sleeping : !k->pending;
 	if (!asleep || READ_ONCE(pgdat->kswapd_failures) >= MAX_RECLAIM_RETRIES ||
 	    pgdat_balanced(pgdat, (int)order, (int)highest_zoneidx)) {
+		run_now = run_now && !asleep;
 		kmm_port_waitq_unlock(&k->wait);
-		return;
+	} else {
+		atomic_inc(&pgdat->kswapd_wakeups);
+		trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
+		k->pending = true;
+		if (rs->threads)
+			kmm_port_waitq_wake_all(&k->wait);
+		kmm_port_waitq_unlock(&k->wait);
 	}
-	atomic_inc(&pgdat->kswapd_wakeups);
-	trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
-	k->pending = true;
-	if (rs->threads)
-		kmm_port_waitq_wake_all(&k->wait);
-	kmm_port_waitq_unlock(&k->wait);
+	if (run_now) {
+		int nodes;
+		kswapd_run_pending_nodes(m, slice, &nodes);
+	}
+}
+
+void kmm_kswapd_set_wakeup_slice(struct kmm_machine *m, unsigned long nr_pages)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	if (rs)
+		WRITE_ONCE(rs->wakeup_slice, nr_pages);
 }
 
 /* Take the node's request (Linux kswapd: reading and resetting kswapd_order/highest_zoneidx). */
@@ -218,12 +247,6 @@ static void kswapd_take_request(struct kmm_node *pgdat, int *order, int *highest
 	pgdat->kswapd_order = 0;
 	pgdat->kswapd_highest_zoneidx = (enum zone_type)MAX_NR_ZONES;
 }
-
-/*
- * The node whose kswapd the calling thread is running, or -1: Linux's
- * current_is_kswapd() (PF_KSWAPD), per thread as a task flag is per task.
- */
-static __thread int kswapd_node = -1;
 
 int kmm_current_kswapd_node(void)
 {

@@ -5,9 +5,11 @@
  * a slice of 32 reclaims between 32 and 63 pages (one batch may go past)
  * and leaves kswapd pending with its request; the next unlimited run
  * finishes the job as the same run (pageoutrun counts it once) and kswapd
- * is idle; every checker passes in between.
+ * is idle; every checker passes in between. Then kswapd run at its
+ * wake-ups (kmm_kswapd_set_wakeup_slice): the reader never stalls.
  */
 #include "reclaim_util.h"
+#include <limits.h>
 
 #define MiB (1UL << 20)
 
@@ -60,6 +62,24 @@ static void test_slices(void)
 	expect_i64_eq(vmstat(m, "pageoutrun"), runs + 1);
 	expect_int_eq(kmm_kswapd_pending(m), 0);
 	expect_u64_eq(kmm_kswapd_run_pending_budget(m, 1000), 0);
+	expect_all_valid(m);
+
+	/*
+	 * kswapd run at its wake-up: reading on through the rest of the file
+	 * (more than RAM), it balances the node inside the allocation that
+	 * woke it, so the reader never reclaims itself (wake-ups by
+	 * allocations that may not reclaim, like the watermark boost's, still
+	 * wait for a run_pending).
+	 */
+	kmm_kswapd_set_wakeup_slice(m, ULONG_MAX);
+	long direct = vmstat(m, "pgsteal_direct"), kswapd = vmstat(m, "pgsteal_kswapd");
+	for (size_t o = off; o < size; o += sizeof(buf)) {
+		expect_int_eq(kmm_file_read(t, f, o, buf, sizeof(buf)), (long)sizeof(buf));
+		expect_int_eq(buf[o % 4093], pattern_byte(kmm_test_seed, o + o % 4093));
+	}
+	expect_i64_eq(vmstat(m, "pgsteal_direct"), direct);
+	expect_i64_ge(vmstat(m, "pgsteal_kswapd"), kswapd + (long)((size - off) / PAGE_SIZE) / 2);
+	kmm_kswapd_set_wakeup_slice(m, 0);
 	expect_all_valid(m);
 
 	/* The data is still right after reclaim. */
