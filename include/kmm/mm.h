@@ -63,6 +63,8 @@ struct kmm_file;
 #define KMM_MADV_WILLNEED   3
 #define KMM_MADV_DONTNEED   4
 #define KMM_MADV_FREE	    8
+#define KMM_MADV_COLD	    20
+#define KMM_MADV_PAGEOUT    21
 
 #define KMM_MS_ASYNC	  1
 #define KMM_MS_INVALIDATE 2

@@ -44,6 +44,7 @@ struct kswapd {
 	bool sleeping; /* waiting for a wake-up (Linux waitqueue_active) */
 	bool pending;  /* woken and not yet run (both modes) */
 	bool running;  /* inside balance_pgdat */
+	bool threaded; /* a host thread serves this node (under wait's lock) */
 	bool resume;   /* deterministic mode: the last slice ended mid-run */
 };
 
@@ -52,7 +53,12 @@ struct reclaim_state {
 	struct lru_batch batch[KMM_MAX_CPUS];
 	struct lru_batch nocpu_batch; /* callers on no simulated CPU */
 	struct kswapd kswapd[KMM_MAX_NUMNODES];
-	bool threads;		    /* kswapd runs as host threads (concurrent mode) */
+	/*
+	 * kswapd runs as host threads (concurrent mode). Changed only by the
+	 * thread that starts and stops them; wake-ups read each kswapd's own
+	 * `threaded` under its lock instead, since they come from any thread.
+	 */
+	bool threads;
 	unsigned long wakeup_slice; /* deterministic: kswapd runs at its wake-up (0: not) */
 	/* tunables (vm.*) */
 	int swappiness;
@@ -183,6 +189,8 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
 unsigned long try_to_free_pages(struct kmm_machine *m, struct zonelist *zl, unsigned int order,
 				gfp_t gfp);
 bool can_reclaim_anon_pages(struct kmm_machine *m);
+/* Reclaim isolated pages now, whatever the watermarks (Linux reclaim_pages: MADV_PAGEOUT). */
+unsigned long reclaim_pages(struct kmm_machine *m, struct list_head *pages);
 /*
  * Remember the node's workingset activations: until they change again,
  * prepare_scan_count deactivates a type only when its inactive list is low

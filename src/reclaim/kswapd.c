@@ -209,9 +209,9 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 	 * reclaim may not meet.
 	 */
 	unsigned long slice = READ_ONCE(rs->wakeup_slice);
-	bool run_now = !rs->threads && slice && (gfp & __GFP_DIRECT_RECLAIM) && kswapd_node < 0;
+	bool run_now = !k->threaded && slice && (gfp & __GFP_DIRECT_RECLAIM) && kswapd_node < 0;
 	/* Linux: only a sleeping kswapd is woken (waitqueue_active). */
-	bool asleep = rs->threads ? k->sleeping : !k->pending;
+	bool asleep = k->threaded ? k->sleeping : !k->pending;
 	if (!asleep || READ_ONCE(pgdat->kswapd_failures) >= MAX_RECLAIM_RETRIES ||
 	    pgdat_balanced(pgdat, (int)order, (int)highest_zoneidx)) {
 		run_now = run_now && !asleep;
@@ -220,7 +220,7 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 		atomic_inc(&pgdat->kswapd_wakeups);
 		trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
 		k->pending = true;
-		if (rs->threads)
+		if (k->threaded)
 			kmm_port_waitq_wake_all(&k->wait);
 		kmm_port_waitq_unlock(&k->wait);
 	}
@@ -284,7 +284,7 @@ static unsigned long kswapd_run_pending_nodes(struct kmm_machine *m, unsigned lo
 	unsigned long total = 0;
 	int nid;
 	*nodes = 0;
-	if (!rs || rs->threads)
+	if (!rs || READ_ONCE(rs->threads))
 		return 0;
 	for_each_online_node (m, nid) {
 		struct kswapd *k = &rs->kswapd[nid];
@@ -386,15 +386,21 @@ int kmm_kswapd_start_threads(struct kmm_machine *m)
 	int nid;
 	if (!rs || rs->threads)
 		return 0;
-	rs->threads = true;
+	WRITE_ONCE(rs->threads, true);
 	for_each_online_node (m, nid) {
 		struct kswapd *k = &rs->kswapd[nid];
 		if (!k->pgdat)
 			continue;
+		kmm_port_waitq_lock(&k->wait);
 		k->stop = false;
 		k->resume = false;
+		k->threaded = true;
+		kmm_port_waitq_unlock(&k->wait);
 		int err = kmm_port_thread_create(&k->thread, kswapd_thread, k);
 		if (err) {
+			kmm_port_waitq_lock(&k->wait);
+			k->threaded = false;
+			kmm_port_waitq_unlock(&k->wait);
 			k->thread = NULL;
 			kmm_kswapd_stop_threads(m);
 			return err;
@@ -420,9 +426,12 @@ void kmm_kswapd_stop_threads(struct kmm_machine *m)
 		kmm_port_thread_join(k->thread);
 		k->thread = NULL;
 		/* A wake-up the thread did not get to is dropped: the node is checked again later. */
+		kmm_port_waitq_lock(&k->wait);
+		k->threaded = false;
 		k->pending = false;
+		kmm_port_waitq_unlock(&k->wait);
 	}
-	rs->threads = false;
+	WRITE_ONCE(rs->threads, false);
 }
 
 int kswapd_init(struct kmm_machine *m)

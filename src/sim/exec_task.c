@@ -356,9 +356,6 @@ const char *sim_madvise_needs(enum wl_advice advice)
 	switch (advice) {
 	case WL_MADV_REMOVE:
 		return "shared memory (MADV_REMOVE punches a hole in shmem)";
-	case WL_MADV_COLD:
-	case WL_MADV_PAGEOUT:
-		return "the reclaim layer's madvise (MADV_COLD, MADV_PAGEOUT)";
 	case WL_MADV_HUGEPAGE:
 	case WL_MADV_NOHUGEPAGE:
 		return "transparent huge pages";

@@ -12,7 +12,17 @@
  *    as lazily freeable: clean and old, no longer swap-backed. Reclaim may
  *    discard such a page instead of swapping it, unless it is written
  *    again first (which sets the PTE dirty bit). Until reclaim runs, the
- *    data stays.
+ *    data stays. Such a page moves to the inactive file list (reclaim/);
+ *  - MADV_COLD: the range's pages that only this mapping maps are made old
+ *    (PTE accessed bit and PG_referenced cleared) and moved to their
+ *    inactive list, so reclaim takes them before other pages;
+ *  - MADV_PAGEOUT: the same pages are reclaimed now: anonymous ones go to
+ *    swap, dirty file pages are written back, then they are freed.
+ *    Unlike Linux, which reclaims each page-table's worth as it walks,
+ *    kmm gathers the range's pages and reclaims them after mmap_lock is
+ *    dropped: the pte-chain rmap walk takes mmap_lock itself.
+ * MADV_COLD and MADV_PAGEOUT refuse VM_LOCKED ranges (-EINVAL) and work
+ * only with the reclaim layer's LRU lists (without them they do nothing).
  * Holes in the range are skipped and reported as ENOMEM at the end, as
  * Linux does.
  *
@@ -47,6 +57,7 @@ static void madvise_free_pte_range(struct kmm_vma *vma, pmd_t *pmd, unsigned lon
 				   unsigned long end)
 {
 	struct kmm_machine *m = vma->vm_mm->machine;
+	struct vm_state *vm = vm_state(m);
 	spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
 	pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
 	long freed = 0;
@@ -65,8 +76,12 @@ static void madvise_free_pte_range(struct kmm_vma *vma, pmd_t *pmd, unsigned lon
 			entry_write(pte, pte_mkold(pte_mkclean(ptent)));
 		}
 		ClearPageDirty(page);
-		ClearPageSwapBacked(page); /* lazyfree: reclaim may drop it without swap */
-		freed++;
+		if (vm->lru.mark_page_lazyfree) {
+			vm->lru.mark_page_lazyfree(m, page); /* counts PGLAZYFREE */
+		} else {
+			ClearPageSwapBacked(page); /* lazyfree: nothing reclaims it here */
+			freed++;
+		}
 	}
 	spin_unlock(ptl);
 	if (freed)
@@ -78,6 +93,10 @@ static int madvise_free(struct kmm_vma *vma, unsigned long start, unsigned long 
 	if (!vma_is_anonymous(vma) || (vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	struct kmm_mm *mm = vma->vm_mm;
+	struct vm_state *vm = vm_state(mm->machine);
+	/* Pages still in this CPU's LRU add batch are on no list yet. */
+	if (vm->lru.lru_add_drain)
+		vm->lru.lru_add_drain(mm->machine);
 	for (unsigned long addr = start; addr < end;) {
 		unsigned long next = pmd_addr_end(addr, end);
 		pmd_t *pmd = pmd_lookup(mm, addr);
@@ -87,6 +106,67 @@ static int madvise_free(struct kmm_vma *vma, unsigned long start, unsigned long 
 	}
 	/* The dirty bits went: TLBs must not keep writable entries that skip setting them. */
 	flush_tlb_mm_range(mm, start, end);
+	return 0;
+}
+
+/*
+ * MADV_COLD and MADV_PAGEOUT over one page table's worth (Linux
+ * madvise_cold_or_pageout_pte_range): pages only this mapping maps are made
+ * old, then deactivated, or isolated onto @pageout for reclaim.
+ */
+static void madvise_cold_pte_range(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr,
+				   unsigned long end, struct list_head *pageout)
+{
+	struct kmm_machine *m = vma->vm_mm->machine;
+	struct vm_state *vm = vm_state(m);
+	spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
+	pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
+	unsigned long start = addr;
+	bool aged = false;
+	spin_lock(ptl);
+	for (; addr < end; pte++, addr += PAGE_SIZE) {
+		pte_t ptent = entry_read(pte);
+		if (!pte_present(ptent))
+			continue;
+		struct kmm_page *page = vm_normal_page(vma, addr, ptent);
+		/* Other mappings of the page are not this task's to judge. */
+		if (!page || page_mapcount(page) != 1)
+			continue;
+		if (pte_young(ptent)) {
+			ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
+			entry_write(pte, pte_mkold(ptent));
+			aged = true;
+		}
+		ClearPageReferenced(page);
+		if (!pageout) {
+			vm->lru.deactivate_page(m, page);
+		} else if (vm->lru.isolate_lru_page(m, page)) {
+			list_add(&page->lru, pageout);
+		}
+	}
+	spin_unlock(ptl);
+	/* An old PTE must not stay young in a TLB that skips setting the bit again. */
+	if (aged)
+		flush_tlb_mm_range(vma->vm_mm, start, end);
+}
+
+static int madvise_cold_or_pageout(struct kmm_vma *vma, unsigned long start, unsigned long end,
+				   struct list_head *pageout)
+{
+	struct kmm_mm *mm = vma->vm_mm;
+	struct vm_state *vm = vm_state(mm->machine);
+	if (vma->vm_flags & VM_LOCKED)
+		return -EINVAL;
+	if (!vm->lru.deactivate_page)
+		return 0; /* no LRU lists: nothing to age or reclaim */
+	vm->lru.lru_add_drain(mm->machine);
+	for (unsigned long addr = start; addr < end;) {
+		unsigned long next = pmd_addr_end(addr, end);
+		pmd_t *pmd = pmd_lookup(mm, addr);
+		if (pmd && entry_read(pmd))
+			madvise_cold_pte_range(vma, pmd, addr, next, pageout);
+		addr = next;
+	}
 	return 0;
 }
 
@@ -116,6 +196,8 @@ static bool madvise_behavior_valid(int behavior)
 	case KMM_MADV_WILLNEED:
 	case KMM_MADV_DONTNEED:
 	case KMM_MADV_FREE:
+	case KMM_MADV_COLD:
+	case KMM_MADV_PAGEOUT:
 		return true;
 	default:
 		return false;
@@ -153,6 +235,8 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 	else
 		mmap_read_lock(mm);
 	int unmapped_error = 0;
+	/* MADV_PAGEOUT's isolated pages, each with a reference. */
+	struct list_head pageout = LIST_HEAD_INIT(pageout);
 	struct kmm_vma *prev, *vma = find_vma_prev(mm, start, &prev);
 	if (vma && start > vma->vm_start)
 		prev = vma;
@@ -185,6 +269,12 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 			err = madvise_willneed(vma, start, tmp);
 			prev = vma;
 			break;
+		case KMM_MADV_COLD:
+		case KMM_MADV_PAGEOUT:
+			err = madvise_cold_or_pageout(
+			    vma, start, tmp, behavior == KMM_MADV_PAGEOUT ? &pageout : NULL);
+			prev = vma;
+			break;
 		default:
 			err = madvise_behavior(mm, vma, &prev, start, tmp, behavior);
 			break;
@@ -202,5 +292,7 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 		mmap_write_unlock(mm);
 	else
 		mmap_read_unlock(mm);
+	if (!list_empty(&pageout))
+		vm_state(mm->machine)->lru.reclaim_pages(mm->machine, &pageout);
 	return err ? err : unmapped_error;
 }

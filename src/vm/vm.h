@@ -354,6 +354,19 @@ struct vm_lru_hooks {
 	 * working set (Linux workingset_refault).
 	 */
 	void (*workingset_refault)(struct kmm_machine *m, struct kmm_page *page, void *shadow);
+	/*
+	 * madvise's LRU side (Linux mm/swap.c, mm/vmscan.c), called under the
+	 * PTE lock but for reclaim_pages: MADV_FREE makes a private anonymous
+	 * page lazily freeable (folio_mark_lazyfree); MADV_COLD moves an active
+	 * page to its inactive list (folio_deactivate); MADV_PAGEOUT takes a
+	 * page off its list with a reference (false if it was on none:
+	 * folio_isolate_lru) and reclaims the taken pages, with no lock held,
+	 * putting back what stays (reclaim_pages; returns the pages freed).
+	 */
+	void (*mark_page_lazyfree)(struct kmm_machine *m, struct kmm_page *page);
+	void (*deactivate_page)(struct kmm_machine *m, struct kmm_page *page);
+	bool (*isolate_lru_page)(struct kmm_machine *m, struct kmm_page *page);
+	unsigned long (*reclaim_pages)(struct kmm_machine *m, struct list_head *pages);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */

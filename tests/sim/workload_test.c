@@ -310,9 +310,9 @@ static void test_not_supported_yet(void)
 		const char *text, *msg;
 	} cases[] = {
 	    {"alloc_pages p\nspawn t\n", ""},
-	    {"spawn t\nt: mmap a 1M\nt: madvise a populate_write\nt: madvise a cold\n",
-	     "w.kmm:4:4: not supported yet: madvise cold (needs the reclaim layer's madvise "
-	     "(MADV_COLD, MADV_PAGEOUT))"},
+	    {"spawn t\nt: mmap a 1M\nt: madvise a populate_write\nt: madvise a cold\n"
+	     "t: madvise a pageout\nt: madvise a hugepage\n",
+	     "w.kmm:6:4: not supported yet: madvise hugepage (needs transparent huge pages)"},
 	    {"spawn t\nt: mmap a 1M\nt: madvise a dontneed\nt: madvise a free\n", ""},
 	    {"kmem_cache_create c size=64\nkmem_cache_alloc p cache=c\nkmalloc k size=64\n", ""},
 	    {"alloc_pages p order=uniform(0,3) count=4\nfree p\nvalidate\n", ""},
