@@ -640,10 +640,16 @@ out:
 		case SCAN_EQUAL:
 			break;
 		case SCAN_FRACT:
-			scan = denominator
-				   ? (unsigned long)((scan * fraction[file] + denominator - 1) /
-						     denominator)
-				   : 0;
+			/*
+			 * Rounded down: a share under one page is no scan at this
+			 * priority (Linux 6.1 rounds up only for an offlined memory
+			 * cgroup, to empty it; kmm has none). Rounding up scanned at
+			 * least one page of each type per pass at every priority, so
+			 * kswapd's early, gentle passes took pages from the
+			 * type that refaults cost most.
+			 */
+			scan =
+			    denominator ? (unsigned long)(scan * fraction[file] / denominator) : 0;
 			break;
 		case SCAN_FILE:
 		case SCAN_ANON:

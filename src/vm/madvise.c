@@ -53,39 +53,59 @@ static int madvise_behavior(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_v
 	return 0;
 }
 
-static void madvise_free_pte_range(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr,
-				   unsigned long end)
+/*
+ * Call @fn for each present PTE of [start, end) in @vma that maps a normal
+ * page (not the zero page), under the PTE table's lock.
+ */
+typedef void (*madvise_pte_fn)(struct kmm_vma *vma, pte_t *pte, pte_t ptent, struct kmm_page *page,
+			       void *arg);
+
+static void madvise_walk(struct kmm_vma *vma, unsigned long start, unsigned long end,
+			 madvise_pte_fn fn, void *arg)
+{
+	struct kmm_mm *mm = vma->vm_mm;
+	struct kmm_machine *m = mm->machine;
+	for (unsigned long addr = start; addr < end;) {
+		unsigned long next = pmd_addr_end(addr, end);
+		pmd_t *pmd = pmd_lookup(mm, addr);
+		if (!pmd || !entry_read(pmd)) {
+			addr = next;
+			continue;
+		}
+		spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
+		pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
+		spin_lock(ptl);
+		for (; addr < next; pte++, addr += PAGE_SIZE) {
+			pte_t ptent = entry_read(pte);
+			struct kmm_page *page =
+			    pte_present(ptent) ? vm_normal_page(vma, addr, ptent) : NULL;
+			if (page)
+				fn(vma, pte, ptent, page, arg);
+		}
+		spin_unlock(ptl);
+	}
+}
+
+static void madvise_free_pte(struct kmm_vma *vma, pte_t *pte, pte_t ptent, struct kmm_page *page,
+			     void *arg)
 {
 	struct kmm_machine *m = vma->vm_mm->machine;
 	struct vm_state *vm = vm_state(m);
-	spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
-	pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
-	long freed = 0;
-	spin_lock(ptl);
-	for (; addr < end; pte++, addr += PAGE_SIZE) {
-		pte_t ptent = entry_read(pte);
-		if (!pte_present(ptent))
-			continue;
-		struct kmm_page *page = vm_normal_page(vma, addr, ptent);
-		/* Pages shared with a fork child, or the zero page, stay as they are. */
-		if (!page || !PageAnon(page) || page_mapcount(page) != 1 ||
-		    page_ref_count(page) != 1)
-			continue;
-		if (pte_young(ptent) || pte_dirty(ptent)) {
-			ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
-			entry_write(pte, pte_mkold(pte_mkclean(ptent)));
-		}
-		ClearPageDirty(page);
-		if (vm->lru.mark_page_lazyfree) {
-			vm->lru.mark_page_lazyfree(m, page); /* counts PGLAZYFREE */
-		} else {
-			ClearPageSwapBacked(page); /* lazyfree: nothing reclaims it here */
-			freed++;
-		}
+	long *freed = arg;
+	/* Pages shared with a fork child stay as they are. */
+	if (!PageAnon(page) || page_mapcount(page) != 1 || page_ref_count(page) != 1)
+		return;
+	if (pte_young(ptent) || pte_dirty(ptent)) {
+		ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
+		entry_write(pte, pte_mkold(pte_mkclean(ptent)));
 	}
-	spin_unlock(ptl);
-	if (freed)
-		count_vm_events(m, PGLAZYFREE, freed);
+	ClearPageDirty(page);
+	if (vm->lru.mark_page_lazyfree) {
+		vm->lru.mark_page_lazyfree(m, page); /* counts PGLAZYFREE */
+	} else {
+		ClearPageSwapBacked(page); /* lazyfree: nothing reclaims it here */
+		(*freed)++;
+	}
 }
 
 static int madvise_free(struct kmm_vma *vma, unsigned long start, unsigned long end)
@@ -94,60 +114,47 @@ static int madvise_free(struct kmm_vma *vma, unsigned long start, unsigned long 
 		return -EINVAL;
 	struct kmm_mm *mm = vma->vm_mm;
 	struct vm_state *vm = vm_state(mm->machine);
+	long freed = 0;
 	/* Pages still in this CPU's LRU add batch are on no list yet. */
 	if (vm->lru.lru_add_drain)
 		vm->lru.lru_add_drain(mm->machine);
-	for (unsigned long addr = start; addr < end;) {
-		unsigned long next = pmd_addr_end(addr, end);
-		pmd_t *pmd = pmd_lookup(mm, addr);
-		if (pmd && entry_read(pmd))
-			madvise_free_pte_range(vma, pmd, addr, next);
-		addr = next;
-	}
+	madvise_walk(vma, start, end, madvise_free_pte, &freed);
+	if (freed)
+		count_vm_events(mm->machine, PGLAZYFREE, freed);
 	/* The dirty bits went: TLBs must not keep writable entries that skip setting them. */
 	flush_tlb_mm_range(mm, start, end);
 	return 0;
 }
 
+struct madvise_cold_arg {
+	struct list_head *pageout; /* MADV_PAGEOUT: where isolated pages go; NULL for MADV_COLD */
+	bool aged;
+};
+
 /*
- * MADV_COLD and MADV_PAGEOUT over one page table's worth (Linux
- * madvise_cold_or_pageout_pte_range): pages only this mapping maps are made
- * old, then deactivated, or isolated onto @pageout for reclaim.
+ * MADV_COLD and MADV_PAGEOUT of one page (Linux
+ * madvise_cold_or_pageout_pte_range): a page only this mapping maps is made
+ * old, then deactivated, or isolated for reclaim.
  */
-static void madvise_cold_pte_range(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr,
-				   unsigned long end, struct list_head *pageout)
+static void madvise_cold_pte(struct kmm_vma *vma, pte_t *pte, pte_t ptent, struct kmm_page *page,
+			     void *arg)
 {
 	struct kmm_machine *m = vma->vm_mm->machine;
 	struct vm_state *vm = vm_state(m);
-	spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
-	pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
-	unsigned long start = addr;
-	bool aged = false;
-	spin_lock(ptl);
-	for (; addr < end; pte++, addr += PAGE_SIZE) {
-		pte_t ptent = entry_read(pte);
-		if (!pte_present(ptent))
-			continue;
-		struct kmm_page *page = vm_normal_page(vma, addr, ptent);
-		/* Other mappings of the page are not this task's to judge. */
-		if (!page || page_mapcount(page) != 1)
-			continue;
-		if (pte_young(ptent)) {
-			ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
-			entry_write(pte, pte_mkold(ptent));
-			aged = true;
-		}
-		ClearPageReferenced(page);
-		if (!pageout) {
-			vm->lru.deactivate_page(m, page);
-		} else if (vm->lru.isolate_lru_page(m, page)) {
-			list_add(&page->lru, pageout);
-		}
+	struct madvise_cold_arg *ca = arg;
+	/* Other mappings of the page are not this task's to judge. */
+	if (page_mapcount(page) != 1)
+		return;
+	if (pte_young(ptent)) {
+		ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
+		entry_write(pte, pte_mkold(ptent));
+		ca->aged = true;
 	}
-	spin_unlock(ptl);
-	/* An old PTE must not stay young in a TLB that skips setting the bit again. */
-	if (aged)
-		flush_tlb_mm_range(vma->vm_mm, start, end);
+	ClearPageReferenced(page);
+	if (!ca->pageout)
+		vm->lru.deactivate_page(m, page);
+	else if (vm->lru.isolate_lru_page(m, page))
+		list_add(&page->lru, ca->pageout);
 }
 
 static int madvise_cold_or_pageout(struct kmm_vma *vma, unsigned long start, unsigned long end,
@@ -155,18 +162,16 @@ static int madvise_cold_or_pageout(struct kmm_vma *vma, unsigned long start, uns
 {
 	struct kmm_mm *mm = vma->vm_mm;
 	struct vm_state *vm = vm_state(mm->machine);
+	struct madvise_cold_arg ca = {.pageout = pageout};
 	if (vma->vm_flags & VM_LOCKED)
 		return -EINVAL;
 	if (!vm->lru.deactivate_page)
 		return 0; /* no LRU lists: nothing to age or reclaim */
 	vm->lru.lru_add_drain(mm->machine);
-	for (unsigned long addr = start; addr < end;) {
-		unsigned long next = pmd_addr_end(addr, end);
-		pmd_t *pmd = pmd_lookup(mm, addr);
-		if (pmd && entry_read(pmd))
-			madvise_cold_pte_range(vma, pmd, addr, next, pageout);
-		addr = next;
-	}
+	madvise_walk(vma, start, end, madvise_cold_pte, &ca);
+	/* An old PTE must not stay young in a TLB that skips setting the bit again. */
+	if (ca.aged)
+		flush_tlb_mm_range(mm, start, end);
 	return 0;
 }
 

@@ -140,6 +140,12 @@ struct kmm_mm {
 	unsigned long hiwater_rss, hiwater_vm;
 	unsigned long total_vm, locked_vm, data_vm, exec_vm, stack_vm;
 	unsigned long def_flags; /* VM_LOCKED after mlockall(MCL_FUTURE) */
+	/*
+	 * RLIMIT_MEMLOCK in pages (a process's limit; kmm keeps it with the
+	 * address space, which fork copies and exec passes on). ULONG_MAX:
+	 * unlimited, a task with CAP_IPC_LOCK (the default, as for root).
+	 */
+	unsigned long memlock_limit;
 	unsigned long start_brk, brk, start_stack;
 	atomic_long_t rss_stat[NR_MM_COUNTERS];
 
@@ -814,6 +820,11 @@ static inline void mmap_write_lock(struct kmm_mm *mm)
 /* mprotect.c, mlock.c */
 unsigned long change_protection(struct kmm_vma *vma, unsigned long start, unsigned long end,
 				pgprot_t newprot);
+/*
+ * May @mm lock @len more bytes of VMAs with @flags (Linux
+ * mlock_future_check)? 0 or -EAGAIN.
+ */
+int mlock_future_check(struct kmm_mm *mm, unsigned long flags, unsigned long len);
 int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev, unsigned long start,
 		unsigned long end, unsigned long newflags);
 

@@ -18,6 +18,18 @@ struct fixture {
 	char swap[96];
 };
 
+static void teardown(struct fixture *f)
+{
+	if (f->t)
+		kmm_task_reap(f->t);
+	if (f->m)
+		kmm_machine_destroy(f->m);
+	unlink(f->swap);
+	f->t = NULL;
+	f->m = NULL;
+}
+
+/* A machine with (or without) swap and one task; on failure, nothing is left. */
 static bool setup(struct fixture *f, const char *rmap, bool swap)
 {
 	char opts[300];
@@ -28,16 +40,9 @@ static bool setup(struct fixture *f, const char *rmap, bool swap)
 		 swap ? f->swap : "", swap ? ":64M" : "");
 	f->m = vm_boot(opts);
 	f->t = f->m ? vm_task(f->m, "advisor", 0) : NULL;
+	if (!f->t)
+		teardown(f);
 	return f->t != NULL;
-}
-
-static void teardown(struct fixture *f)
-{
-	if (f->t)
-		kmm_task_reap(f->t);
-	if (f->m)
-		kmm_machine_destroy(f->m);
-	unlink(f->swap);
 }
 
 static unsigned char byte_of(unsigned long page, unsigned int i, unsigned int salt)
@@ -117,10 +122,6 @@ static void run_lazyfree(const char *rmap)
 	};
 	struct fixture f = {0};
 	expect_true(setup(&f, rmap, true));
-	if (!f.t) {
-		teardown(&f);
-		return;
-	}
 	struct kmm_machine *m = f.m;
 	long a = kmm_mmap(f.t, 0, N * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
 	expect_i64_ge(a, 0);
@@ -176,10 +177,6 @@ static void run_cold(const char *rmap)
 	};
 	struct fixture f = {0};
 	expect_true(setup(&f, rmap, true));
-	if (!f.t) {
-		teardown(&f);
-		return;
-	}
 	struct kmm_machine *m = f.m;
 	char path[64];
 	expect_int_eq(make_pattern_file(path, sizeof(path), N * PAGE_SIZE, kmm_test_seed), 0);
@@ -257,10 +254,6 @@ static void run_pageout(const char *rmap)
 	};
 	struct fixture f = {0};
 	expect_true(setup(&f, rmap, true));
-	if (!f.t) {
-		teardown(&f);
-		return;
-	}
 	struct kmm_machine *m = f.m;
 	struct kmm_error err = {0};
 	long a = kmm_mmap(f.t, 0, N * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
@@ -346,10 +339,6 @@ static void run_pageout(const char *rmap)
 
 	/* No swap: anonymous pages cannot go, and are activated. */
 	expect_true(setup(&f, rmap, false));
-	if (!f.t) {
-		teardown(&f);
-		return;
-	}
 	m = f.m;
 	a = kmm_mmap(f.t, 0, 64 * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
 	expect_int_eq(write_pages(f.t, (unsigned long)a, 0, 64, 5), 0);
