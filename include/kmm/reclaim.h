@@ -42,6 +42,24 @@ unsigned long kmm_reclaim_pages(struct kmm_machine *m, unsigned long nr_pages);
  */
 int kmm_kswapd_run_pending(struct kmm_machine *m);
 /*
+ * Deterministic mode on a CPU shared with the workload: run the pending
+ * kswapd work for one time slice, in which each node's kswapd may reclaim
+ * about @nr_pages (a batch of up to 32 pages may go past it). A run that
+ * used its slice stays pending and continues at the next call, as a
+ * preempted kswapd does. Returns the pages reclaimed (0 if @nr_pages is 0).
+ */
+unsigned long kmm_kswapd_run_pending_budget(struct kmm_machine *m, unsigned long nr_pages);
+/* Is some node's kswapd woken and not yet done (deterministic mode)? */
+bool kmm_kswapd_pending(struct kmm_machine *m);
+/*
+ * Deterministic mode on a CPU shared with the workload: from now on, a
+ * wake-up of kswapd by an allocation that may reclaim runs kswapd at once,
+ * inside that allocation, for a slice of @nr_pages (ULONG_MAX: until
+ * balanced), as a woken kswapd preempts the task; 0 (the default): runs
+ * wait for kmm_kswapd_run_pending().
+ */
+void kmm_kswapd_set_wakeup_slice(struct kmm_machine *m, unsigned long nr_pages);
+/*
  * Start (or stop) one host thread per node for kswapd, as concurrent runs
  * do; without them, wake-ups wait for kmm_kswapd_run_pending().
  */

@@ -2,11 +2,28 @@
  * /proc/vmstat: every counter, in Linux 6.1's order, and kmm's own.
  *
  * Linux: mm/vmstat.c vmstat_start() and vmstat_text[], mm/page-writeback.c
- * (global_dirty_limits for the two dirty thresholds).
+ * (global_dirty_limits for the two dirty thresholds, from the dirty ratio
+ * sysctls).
  */
 #include "internal.h"
 
-/* global_dirtyable_memory() and domain_dirty_limits() with ratios 20 and 10. */
+/*
+ * A dirty ratio sysctl (vm.dirty_ratio, vm.dirty_background_ratio) as the
+ * vm layer holds it, or Linux's default when the machine runs no vm layer.
+ */
+static unsigned long dirty_ratio_sysctl(struct kmm_machine *m, const char *name, unsigned long def)
+{
+	if (!m->sysctl[KMM_SYSCTL_VM].get)
+		return def;
+	long v = m->sysctl[KMM_SYSCTL_VM].get(m, name);
+	return v < 0 ? def : (unsigned long)v;
+}
+
+/*
+ * global_dirtyable_memory() and domain_dirty_limits() with the machine's
+ * vm.dirty_ratio and vm.dirty_background_ratio (kmm has no dirty_bytes
+ * sysctls, so the ratios always apply).
+ */
 static void global_dirty_limits(struct kmm_machine *m, unsigned long *bg, unsigned long *dirty)
 {
 	unsigned long x = global_zone_page_state(m, NR_FREE_PAGES);
@@ -24,7 +41,10 @@ static void global_dirty_limits(struct kmm_machine *m, unsigned long *bg, unsign
 		x -= kmm_min(x, high);
 	}
 	unsigned long available = x + 1;
-	unsigned long ratio = (20 * PAGE_SIZE) / 100, bg_ratio = (10 * PAGE_SIZE) / 100;
+	/* Linux scales the percentages by PAGE_SIZE first, so they round the same way. */
+	unsigned long ratio = (dirty_ratio_sysctl(m, "dirty_ratio", 20) * PAGE_SIZE) / 100;
+	unsigned long bg_ratio =
+	    (dirty_ratio_sysctl(m, "dirty_background_ratio", 10) * PAGE_SIZE) / 100;
 	unsigned long thresh = (ratio * available) / PAGE_SIZE;
 	unsigned long bg_thresh = (bg_ratio * available) / PAGE_SIZE;
 	if (bg_thresh >= thresh)

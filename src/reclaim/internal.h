@@ -45,6 +45,7 @@ struct kswapd {
 	bool pending;  /* woken and not yet run (both modes) */
 	bool running;  /* inside balance_pgdat */
 	bool threaded; /* a host thread serves this node (under wait's lock) */
+	bool resume;   /* deterministic mode: the last slice ended mid-run */
 };
 
 struct reclaim_state {
@@ -58,6 +59,7 @@ struct reclaim_state {
 	 * `threaded` under its lock instead, since they come from any thread.
 	 */
 	bool threads;
+	unsigned long wakeup_slice; /* deterministic: kswapd runs at its wake-up (0: not) */
 	/* tunables (vm.*) */
 	int swappiness;
 	int oom_kill_allocating_task;

@@ -23,11 +23,18 @@
  *     happens when the deterministic scheduler calls
  *     kmm_kswapd_run_pending() between rounds of CPU steps, so a run is a
  *     pure function of its input and seed.
+ *  4. Deterministic mode can also give kswapd a time slice rather than the
+ *     CPU until it is done (kmm_kswapd_run_pending_budget): the run stops
+ *     once it reclaimed its share of pages and stays pending, with its
+ *     request, for the next slice, as a kswapd the scheduler preempted
+ *     continues where it was. A model of a CPU shared with the workload
+ *     decides the shares (bench/reclaim's twin of a 1-CPU guest).
  *
  * Locks: kswapd->wait's mutex around the request fields and the state
  * flags; no other lock is held while reclaiming.
  */
 #include "internal.h"
+#include <limits.h>
 
 /* The watermark check with every CPU's pending free-page delta folded in (Linux _safe). */
 static bool zone_watermark_ok_safe(struct kmm_zone *zone, unsigned int order, unsigned long mark,
@@ -54,9 +61,12 @@ bool pgdat_balanced(struct kmm_node *pgdat, int order, int highest_zoneidx)
 	return !any;
 }
 
-/* Linux kswapd_shrink_node(): reclaim up to the high watermarks of the eligible zones. */
+/*
+ * Linux kswapd_shrink_node(): reclaim up to the high watermarks of the
+ * eligible zones, or @budget pages if fewer (the rest of a time slice).
+ */
 static bool kswapd_shrink_node(struct kmm_machine *m, struct kmm_node *pgdat,
-			       struct scan_control *sc)
+			       struct scan_control *sc, unsigned long budget)
 {
 	sc->nr_to_reclaim = 0;
 	for (int z = 0; z <= (int)sc->reclaim_idx; z++) {
@@ -65,13 +75,20 @@ static bool kswapd_shrink_node(struct kmm_machine *m, struct kmm_node *pgdat,
 			continue;
 		sc->nr_to_reclaim += kmm_max(high_wmark_pages(zone), SWAP_CLUSTER_MAX);
 	}
+	sc->nr_to_reclaim = kmm_min(sc->nr_to_reclaim, kmm_max(budget, 1UL));
 	shrink_node(m, pgdat, sc);
 	return sc->nr_scanned >= sc->nr_to_reclaim;
 }
 
-/* Linux balance_pgdat(). Returns the pages reclaimed. */
+/*
+ * Linux balance_pgdat(). Returns the pages reclaimed. @budget: the pages
+ * this slice may reclaim (ULONG_MAX: no limit); a run that reaches it sets
+ * *@preempted and ends early, leaving the boosts and the failure count
+ * alone (the run is not over).
+ */
 static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat, int order,
-				   int highest_zoneidx)
+				   int highest_zoneidx, unsigned long budget, bool resume,
+				   bool *preempted)
 {
 	struct scan_control sc = {
 	    .gfp_mask = GFP_KERNEL,
@@ -83,7 +100,9 @@ static unsigned long balance_pgdat(struct kmm_machine *m, struct kmm_node *pgdat
 	    .is_kswapd = true,
 	    .reclaim_idx = (enum zone_type)highest_zoneidx,
 	};
-	count_vm_event(m, PAGEOUTRUN);
+	/* A run resumed after a time slice is the same run (Linux: one call). */
+	if (!resume)
+		count_vm_event(m, PAGEOUTRUN);
 	/*
 	 * Watermark boosts (raised by the page allocator when a fallback
 	 * fragments a zone) ask for this much reclaim on top; the boost stays
@@ -124,9 +143,13 @@ restart:
 		if (can_reclaim_anon_pages(m) && inactive_is_low(m, lruvec, LRU_INACTIVE_ANON))
 			shrink_active_list(m, SWAP_CLUSTER_MAX, lruvec, &sc, LRU_ACTIVE_ANON);
 		sc.nr_scanned = 0;
-		if (kswapd_shrink_node(m, pgdat, &sc))
+		if (kswapd_shrink_node(m, pgdat, &sc, budget - kmm_min(budget, sc.nr_reclaimed)))
 			raise_priority = false;
 		unsigned long nr_reclaimed = sc.nr_reclaimed - before;
+		if (sc.nr_reclaimed >= budget) {
+			*preempted = true;
+			return sc.nr_reclaimed;
+		}
 		nr_boost_reclaim -= kmm_min(nr_boost_reclaim, nr_reclaimed);
 		/* A boost that reclaim cannot serve without I/O is dropped, not looped on. */
 		if (nr_boost_reclaim && !nr_reclaimed)
@@ -154,6 +177,14 @@ restart:
 	return sc.nr_reclaimed;
 }
 
+static unsigned long kswapd_run_pending_nodes(struct kmm_machine *m, unsigned long budget,
+					      int *nodes);
+/*
+ * The node whose kswapd the calling thread is running, or -1: Linux's
+ * current_is_kswapd() (PF_KSWAPD), per thread as a task flag is per task.
+ */
+static __thread int kswapd_node = -1;
+
 void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 		   enum zone_type highest_zoneidx)
 {
@@ -170,19 +201,40 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 		pgdat->kswapd_highest_zoneidx = highest_zoneidx;
 	if (pgdat->kswapd_order < (int)order)
 		pgdat->kswapd_order = (int)order;
+	/*
+	 * Deterministic mode on a shared CPU: a woken kswapd preempts the
+	 * allocating task at once (a sleeper's wake-up preemption), for its
+	 * slice; so does one woken earlier that has not run yet. Only where the
+	 * allocation could reclaim itself: the caller then holds nothing that
+	 * reclaim may not meet.
+	 */
+	unsigned long slice = READ_ONCE(rs->wakeup_slice);
+	bool run_now = !k->threaded && slice && (gfp & __GFP_DIRECT_RECLAIM) && kswapd_node < 0;
 	/* Linux: only a sleeping kswapd is woken (waitqueue_active). */
 	bool asleep = k->threaded ? k->sleeping : !k->pending;
 	if (!asleep || READ_ONCE(pgdat->kswapd_failures) >= MAX_RECLAIM_RETRIES ||
 	    pgdat_balanced(pgdat, (int)order, (int)highest_zoneidx)) {
+		run_now = run_now && !asleep;
 		kmm_port_waitq_unlock(&k->wait);
-		return;
+	} else {
+		atomic_inc(&pgdat->kswapd_wakeups);
+		trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
+		k->pending = true;
+		if (k->threaded)
+			kmm_port_waitq_wake_all(&k->wait);
+		kmm_port_waitq_unlock(&k->wait);
 	}
-	atomic_inc(&pgdat->kswapd_wakeups);
-	trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
-	k->pending = true;
-	if (k->threaded)
-		kmm_port_waitq_wake_all(&k->wait);
-	kmm_port_waitq_unlock(&k->wait);
+	if (run_now) {
+		int nodes;
+		kswapd_run_pending_nodes(m, slice, &nodes);
+	}
+}
+
+void kmm_kswapd_set_wakeup_slice(struct kmm_machine *m, unsigned long nr_pages)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	if (rs)
+		WRITE_ONCE(rs->wakeup_slice, nr_pages);
 }
 
 /* Take the node's request (Linux kswapd: reading and resetting kswapd_order/highest_zoneidx). */
@@ -196,32 +248,42 @@ static void kswapd_take_request(struct kmm_node *pgdat, int *order, int *highest
 	pgdat->kswapd_highest_zoneidx = (enum zone_type)MAX_NR_ZONES;
 }
 
-/*
- * The node whose kswapd the calling thread is running, or -1: Linux's
- * current_is_kswapd() (PF_KSWAPD), per thread as a task flag is per task.
- */
-static __thread int kswapd_node = -1;
-
 int kmm_current_kswapd_node(void)
 {
 	return kswapd_node;
 }
 
-/* One kswapd run on the calling thread: wake trace, balance, sleep trace. */
-static void kswapd_run_once(struct kmm_machine *m, struct kswapd *k, int order, int highest)
+/*
+ * One kswapd run on the calling thread: wake trace, balance, sleep trace.
+ * With a @budget (deterministic time slices) the run may be preempted:
+ * then no sleep trace, *@preempted is set, and the next slice resumes the
+ * run (no wake trace, not counted as a run again). Returns the pages
+ * reclaimed.
+ */
+static unsigned long kswapd_run_once(struct kmm_machine *m, struct kswapd *k, int order,
+				     int highest, unsigned long budget, bool *preempted)
 {
 	struct kmm_node *pgdat = k->pgdat;
+	bool resume = k->resume;
 	kswapd_node = pgdat->node_id;
-	trace_mm_vmscan_kswapd_wake(m, pgdat->node_id, highest, order);
-	balance_pgdat(m, pgdat, order, highest);
-	trace_mm_vmscan_kswapd_sleep(m, pgdat->node_id);
+	if (!resume)
+		trace_mm_vmscan_kswapd_wake(m, pgdat->node_id, highest, order);
+	unsigned long nr = balance_pgdat(m, pgdat, order, highest, budget, resume, preempted);
+	k->resume = *preempted;
+	if (!*preempted)
+		trace_mm_vmscan_kswapd_sleep(m, pgdat->node_id);
 	kswapd_node = -1;
+	return nr;
 }
 
-int kmm_kswapd_run_pending(struct kmm_machine *m)
+/* Deterministic mode: run each node's pending kswapd work, @budget pages per node. */
+static unsigned long kswapd_run_pending_nodes(struct kmm_machine *m, unsigned long budget,
+					      int *nodes)
 {
 	struct reclaim_state *rs = reclaim_state(m);
-	int n = 0, nid;
+	unsigned long total = 0;
+	int nid;
+	*nodes = 0;
 	if (!rs || READ_ONCE(rs->threads))
 		return 0;
 	for_each_online_node (m, nid) {
@@ -236,13 +298,57 @@ int kmm_kswapd_run_pending(struct kmm_machine *m)
 		kmm_port_waitq_unlock(&k->wait);
 		if (!pending)
 			continue;
-		kswapd_run_once(m, k, order, highest);
+		bool preempted = false;
+		total += kswapd_run_once(m, k, order, highest, budget, &preempted);
 		kmm_port_waitq_lock(&k->wait);
-		k->pending = false;
+		if (preempted) {
+			/* Still pending: the request goes back, merged with any new one. */
+			struct kmm_node *pgdat = k->pgdat;
+			if (pgdat->kswapd_order < order)
+				pgdat->kswapd_order = order;
+			if (pgdat->kswapd_highest_zoneidx == MAX_NR_ZONES ||
+			    (int)pgdat->kswapd_highest_zoneidx < highest)
+				pgdat->kswapd_highest_zoneidx = (enum zone_type)highest;
+		} else {
+			k->pending = false;
+		}
 		kmm_port_waitq_unlock(&k->wait);
-		n++;
+		*nodes += !preempted;
 	}
-	return n;
+	return total;
+}
+
+int kmm_kswapd_run_pending(struct kmm_machine *m)
+{
+	int nodes;
+	kswapd_run_pending_nodes(m, ULONG_MAX, &nodes);
+	return nodes;
+}
+
+unsigned long kmm_kswapd_run_pending_budget(struct kmm_machine *m, unsigned long nr_pages)
+{
+	int nodes;
+	if (!nr_pages)
+		return 0;
+	return kswapd_run_pending_nodes(m, nr_pages, &nodes);
+}
+
+bool kmm_kswapd_pending(struct kmm_machine *m)
+{
+	struct reclaim_state *rs = reclaim_state(m);
+	bool pending = false;
+	int nid;
+	if (!rs)
+		return false;
+	for_each_online_node (m, nid) {
+		struct kswapd *k = &rs->kswapd[nid];
+		if (!k->pgdat)
+			continue;
+		kmm_port_waitq_lock(&k->wait);
+		pending |= k->pending;
+		kmm_port_waitq_unlock(&k->wait);
+	}
+	return pending;
 }
 
 static void *kswapd_thread(void *arg)
@@ -262,7 +368,8 @@ static void *kswapd_thread(void *arg)
 		kswapd_take_request(k->pgdat, &order, &highest);
 		k->running = true;
 		kmm_port_waitq_unlock(&k->wait);
-		kswapd_run_once(m, k, order, highest);
+		bool preempted = false;
+		kswapd_run_once(m, k, order, highest, ULONG_MAX, &preempted);
 		kmm_port_waitq_lock(&k->wait);
 		k->running = false;
 		k->pending = false;
@@ -286,6 +393,7 @@ int kmm_kswapd_start_threads(struct kmm_machine *m)
 			continue;
 		kmm_port_waitq_lock(&k->wait);
 		k->stop = false;
+		k->resume = false;
 		k->threaded = true;
 		kmm_port_waitq_unlock(&k->wait);
 		int err = kmm_port_thread_create(&k->thread, kswapd_thread, k);
