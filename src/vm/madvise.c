@@ -20,7 +20,7 @@
  *    swap, dirty file pages are written back, then they are freed.
  *    Unlike Linux, which reclaims each page-table's worth as it walks,
  *    kmm gathers the range's pages and reclaims them after mmap_lock is
- *    dropped: the pte-chain rmap walk takes mmap_lock itself.
+ *    dropped, so reclaim's writes do not hold up the task's mmap changes.
  * MADV_COLD and MADV_PAGEOUT refuse VM_LOCKED ranges (-EINVAL) and work
  * only with the reclaim layer's LRU lists (without them they do nothing).
  * Holes in the range are skipped and reported as ENOMEM at the end, as
