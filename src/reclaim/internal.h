@@ -44,6 +44,7 @@ struct kswapd {
 	bool sleeping; /* waiting for a wake-up (Linux waitqueue_active) */
 	bool pending;  /* woken and not yet run (both modes) */
 	bool running;  /* inside balance_pgdat */
+	bool threaded; /* a host thread serves this node (under wait's lock) */
 };
 
 struct reclaim_state {
@@ -51,7 +52,12 @@ struct reclaim_state {
 	struct lru_batch batch[KMM_MAX_CPUS];
 	struct lru_batch nocpu_batch; /* callers on no simulated CPU */
 	struct kswapd kswapd[KMM_MAX_NUMNODES];
-	bool threads; /* kswapd runs as host threads (concurrent mode) */
+	/*
+	 * kswapd runs as host threads (concurrent mode). Changed only by the
+	 * thread that starts and stops them; wake-ups read each kswapd's own
+	 * `threaded` under its lock instead, since they come from any thread.
+	 */
+	bool threads;
 	/* tunables (vm.*) */
 	int swappiness;
 	int oom_kill_allocating_task;

@@ -171,7 +171,7 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 	if (pgdat->kswapd_order < (int)order)
 		pgdat->kswapd_order = (int)order;
 	/* Linux: only a sleeping kswapd is woken (waitqueue_active). */
-	bool asleep = rs->threads ? k->sleeping : !k->pending;
+	bool asleep = k->threaded ? k->sleeping : !k->pending;
 	if (!asleep || READ_ONCE(pgdat->kswapd_failures) >= MAX_RECLAIM_RETRIES ||
 	    pgdat_balanced(pgdat, (int)order, (int)highest_zoneidx)) {
 		kmm_port_waitq_unlock(&k->wait);
@@ -180,7 +180,7 @@ void wakeup_kswapd(struct kmm_zone *zone, gfp_t gfp, unsigned int order,
 	atomic_inc(&pgdat->kswapd_wakeups);
 	trace_mm_vmscan_wakeup_kswapd(m, pgdat->node_id, highest_zoneidx, order, gfp);
 	k->pending = true;
-	if (rs->threads)
+	if (k->threaded)
 		kmm_port_waitq_wake_all(&k->wait);
 	kmm_port_waitq_unlock(&k->wait);
 }
@@ -222,7 +222,7 @@ int kmm_kswapd_run_pending(struct kmm_machine *m)
 {
 	struct reclaim_state *rs = reclaim_state(m);
 	int n = 0, nid;
-	if (!rs || rs->threads)
+	if (!rs || READ_ONCE(rs->threads))
 		return 0;
 	for_each_online_node (m, nid) {
 		struct kswapd *k = &rs->kswapd[nid];
@@ -279,14 +279,20 @@ int kmm_kswapd_start_threads(struct kmm_machine *m)
 	int nid;
 	if (!rs || rs->threads)
 		return 0;
-	rs->threads = true;
+	WRITE_ONCE(rs->threads, true);
 	for_each_online_node (m, nid) {
 		struct kswapd *k = &rs->kswapd[nid];
 		if (!k->pgdat)
 			continue;
+		kmm_port_waitq_lock(&k->wait);
 		k->stop = false;
+		k->threaded = true;
+		kmm_port_waitq_unlock(&k->wait);
 		int err = kmm_port_thread_create(&k->thread, kswapd_thread, k);
 		if (err) {
+			kmm_port_waitq_lock(&k->wait);
+			k->threaded = false;
+			kmm_port_waitq_unlock(&k->wait);
 			k->thread = NULL;
 			kmm_kswapd_stop_threads(m);
 			return err;
@@ -312,9 +318,12 @@ void kmm_kswapd_stop_threads(struct kmm_machine *m)
 		kmm_port_thread_join(k->thread);
 		k->thread = NULL;
 		/* A wake-up the thread did not get to is dropped: the node is checked again later. */
+		kmm_port_waitq_lock(&k->wait);
+		k->threaded = false;
 		k->pending = false;
+		kmm_port_waitq_unlock(&k->wait);
 	}
-	rs->threads = false;
+	WRITE_ONCE(rs->threads, false);
 }
 
 int kswapd_init(struct kmm_machine *m)
