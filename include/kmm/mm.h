@@ -63,6 +63,8 @@ struct kmm_file;
 #define KMM_MADV_WILLNEED   3
 #define KMM_MADV_DONTNEED   4
 #define KMM_MADV_FREE	    8
+#define KMM_MADV_COLD	    20
+#define KMM_MADV_PAGEOUT    21
 
 #define KMM_MS_ASYNC	  1
 #define KMM_MS_INVALIDATE 2
@@ -70,6 +72,11 @@ struct kmm_file;
 
 #define KMM_MCL_CURRENT 1
 #define KMM_MCL_FUTURE	2
+#define KMM_MCL_ONFAULT 4
+
+#define KMM_MLOCK_ONFAULT 1
+
+#define KMM_RLIM_INFINITY UINT64_MAX
 
 /* kmm_file_open() flags. */
 #define KMM_O_RDONLY 0x0
@@ -193,6 +200,25 @@ int kmm_madvise(struct kmm_task *t, unsigned long addr, unsigned long len, int a
 int kmm_msync(struct kmm_task *t, unsigned long addr, unsigned long len, int flags);
 int kmm_mlock(struct kmm_task *t, unsigned long addr, unsigned long len);
 int kmm_munlock(struct kmm_task *t, unsigned long addr, unsigned long len);
+/* mlock2(): with KMM_MLOCK_ONFAULT, pages are locked as they are faulted in, not now. */
+int kmm_mlock2(struct kmm_task *t, unsigned long addr, unsigned long len, unsigned int flags);
+/*
+ * mlockall(): KMM_MCL_CURRENT locks every mapping now, KMM_MCL_FUTURE every
+ * later one, KMM_MCL_ONFAULT (with either) on fault only. munlockall()
+ * undoes both.
+ */
+int kmm_mlockall(struct kmm_task *t, int flags);
+int kmm_munlockall(struct kmm_task *t);
+/*
+ * The task's RLIMIT_MEMLOCK in bytes (setrlimit/getrlimit). Tasks start
+ * unlimited (KMM_RLIM_INFINITY: as root, with CAP_IPC_LOCK); a limit makes
+ * mlock, mlock2 and mlockall(MCL_CURRENT) fail with ENOMEM (EPERM at 0),
+ * and MAP_LOCKED mmap, brk and mremap of locked memory with EAGAIN, beyond
+ * it. Shared by the tasks of one address space, copied by fork, kept by
+ * exec. Returns 0 or -ESRCH.
+ */
+int kmm_task_set_memlock_limit(struct kmm_task *t, uint64_t bytes);
+uint64_t kmm_task_memlock_limit(const struct kmm_task *t);
 
 /* --- Files ------------------------------------------------------------------------------ */
 

@@ -187,6 +187,8 @@ bool inactive_is_low(struct kmm_machine *m, struct lruvec *lruvec, enum lru_list
 unsigned long try_to_free_pages(struct kmm_machine *m, struct zonelist *zl, unsigned int order,
 				gfp_t gfp);
 bool can_reclaim_anon_pages(struct kmm_machine *m);
+/* Reclaim isolated pages now, whatever the watermarks (Linux reclaim_pages: MADV_PAGEOUT). */
+unsigned long reclaim_pages(struct kmm_machine *m, struct list_head *pages);
 /*
  * Remember the node's workingset activations: until they change again,
  * prepare_scan_count deactivates a type only when its inactive list is low

@@ -309,6 +309,67 @@ void putback_lru_pages(struct kmm_machine *m, struct list_head *pages)
 	free_unref_page_list(m, &to_free);
 }
 
+/* --- madvise ------------------------------------------------------------------------------------ */
+
+/*
+ * MADV_FREE: a private anonymous page becomes lazily freeable: off the
+ * anonymous lists onto the inactive file list, no longer swap-backed, so
+ * reclaim drops it instead of writing it to swap, unless it is written
+ * again first (Linux lru_lazyfree_fn; kmm moves the page at once rather
+ * than through a per-CPU batch). A page on no list is left as it is.
+ */
+static void mark_page_lazyfree(struct kmm_machine *m, struct kmm_page *page)
+{
+	struct lruvec *lruvec = page_lruvec(m, page);
+	spin_lock(&lruvec->lru_lock);
+	if (PageLRU(page) && PageAnon(page) && PageSwapBacked(page) && !PageSwapCache(page) &&
+	    !PageUnevictable(page)) {
+		lruvec_del_page(m, lruvec, page);
+		ClearPageActive(page);
+		ClearPageReferenced(page);
+		ClearPageSwapBacked(page);
+		lruvec_add_page(m, lruvec, page);
+		count_vm_event(m, PGLAZYFREE);
+	}
+	spin_unlock(&lruvec->lru_lock);
+}
+
+/*
+ * MADV_COLD: an active page moves to the head of its inactive list; an
+ * inactive one stays where it is (Linux lru_deactivate_fn, at once).
+ */
+static void deactivate_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	struct lruvec *lruvec = page_lruvec(m, page);
+	spin_lock(&lruvec->lru_lock);
+	if (PageLRU(page) && PageActive(page) && !PageUnevictable(page)) {
+		lruvec_del_page(m, lruvec, page);
+		ClearPageActive(page);
+		ClearPageReferenced(page);
+		lruvec_add_page(m, lruvec, page);
+		count_vm_event(m, PGDEACTIVATE);
+	}
+	spin_unlock(&lruvec->lru_lock);
+}
+
+/*
+ * MADV_PAGEOUT: take @page off its list with a reference, for
+ * reclaim_pages (Linux folio_isolate_lru). Unevictable pages stay.
+ */
+static bool isolate_lru_page(struct kmm_machine *m, struct kmm_page *page)
+{
+	struct lruvec *lruvec = page_lruvec(m, page);
+	bool taken = false;
+	spin_lock(&lruvec->lru_lock);
+	if (PageLRU(page) && !PageUnevictable(page) && get_page_unless_zero(page)) {
+		lruvec_del_page(m, lruvec, page);
+		ClearPageLRU(page);
+		taken = true;
+	}
+	spin_unlock(&lruvec->lru_lock);
+	return taken;
+}
+
 /* --- Registration ------------------------------------------------------------------------------ */
 
 static void lru_hook_drain(struct kmm_machine *m)
@@ -328,6 +389,10 @@ void lru_register_hooks(struct kmm_machine *m)
 	vm->lru.munlock_vma_page = munlock_vma_page;
 	vm->lru.workingset_eviction = workingset_eviction;
 	vm->lru.workingset_refault = workingset_refault;
+	vm->lru.mark_page_lazyfree = mark_page_lazyfree;
+	vm->lru.deactivate_page = deactivate_page;
+	vm->lru.isolate_lru_page = isolate_lru_page;
+	vm->lru.reclaim_pages = reclaim_pages;
 	m->hooks.lru_page_release = lru_page_release;
 }
 

@@ -351,8 +351,12 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 		}
 
 		if (page_mapped(page)) {
+			bool lazyfree = PageAnon(page) && !PageSwapBacked(page);
 			if (!try_to_unmap(m, page, (enum ttu_flags)0) || page_mapped(page)) {
 				stat->nr_unmap_fail++;
+				/* Written since MADV_FREE: swap-backed again (try_to_unmap). */
+				if (lazyfree && PageSwapBacked(page))
+					stat->nr_lazyfree_fail++;
 				goto activate_locked;
 			}
 		}
@@ -379,7 +383,12 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 		}
 
 		/* Clean and unmapped: out of its cache, and free. */
-		if (PageSwapCache(page)) {
+		if (PageAnon(page) && !PageSwapBacked(page)) {
+			/* Lazily freed (MADV_FREE): only the isolation's reference is left. */
+			if (atomic_cmpxchg(&page->_refcount, 1, 0) != 1)
+				goto keep_locked;
+			count_vm_event(m, PGLAZYFREED);
+		} else if (PageSwapCache(page)) {
 			if (!remove_swap_mapping(m, page))
 				goto keep_locked;
 		} else {
@@ -406,6 +415,43 @@ keep:
 	nr_reclaimed += finish_plugged_swap_writes(m, &plug, &free_pages, &ret_pages, stat);
 	free_unref_page_list(m, &free_pages);
 	list_splice(&ret_pages, page_list);
+	return nr_reclaimed;
+}
+
+/*
+ * Reclaim @pages (isolated, each with a reference) now, whatever the
+ * watermarks and the lists' balance: MADV_PAGEOUT (Linux reclaim_pages).
+ * Each node's pages go through shrink_page_list as inactive ones, with
+ * every kind of reclaim allowed; what stays goes back onto its list.
+ * Unlike the scanners, Linux counts no pgscan/pgsteal here, so neither
+ * does kmm; pswpout, pgactivate, pglazyfreed and the writes are counted.
+ */
+unsigned long reclaim_pages(struct kmm_machine *m, struct list_head *pages)
+{
+	unsigned long nr_reclaimed = 0;
+	while (!list_empty(pages)) {
+		int nid = page_to_nid(list_first_entry(pages, struct kmm_page, lru));
+		struct list_head node_pages = LIST_HEAD_INIT(node_pages);
+		struct kmm_page *page, *next;
+		list_for_each_entry_safe (page, next, pages, lru) {
+			if (page_to_nid(page) != nid)
+				continue;
+			ClearPageActive(page);
+			list_move_tail(&page->lru, &node_pages);
+		}
+		struct scan_control sc = {
+		    .nr_to_reclaim = SWAP_CLUSTER_MAX,
+		    .gfp_mask = GFP_KERNEL,
+		    .priority = DEF_PRIORITY,
+		    .reclaim_idx = (enum zone_type)(MAX_NR_ZONES - 1),
+		    .may_writepage = true,
+		    .may_unmap = true,
+		    .may_swap = true,
+		};
+		struct reclaim_stat stat;
+		nr_reclaimed += shrink_page_list(m, &node_pages, NODE_DATA(m, nid), &sc, &stat);
+		putback_lru_pages(m, &node_pages);
+	}
 	return nr_reclaimed;
 }
 

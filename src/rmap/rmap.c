@@ -278,6 +278,36 @@ struct ttu_arg {
 	bool failed;
 };
 
+/*
+ * A lazily freed page (MADV_FREE, no longer swap-backed) is dropped, its
+ * PTE left empty, so the next access finds a zero page, unless someone
+ * wrote it since (a dirty PTE or PG_dirty) or holds it besides its
+ * mappings and the caller: then it keeps its data, becomes swap-backed
+ * again and stays mapped (Linux try_to_unmap_one's MADV_FREE case).
+ */
+static bool try_to_unmap_lazyfree(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
+				  pte_t *ptep, struct ttu_arg *ta)
+{
+	struct kmm_mm *mm = vma->vm_mm;
+	struct kmm_machine *m = mm->machine;
+	pte_t pteval = __atomic_exchange_n(ptep, 0, __ATOMIC_ACQ_REL);
+	flush_tlb_page(vma, address);
+	if (pte_dirty(pteval))
+		set_page_dirty(page);
+	smp_mb(); /* the PTE is gone before the counts are read */
+	int refs = page_ref_count(page), maps = page_mapcount(page);
+	if (refs != 1 + maps || PageDirty(page)) {
+		entry_write(ptep, pteval);
+		SetPageSwapBacked(page);
+		ta->failed = true;
+		return false;
+	}
+	add_mm_counter(mm, MM_ANONPAGES, -1);
+	page_remove_rmap(page, vma, address, ptep);
+	vm_put_page(m, page); /* the reference the PTE held */
+	return true;
+}
+
 static bool try_to_unmap_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 			     pte_t *ptep, void *arg)
 {
@@ -291,6 +321,8 @@ static bool try_to_unmap_one(struct kmm_page *page, struct kmm_vma *vma, unsigne
 		rmap_mlock(m, vma, page); /* cull it: reclaim will not meet it again */
 		goto fail;
 	}
+	if (PageAnon(page) && !PageSwapBacked(page))
+		return try_to_unmap_lazyfree(page, vma, address, ptep, ta);
 	if (PageAnon(page)) {
 		/* The caller put the page in the swap cache: that slot replaces the page. */
 		if (!PageSwapCache(page))

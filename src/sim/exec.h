@@ -124,6 +124,7 @@ void sim_tasks_free(struct sim_run *r);
 void sim_exec_spawn(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_mmap(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu);
+void sim_exec_mlockall(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_brk(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_touch(struct sim_run *r, const struct wl_op *op, int cpu);
 void sim_exec_fileio(struct sim_run *r, const struct wl_op *op, int cpu);

@@ -356,9 +356,6 @@ const char *sim_madvise_needs(enum wl_advice advice)
 	switch (advice) {
 	case WL_MADV_REMOVE:
 		return "shared memory (MADV_REMOVE punches a hole in shmem)";
-	case WL_MADV_COLD:
-	case WL_MADV_PAGEOUT:
-		return "the reclaim layer's madvise (MADV_COLD, MADV_PAGEOUT)";
 	case WL_MADV_HUGEPAGE:
 	case WL_MADV_NOHUGEPAGE:
 		return "transparent huge pages";
@@ -384,6 +381,10 @@ void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu)
 			r->region_addr[op->u.area.region] = r->region_len[op->u.area.region] = 0;
 	} else if (op->kind == WL_OP_MPROTECT) {
 		ret = kmm_mprotect(t, addr, len, (int)op->u.area.prot);
+	} else if (op->kind == WL_OP_MLOCK) {
+		ret = kmm_mlock2(t, addr, len, op->u.area.onfault ? KMM_MLOCK_ONFAULT : 0);
+	} else if (op->kind == WL_OP_MUNLOCK) {
+		ret = kmm_munlock(t, addr, len);
 	} else if (op->u.area.advice == WL_MADV_POPULATE_READ ||
 		   op->u.area.advice == WL_MADV_POPULATE_WRITE) {
 		bool w = op->u.area.advice == WL_MADV_POPULATE_WRITE;
@@ -398,6 +399,19 @@ void sim_exec_area(struct sim_run *r, const struct wl_op *op, int cpu)
 			return;
 		}
 	}
+	if (ret)
+		syscall_failed(r, op, ret);
+}
+
+void sim_exec_mlockall(struct sim_run *r, const struct wl_op *op, int cpu)
+{
+	(void)cpu;
+	struct kmm_task *t = task_of(r, op);
+	if (!t)
+		return;
+	/* The language's flags are Linux's MCL_* values, as kmm's are. */
+	long ret = op->kind == WL_OP_MUNLOCKALL ? kmm_munlockall(t)
+						: kmm_mlockall(t, (int)op->u.mlockall.flags);
 	if (ret)
 		syscall_failed(r, op, ret);
 }

@@ -134,6 +134,7 @@ int kmm_task_exec(struct kmm_task *t, const char *comm)
 	if (!mm)
 		return -ENOMEM;
 	struct kmm_mm *old = t->mm;
+	mm->memlock_limit = old->memlock_limit; /* rlimits outlive execve */
 	t->mm = mm;
 	switch_mm(t->vc, mm);
 	if (comm)

@@ -295,6 +295,8 @@ static void dump_op(const struct wl_program *p, const struct wl_op *op, struct k
 	case WL_OP_MUNMAP:
 	case WL_OP_MPROTECT:
 	case WL_OP_MADVISE:
+	case WL_OP_MLOCK:
+	case WL_OP_MUNLOCK:
 		range_str(&op->u.area.range, a, sizeof(a));
 		kmm_buf_printf(out, " region=%s#%d%s", p->regions[op->u.area.region].name,
 			       op->u.area.region, a);
@@ -303,7 +305,15 @@ static void dump_op(const struct wl_program *p, const struct wl_op *op, struct k
 			kmm_buf_printf(out, " prot=%s", a);
 		} else if (op->kind == WL_OP_MADVISE) {
 			kmm_buf_printf(out, " %s", wl_advice_names[op->u.area.advice]);
+		} else if (op->kind == WL_OP_MLOCK && op->u.area.onfault) {
+			kmm_buf_puts(out, " onfault");
 		}
+		break;
+	case WL_OP_MLOCKALL:
+		kmm_buf_printf(out, "%s%s%s",
+			       op->u.mlockall.flags & WL_MCL_CURRENT ? " current" : "",
+			       op->u.mlockall.flags & WL_MCL_FUTURE ? " future" : "",
+			       op->u.mlockall.flags & WL_MCL_ONFAULT ? " onfault" : "");
 		break;
 	case WL_OP_BRK:
 		kmm_buf_printf(out, " region=brk#%d size=%#llx", op->u.brk.region,

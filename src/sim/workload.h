@@ -52,6 +52,10 @@ struct wl_loc {
 	X(MUNMAP, "munmap")                    \
 	X(MPROTECT, "mprotect")                \
 	X(MADVISE, "madvise")                  \
+	X(MLOCK, "mlock")                      \
+	X(MUNLOCK, "munlock")                  \
+	X(MLOCKALL, "mlockall")                \
+	X(MUNLOCKALL, "munlockall")            \
 	X(BRK, "brk")                          \
 	X(TOUCH, "touch")                      \
 	X(FILE_WRITE, "write")                 \
@@ -85,6 +89,11 @@ static inline bool wl_op_is_task(enum wl_op_kind k)
 {
 	return k >= WL_OP_MMAP && k <= WL_OP_EXIT;
 }
+
+/* mlockall flags (Linux's MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT). */
+#define WL_MCL_CURRENT 1u
+#define WL_MCL_FUTURE  2u
+#define WL_MCL_ONFAULT 4u
 
 #define WL_PROT_READ  1u
 #define WL_PROT_WRITE 2u
@@ -201,7 +210,11 @@ struct wl_op {
 			struct wl_range range;
 			unsigned int prot; /* mprotect */
 			enum wl_advice advice;
-		} area; /* munmap, mprotect, madvise */
+			bool onfault; /* mlock: MLOCK_ONFAULT */
+		} area;		      /* munmap, mprotect, madvise, mlock, munlock */
+		struct {
+			unsigned int flags; /* WL_MCL_*: Linux's MCL_* values */
+		} mlockall;
 		struct {
 			int region; /* the task's "brk" region */
 			uint64_t size;

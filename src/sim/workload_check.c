@@ -435,7 +435,9 @@ static int check_op(struct checker *ck, const struct wl_op *op)
 	}
 	case WL_OP_MUNMAP:
 	case WL_OP_MPROTECT:
-	case WL_OP_MADVISE: {
+	case WL_OP_MADVISE:
+	case WL_OP_MLOCK:
+	case WL_OP_MUNLOCK: {
 		int region = op->u.area.region;
 		if (need_task(ck, op) || need_region(ck, op, region) ||
 		    resolve_range(ck, op, region, &op->u.area.range, &start, &end))
@@ -532,6 +534,9 @@ static int check_op(struct checker *ck, const struct wl_op *op)
 			return -EINVAL;
 		unmap_all(ck, op->task, op->loc);
 		return 0;
+	case WL_OP_MLOCKALL:
+	case WL_OP_MUNLOCKALL:
+		return need_task(ck, op) ? -EINVAL : 0;
 	case WL_OP_EXIT:
 		if (need_task(ck, op))
 			return -EINVAL;

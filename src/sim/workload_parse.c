@@ -745,8 +745,45 @@ static int parse_area(struct parser *ps, struct wl_op *op)
 		if (a < 0)
 			return expected(ps, &t, what);
 		op->u.area.advice = (enum wl_advice)a;
+	} else if (op->kind == WL_OP_MLOCK) {
+		struct wl_token t = peek(ps);
+		if (tok_is(&t, "onfault")) {
+			next(ps);
+			op->u.area.onfault = true;
+		}
+		return expect_end(ps, "onfault or end of line");
 	}
 	return expect_end(ps, "end of line after the operation");
+}
+
+/* mlockall WORD...: current, future and onfault, as Linux's MCL_* flags. */
+static int parse_mlockall(struct parser *ps, struct wl_op *op)
+{
+	static const char what[] = "current, future or onfault";
+	static const char *const words[] = {"current", "future", "onfault"};
+	struct wl_token t = next(ps), first = t;
+	do {
+		unsigned int flag = 0;
+		for (unsigned int i = 0; i < KMM_ARRAY_SIZE(words); i++)
+			if (tok_is(&t, words[i]))
+				flag = 1u << i;
+		if (!flag)
+			return expected(ps, &t,
+					op->u.mlockall.flags ? "current, future, onfault or "
+							       "end of line"
+							     : what);
+		if (op->u.mlockall.flags & flag)
+			return perr(ps, t.at, "expected each of %s once, found '%.*s' twice", what,
+				    (int)t.len, t.s);
+		op->u.mlockall.flags |= flag;
+		t = next(ps);
+	} while (!at_end(&t));
+	if (op->u.mlockall.flags == WL_MCL_ONFAULT)
+		return perr(
+		    ps, first.at,
+		    "expected current or future with onfault (mlockall(MCL_ONFAULT) alone is "
+		    "EINVAL), found onfault alone");
+	return 0;
 }
 
 static int parse_touch(struct parser *ps, struct wl_op *op)
@@ -890,8 +927,9 @@ static int parse_fileio(struct parser *ps, struct wl_op *op)
 
 static int parse_task_op(struct parser *ps, const struct wl_token *task_tok)
 {
-	static const char what[] = "a task operation (mmap, munmap, mprotect, madvise, brk, touch, "
-				   "write, read, fork, exec or exit)";
+	static const char what[] = "a task operation (mmap, munmap, mprotect, madvise, mlock, "
+				   "munlock, mlockall, munlockall, brk, touch, write, read, fork, "
+				   "exec or exit)";
 	int task = task_slot(ps, task_tok);
 	if (task < 0)
 		return task;
@@ -914,7 +952,11 @@ static int parse_task_op(struct parser *ps, const struct wl_token *task_tok)
 	case WL_OP_MUNMAP:
 	case WL_OP_MPROTECT:
 	case WL_OP_MADVISE:
+	case WL_OP_MLOCK:
+	case WL_OP_MUNLOCK:
 		return parse_area(ps, op);
+	case WL_OP_MLOCKALL:
+		return parse_mlockall(ps, op);
 	case WL_OP_BRK: {
 		struct wl_token s = next(ps);
 		if (expect_size(ps, &s, 0, WL_MAX_MAP, true,
@@ -953,7 +995,7 @@ static int parse_task_op(struct parser *ps, const struct wl_token *task_tok)
 				return -EINVAL;
 		}
 	}
-	default: /* exec, exit */
+	default: /* exec, exit, munlockall */
 		return expect_end(ps, "end of line after the operation");
 	}
 }

@@ -34,6 +34,7 @@ struct kmm_mm *dup_mm(struct kmm_mm *oldmm, int *err)
 	mm->mmap_base = oldmm->mmap_base;
 	mm->task_size = oldmm->task_size;
 	mm->def_flags = oldmm->def_flags & ~VM_LOCKED_MASK;
+	mm->memlock_limit = oldmm->memlock_limit;
 	mm->total_vm = oldmm->total_vm;
 	mm->data_vm = oldmm->data_vm;
 	mm->exec_vm = oldmm->exec_vm;

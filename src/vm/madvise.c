@@ -12,7 +12,17 @@
  *    as lazily freeable: clean and old, no longer swap-backed. Reclaim may
  *    discard such a page instead of swapping it, unless it is written
  *    again first (which sets the PTE dirty bit). Until reclaim runs, the
- *    data stays.
+ *    data stays. Such a page moves to the inactive file list (reclaim/);
+ *  - MADV_COLD: the range's pages that only this mapping maps are made old
+ *    (PTE accessed bit and PG_referenced cleared) and moved to their
+ *    inactive list, so reclaim takes them before other pages;
+ *  - MADV_PAGEOUT: the same pages are reclaimed now: anonymous ones go to
+ *    swap, dirty file pages are written back, then they are freed.
+ *    Unlike Linux, which reclaims each page-table's worth as it walks,
+ *    kmm gathers the range's pages and reclaims them after mmap_lock is
+ *    dropped: the pte-chain rmap walk takes mmap_lock itself.
+ * MADV_COLD and MADV_PAGEOUT refuse VM_LOCKED ranges (-EINVAL) and work
+ * only with the reclaim layer's LRU lists (without them they do nothing).
  * Holes in the range are skipped and reported as ENOMEM at the end, as
  * Linux does.
  *
@@ -43,34 +53,59 @@ static int madvise_behavior(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_v
 	return 0;
 }
 
-static void madvise_free_pte_range(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr,
-				   unsigned long end)
+/*
+ * Call @fn for each present PTE of [start, end) in @vma that maps a normal
+ * page (not the zero page), under the PTE table's lock.
+ */
+typedef void (*madvise_pte_fn)(struct kmm_vma *vma, pte_t *pte, pte_t ptent, struct kmm_page *page,
+			       void *arg);
+
+static void madvise_walk(struct kmm_vma *vma, unsigned long start, unsigned long end,
+			 madvise_pte_fn fn, void *arg)
+{
+	struct kmm_mm *mm = vma->vm_mm;
+	struct kmm_machine *m = mm->machine;
+	for (unsigned long addr = start; addr < end;) {
+		unsigned long next = pmd_addr_end(addr, end);
+		pmd_t *pmd = pmd_lookup(mm, addr);
+		if (!pmd || !entry_read(pmd)) {
+			addr = next;
+			continue;
+		}
+		spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
+		pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
+		spin_lock(ptl);
+		for (; addr < next; pte++, addr += PAGE_SIZE) {
+			pte_t ptent = entry_read(pte);
+			struct kmm_page *page =
+			    pte_present(ptent) ? vm_normal_page(vma, addr, ptent) : NULL;
+			if (page)
+				fn(vma, pte, ptent, page, arg);
+		}
+		spin_unlock(ptl);
+	}
+}
+
+static void madvise_free_pte(struct kmm_vma *vma, pte_t *pte, pte_t ptent, struct kmm_page *page,
+			     void *arg)
 {
 	struct kmm_machine *m = vma->vm_mm->machine;
-	spinlock_t *ptl = pte_lockptr(m, entry_read(pmd));
-	pte_t *pte = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
-	long freed = 0;
-	spin_lock(ptl);
-	for (; addr < end; pte++, addr += PAGE_SIZE) {
-		pte_t ptent = entry_read(pte);
-		if (!pte_present(ptent))
-			continue;
-		struct kmm_page *page = vm_normal_page(vma, addr, ptent);
-		/* Pages shared with a fork child, or the zero page, stay as they are. */
-		if (!page || !PageAnon(page) || page_mapcount(page) != 1 ||
-		    page_ref_count(page) != 1)
-			continue;
-		if (pte_young(ptent) || pte_dirty(ptent)) {
-			ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
-			entry_write(pte, pte_mkold(pte_mkclean(ptent)));
-		}
-		ClearPageDirty(page);
-		ClearPageSwapBacked(page); /* lazyfree: reclaim may drop it without swap */
-		freed++;
+	struct vm_state *vm = vm_state(m);
+	long *freed = arg;
+	/* Pages shared with a fork child stay as they are. */
+	if (!PageAnon(page) || page_mapcount(page) != 1 || page_ref_count(page) != 1)
+		return;
+	if (pte_young(ptent) || pte_dirty(ptent)) {
+		ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
+		entry_write(pte, pte_mkold(pte_mkclean(ptent)));
 	}
-	spin_unlock(ptl);
-	if (freed)
-		count_vm_events(m, PGLAZYFREE, freed);
+	ClearPageDirty(page);
+	if (vm->lru.mark_page_lazyfree) {
+		vm->lru.mark_page_lazyfree(m, page); /* counts PGLAZYFREE */
+	} else {
+		ClearPageSwapBacked(page); /* lazyfree: nothing reclaims it here */
+		(*freed)++;
+	}
 }
 
 static int madvise_free(struct kmm_vma *vma, unsigned long start, unsigned long end)
@@ -78,15 +113,65 @@ static int madvise_free(struct kmm_vma *vma, unsigned long start, unsigned long 
 	if (!vma_is_anonymous(vma) || (vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	struct kmm_mm *mm = vma->vm_mm;
-	for (unsigned long addr = start; addr < end;) {
-		unsigned long next = pmd_addr_end(addr, end);
-		pmd_t *pmd = pmd_lookup(mm, addr);
-		if (pmd && entry_read(pmd))
-			madvise_free_pte_range(vma, pmd, addr, next);
-		addr = next;
-	}
+	struct vm_state *vm = vm_state(mm->machine);
+	long freed = 0;
+	/* Pages still in this CPU's LRU add batch are on no list yet. */
+	if (vm->lru.lru_add_drain)
+		vm->lru.lru_add_drain(mm->machine);
+	madvise_walk(vma, start, end, madvise_free_pte, &freed);
+	if (freed)
+		count_vm_events(mm->machine, PGLAZYFREE, freed);
 	/* The dirty bits went: TLBs must not keep writable entries that skip setting them. */
 	flush_tlb_mm_range(mm, start, end);
+	return 0;
+}
+
+struct madvise_cold_arg {
+	struct list_head *pageout; /* MADV_PAGEOUT: where isolated pages go; NULL for MADV_COLD */
+	bool aged;
+};
+
+/*
+ * MADV_COLD and MADV_PAGEOUT of one page (Linux
+ * madvise_cold_or_pageout_pte_range): a page only this mapping maps is made
+ * old, then deactivated, or isolated for reclaim.
+ */
+static void madvise_cold_pte(struct kmm_vma *vma, pte_t *pte, pte_t ptent, struct kmm_page *page,
+			     void *arg)
+{
+	struct kmm_machine *m = vma->vm_mm->machine;
+	struct vm_state *vm = vm_state(m);
+	struct madvise_cold_arg *ca = arg;
+	/* Other mappings of the page are not this task's to judge. */
+	if (page_mapcount(page) != 1)
+		return;
+	if (pte_young(ptent)) {
+		ptent = __atomic_exchange_n(pte, 0, __ATOMIC_ACQ_REL);
+		entry_write(pte, pte_mkold(ptent));
+		ca->aged = true;
+	}
+	ClearPageReferenced(page);
+	if (!ca->pageout)
+		vm->lru.deactivate_page(m, page);
+	else if (vm->lru.isolate_lru_page(m, page))
+		list_add(&page->lru, ca->pageout);
+}
+
+static int madvise_cold_or_pageout(struct kmm_vma *vma, unsigned long start, unsigned long end,
+				   struct list_head *pageout)
+{
+	struct kmm_mm *mm = vma->vm_mm;
+	struct vm_state *vm = vm_state(mm->machine);
+	struct madvise_cold_arg ca = {.pageout = pageout};
+	if (vma->vm_flags & VM_LOCKED)
+		return -EINVAL;
+	if (!vm->lru.deactivate_page)
+		return 0; /* no LRU lists: nothing to age or reclaim */
+	vm->lru.lru_add_drain(mm->machine);
+	madvise_walk(vma, start, end, madvise_cold_pte, &ca);
+	/* An old PTE must not stay young in a TLB that skips setting the bit again. */
+	if (ca.aged)
+		flush_tlb_mm_range(mm, start, end);
 	return 0;
 }
 
@@ -116,6 +201,8 @@ static bool madvise_behavior_valid(int behavior)
 	case KMM_MADV_WILLNEED:
 	case KMM_MADV_DONTNEED:
 	case KMM_MADV_FREE:
+	case KMM_MADV_COLD:
+	case KMM_MADV_PAGEOUT:
 		return true;
 	default:
 		return false;
@@ -153,6 +240,8 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 	else
 		mmap_read_lock(mm);
 	int unmapped_error = 0;
+	/* MADV_PAGEOUT's isolated pages, each with a reference. */
+	struct list_head pageout = LIST_HEAD_INIT(pageout);
 	struct kmm_vma *prev, *vma = find_vma_prev(mm, start, &prev);
 	if (vma && start > vma->vm_start)
 		prev = vma;
@@ -185,6 +274,12 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 			err = madvise_willneed(vma, start, tmp);
 			prev = vma;
 			break;
+		case KMM_MADV_COLD:
+		case KMM_MADV_PAGEOUT:
+			err = madvise_cold_or_pageout(
+			    vma, start, tmp, behavior == KMM_MADV_PAGEOUT ? &pageout : NULL);
+			prev = vma;
+			break;
 		default:
 			err = madvise_behavior(mm, vma, &prev, start, tmp, behavior);
 			break;
@@ -202,5 +297,7 @@ int kmm_madvise(struct kmm_task *t, unsigned long start, unsigned long len_in, i
 		mmap_write_unlock(mm);
 	else
 		mmap_read_unlock(mm);
+	if (!list_empty(&pageout))
+		vm_state(mm->machine)->lru.reclaim_pages(mm->machine, &pageout);
 	return err ? err : unmapped_error;
 }

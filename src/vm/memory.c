@@ -645,7 +645,8 @@ long populate_range(struct kmm_mm *mm, unsigned long start, unsigned long end)
 {
 	for (struct kmm_vma *vma = find_vma(mm, start); vma && vma->vm_start < end;
 	     vma = vma->vm_next) {
-		if (!(vma->vm_flags & VM_ACCESS_FLAGS))
+		/* Locked on fault (mlock2's MLOCK_ONFAULT): nothing to bring in now. */
+		if (!(vma->vm_flags & VM_ACCESS_FLAGS) || (vma->vm_flags & VM_LOCKONFAULT))
 			continue;
 		unsigned long s = start > vma->vm_start ? start : vma->vm_start;
 		unsigned long e = end < vma->vm_end ? end : vma->vm_end;

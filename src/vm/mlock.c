@@ -13,8 +13,14 @@
  * hooks: rmap/ mlocks a page mapped in a VM_LOCKED VMA and munlocks it when
  * unmapped from one; here, changing the flags of a range walks the pages
  * already mapped in it, mlocking them, or munlocking them unless another
- * VM_LOCKED VMA still maps them (an rmap walk, in the hook). RLIMIT_MEMLOCK
- * is unlimited, as for root.
+ * VM_LOCKED VMA still maps them (an rmap walk, in the hook).
+ *
+ * mlock2(MLOCK_ONFAULT) adds VM_LOCKONFAULT: the range is locked but not
+ * faulted in; pages are mlocked as faults map them. mlockall applies the
+ * flags to every VMA (MCL_CURRENT) and to later ones through
+ * mm->def_flags (MCL_FUTURE). RLIMIT_MEMLOCK (mm->memlock_limit) is
+ * unlimited unless the task sets one, as for root with CAP_IPC_LOCK; with
+ * one, the checks are Linux's: ENOMEM beyond it, EPERM when it is 0.
  *
  * Locks: mmap_lock for writing to change the flags and walk the pages
  * (then PG_locked of a page to munlock, or the PTE lock to mlock), then
@@ -22,6 +28,7 @@
  */
 #include "vm.h"
 #include <errno.h>
+#include <limits.h>
 
 /*
  * The pages mapped in [start, end) of @vma follow its VM_LOCKED (Linux
@@ -117,6 +124,30 @@ static int apply_vma_lock_flags(struct kmm_mm *mm, unsigned long start, unsigned
 	}
 }
 
+int mlock_future_check(struct kmm_mm *mm, unsigned long flags, unsigned long len)
+{
+	if (!(flags & VM_LOCKED) || mm->memlock_limit == ULONG_MAX)
+		return 0;
+	unsigned long locked = mm->locked_vm + (len >> PAGE_SHIFT);
+	return locked > mm->memlock_limit ? -EAGAIN : 0;
+}
+
+/* Pages of [start, start + len) in VMAs locked already (Linux count_mm_mlocked_page_nr). */
+static unsigned long count_mm_mlocked_page_nr(struct kmm_mm *mm, unsigned long start,
+					      unsigned long len)
+{
+	unsigned long end = start + len, n = 0;
+	for (struct kmm_vma *vma = find_vma(mm, start); vma && vma->vm_start < end;
+	     vma = vma->vm_next) {
+		if (!(vma->vm_flags & VM_LOCKED))
+			continue;
+		unsigned long s = vma->vm_start > start ? vma->vm_start : start;
+		unsigned long e = vma->vm_end < end ? vma->vm_end : end;
+		n += (e - s) >> PAGE_SHIFT;
+	}
+	return n;
+}
+
 static int do_mlock(struct kmm_task *t, unsigned long start, unsigned long len, unsigned long flags)
 {
 	int err = vm_task_enter(t);
@@ -125,10 +156,22 @@ static int do_mlock(struct kmm_task *t, unsigned long start, unsigned long len, 
 	struct kmm_mm *mm = t->mm;
 	len = KMM_ALIGN(len + (start & ~PAGE_MASK), PAGE_SIZE);
 	start &= PAGE_MASK;
+	if (flags && !mm->memlock_limit)
+		return -EPERM; /* can_do_mlock */
 	mmap_write_lock(mm);
+	if (flags && mm->memlock_limit != ULONG_MAX) {
+		/* Pages locked already do not count twice (Linux do_mlock). */
+		unsigned long locked = mm->locked_vm + (len >> PAGE_SHIFT);
+		if (locked > mm->memlock_limit)
+			locked -= count_mm_mlocked_page_nr(mm, start, len);
+		if (locked > mm->memlock_limit) {
+			mmap_write_unlock(mm);
+			return -ENOMEM;
+		}
+	}
 	err = apply_vma_lock_flags(mm, start, len, flags);
 	mmap_write_unlock(mm);
-	if (err || !flags)
+	if (err || !flags || (flags & VM_LOCKONFAULT))
 		return err;
 	mmap_read_lock(mm);
 	long perr = populate_range(mm, start, start + len);
@@ -145,4 +188,99 @@ int kmm_mlock(struct kmm_task *t, unsigned long start, unsigned long len)
 int kmm_munlock(struct kmm_task *t, unsigned long start, unsigned long len)
 {
 	return do_mlock(t, start, len, 0);
+}
+
+int kmm_mlock2(struct kmm_task *t, unsigned long start, unsigned long len, unsigned int flags)
+{
+	if (flags & ~(unsigned int)KMM_MLOCK_ONFAULT)
+		return -EINVAL;
+	return do_mlock(t, start, len,
+			VM_LOCKED | (flags & KMM_MLOCK_ONFAULT ? VM_LOCKONFAULT : 0));
+}
+
+/*
+ * mlockall/munlockall's flags on every VMA and on the ones to come (Linux
+ * apply_mlockall_flags). Context: mmap_lock held for writing.
+ */
+static int apply_mlockall_flags(struct kmm_mm *mm, int flags)
+{
+	unsigned long to_add = 0;
+	mm->def_flags &= ~VM_LOCKED_MASK;
+	if (flags & KMM_MCL_FUTURE) {
+		mm->def_flags |= VM_LOCKED;
+		if (flags & KMM_MCL_ONFAULT)
+			mm->def_flags |= VM_LOCKONFAULT;
+		if (!(flags & KMM_MCL_CURRENT))
+			return 0;
+	}
+	if (flags & KMM_MCL_CURRENT) {
+		to_add |= VM_LOCKED;
+		if (flags & KMM_MCL_ONFAULT)
+			to_add |= VM_LOCKONFAULT;
+	}
+	struct kmm_vma *prev = NULL;
+	for (struct kmm_vma *vma = mm->mmap; vma; vma = prev->vm_next) {
+		unsigned long newflags = (vma->vm_flags & ~VM_LOCKED_MASK) | to_add;
+		/* Failures (no memory to split) are ignored, as Linux does. */
+		if (mlock_fixup(mm, vma, &prev, vma->vm_start, vma->vm_end, newflags))
+			prev = vma;
+	}
+	return 0;
+}
+
+int kmm_mlockall(struct kmm_task *t, int flags)
+{
+	if (!flags || (flags & ~(KMM_MCL_CURRENT | KMM_MCL_FUTURE | KMM_MCL_ONFAULT)) ||
+	    flags == KMM_MCL_ONFAULT)
+		return -EINVAL;
+	int err = vm_task_enter(t);
+	if (err)
+		return err;
+	struct kmm_mm *mm = t->mm;
+	if (!mm->memlock_limit)
+		return -EPERM;
+	mmap_write_lock(mm);
+	/* The whole address space must fit under the limit (Linux mlockall). */
+	if ((flags & KMM_MCL_CURRENT) && mm->memlock_limit != ULONG_MAX &&
+	    mm->total_vm > mm->memlock_limit) {
+		mmap_write_unlock(mm);
+		return -ENOMEM;
+	}
+	apply_mlockall_flags(mm, flags);
+	mmap_write_unlock(mm);
+	if ((flags & KMM_MCL_CURRENT) && !(flags & KMM_MCL_ONFAULT)) {
+		mmap_read_lock(mm);
+		populate_range(mm, 0, mm->task_size);
+		mmap_read_unlock(mm);
+	}
+	return 0;
+}
+
+int kmm_munlockall(struct kmm_task *t)
+{
+	int err = vm_task_enter(t);
+	if (err)
+		return err;
+	mmap_write_lock(t->mm);
+	apply_mlockall_flags(t->mm, 0);
+	mmap_write_unlock(t->mm);
+	return 0;
+}
+
+int kmm_task_set_memlock_limit(struct kmm_task *t, uint64_t bytes)
+{
+	int err = vm_task_enter(t);
+	if (err)
+		return err;
+	mmap_write_lock(t->mm);
+	t->mm->memlock_limit =
+	    bytes == KMM_RLIM_INFINITY ? ULONG_MAX : (unsigned long)(bytes >> PAGE_SHIFT);
+	mmap_write_unlock(t->mm);
+	return 0;
+}
+
+uint64_t kmm_task_memlock_limit(const struct kmm_task *t)
+{
+	unsigned long l = t->mm ? t->mm->memlock_limit : ULONG_MAX;
+	return l == ULONG_MAX ? KMM_RLIM_INFINITY : (uint64_t)l << PAGE_SHIFT;
 }

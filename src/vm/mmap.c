@@ -29,6 +29,7 @@
 #include "vm.h"
 #include "../rmap/rmap.h"
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #define STACK_TOP	   KMM_TASK_SIZE
@@ -61,6 +62,7 @@ struct kmm_mm *mm_alloc(struct kmm_machine *m)
 	init_rwsem(&mm->mmap_lock);
 	INIT_LIST_HEAD(&mm->mmlist);
 	mm->task_size = KMM_TASK_SIZE;
+	mm->memlock_limit = ULONG_MAX;
 	mm->mmap_base = KMM_TASK_SIZE - MIN_GAP;
 	mm->context.ctx_id = __atomic_add_fetch(&vm->next_ctx_id, 1, __ATOMIC_RELAXED);
 	if (!pgd_alloc(mm)) {
@@ -259,6 +261,10 @@ long do_mmap(struct kmm_mm *mm, struct kmm_file *file, unsigned long addr, unsig
 
 	unsigned long vm_flags = calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) |
 				 mm->def_flags | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	if ((flags & KMM_MAP_LOCKED) && !mm->memlock_limit)
+		return -EPERM; /* can_do_mlock */
+	if (mlock_future_check(mm, vm_flags, len))
+		return -EAGAIN;
 	if (file) {
 		switch (flags & KMM_MAP_TYPE) {
 		case KMM_MAP_SHARED:
@@ -381,6 +387,8 @@ static int do_brk_flags(struct kmm_mm *mm, unsigned long addr, unsigned long len
 	unsigned long err = get_unmapped_area(mm, NULL, addr, len, 0, KMM_MAP_FIXED);
 	if (IS_ERR_ADDR(err))
 		return (int)(long)err;
+	if (mlock_future_check(mm, flags, len))
+		return -EAGAIN;
 	if (!may_expand_vm(mm, flags, len >> PAGE_SHIFT) || mm->map_count > vm->max_map_count)
 		return -ENOMEM;
 	struct kmm_vma *prev;

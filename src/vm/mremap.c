@@ -190,6 +190,9 @@ static struct kmm_vma *vma_to_resize(struct kmm_mm *mm, unsigned long addr, unsi
 		return vma;
 	if (new_len > old_len && (vma->vm_flags & VM_DONTEXPAND))
 		return NULL;
+	*err = -EAGAIN;
+	if (new_len > old_len && mlock_future_check(mm, vma->vm_flags, new_len - old_len))
+		return NULL;
 	*err = -ENOMEM;
 	if (!may_expand_vm(mm, vma->vm_flags, (new_len - old_len) >> PAGE_SHIFT))
 		return NULL;

@@ -140,6 +140,12 @@ struct kmm_mm {
 	unsigned long hiwater_rss, hiwater_vm;
 	unsigned long total_vm, locked_vm, data_vm, exec_vm, stack_vm;
 	unsigned long def_flags; /* VM_LOCKED after mlockall(MCL_FUTURE) */
+	/*
+	 * RLIMIT_MEMLOCK in pages (a process's limit; kmm keeps it with the
+	 * address space, which fork copies and exec passes on). ULONG_MAX:
+	 * unlimited, a task with CAP_IPC_LOCK (the default, as for root).
+	 */
+	unsigned long memlock_limit;
 	unsigned long start_brk, brk, start_stack;
 	atomic_long_t rss_stat[NR_MM_COUNTERS];
 
@@ -354,6 +360,19 @@ struct vm_lru_hooks {
 	 * working set (Linux workingset_refault).
 	 */
 	void (*workingset_refault)(struct kmm_machine *m, struct kmm_page *page, void *shadow);
+	/*
+	 * madvise's LRU side (Linux mm/swap.c, mm/vmscan.c), called under the
+	 * PTE lock but for reclaim_pages: MADV_FREE makes a private anonymous
+	 * page lazily freeable (folio_mark_lazyfree); MADV_COLD moves an active
+	 * page to its inactive list (folio_deactivate); MADV_PAGEOUT takes a
+	 * page off its list with a reference (false if it was on none:
+	 * folio_isolate_lru) and reclaims the taken pages, with no lock held,
+	 * putting back what stays (reclaim_pages; returns the pages freed).
+	 */
+	void (*mark_page_lazyfree)(struct kmm_machine *m, struct kmm_page *page);
+	void (*deactivate_page)(struct kmm_machine *m, struct kmm_page *page);
+	bool (*isolate_lru_page)(struct kmm_machine *m, struct kmm_page *page);
+	unsigned long (*reclaim_pages)(struct kmm_machine *m, struct list_head *pages);
 };
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
@@ -801,6 +820,11 @@ static inline void mmap_write_lock(struct kmm_mm *mm)
 /* mprotect.c, mlock.c */
 unsigned long change_protection(struct kmm_vma *vma, unsigned long start, unsigned long end,
 				pgprot_t newprot);
+/*
+ * May @mm lock @len more bytes of VMAs with @flags (Linux
+ * mlock_future_check)? 0 or -EAGAIN.
+ */
+int mlock_future_check(struct kmm_mm *mm, unsigned long flags, unsigned long len);
 int mlock_fixup(struct kmm_mm *mm, struct kmm_vma *vma, struct kmm_vma **prev, unsigned long start,
 		unsigned long end, unsigned long newflags);
 

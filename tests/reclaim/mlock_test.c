@@ -356,6 +356,119 @@ static void test_mlock_shared_ptechain(void)
 	run_mlock_shared("ptechain");
 }
 
+/*
+ * mlock2(MLOCK_ONFAULT), mlockall (MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT),
+ * munlockall, and RLIMIT_MEMLOCK with Linux's errors.
+ */
+static void test_mlockall_onfault_rlimit(void)
+{
+	enum {
+		N = 64
+	};
+	char swap[96];
+	struct kmm_machine *m = boot_mlock("objrmap", swap, sizeof(swap));
+	expect_ptr_not_null(m);
+	if (!m)
+		return;
+	struct kmm_task *t = vm_task(m, "locker", 0);
+	long a = kmm_mmap(t, 0, N * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	expect_i64_ge(a, 0);
+	unsigned long addr = (unsigned long)a;
+
+	/* Locked on fault: nothing comes in now, each page as it is touched. */
+	expect_int_eq(kmm_mlock2(t, addr, N * PAGE_SIZE, 2), -EINVAL);
+	expect_int_eq(kmm_mlock2(t, addr, N * PAGE_SIZE, KMM_MLOCK_ONFAULT), 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock"), 0);
+	expect_u64_eq(t->mm->locked_vm, N);
+	expect_int_eq(kmm_touch(t, addr, 10 * PAGE_SIZE, KMM_TOUCH_WRITE), 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock"), 10);
+	expect_i64_eq(ev(m, "nr_unevictable"), 10);
+	expect_int_eq(kmm_munlock(t, addr, N * PAGE_SIZE), 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock"), 0);
+	expect_u64_eq(t->mm->locked_vm, 0);
+
+	/* mlockall(MCL_CURRENT): every mapping locked and faulted in. */
+	expect_int_eq(kmm_mlockall(t, 0), -EINVAL);
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_ONFAULT), -EINVAL);
+	expect_int_eq(kmm_mlockall(t, 8), -EINVAL);
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_CURRENT), 0);
+	expect_all_valid(m);
+	expect_u64_eq(t->mm->locked_vm, t->mm->total_vm);
+	expect_i64_eq(ev(m, "nr_mlock"), (long)t->mm->total_vm);
+	/* Not for the future: a new mapping is not locked. */
+	long b = kmm_mmap(t, 0, 8 * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	expect_i64_ge(b, 0);
+	expect_u64_eq(t->mm->total_vm - t->mm->locked_vm, 8);
+
+	/* MCL_FUTURE: later mappings are locked and populated; with MCL_ONFAULT, on fault. */
+	long mlock0 = ev(m, "nr_mlock");
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_FUTURE), 0);
+	long c = kmm_mmap(t, 0, 8 * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	expect_i64_ge(c, 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock") - mlock0, 8);
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_FUTURE | KMM_MCL_ONFAULT), 0);
+	long d = kmm_mmap(t, 0, 8 * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	expect_i64_ge(d, 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock") - mlock0, 8);
+	expect_int_eq(kmm_touch(t, (unsigned long)d, 3 * PAGE_SIZE, KMM_TOUCH_WRITE), 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock") - mlock0, 11);
+
+	/* munlockall: nothing locked, now or later. */
+	expect_int_eq(kmm_munlockall(t), 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock"), 0);
+	expect_u64_eq(t->mm->locked_vm, 0);
+	expect_u64_eq(t->mm->def_flags & VM_LOCKED_MASK, 0);
+	expect_int_eq(kmm_munmap(t, (unsigned long)b, 8 * PAGE_SIZE), 0);
+	expect_int_eq(kmm_munmap(t, (unsigned long)c, 8 * PAGE_SIZE), 0);
+	expect_int_eq(kmm_munmap(t, (unsigned long)d, 8 * PAGE_SIZE), 0);
+
+	/* RLIMIT_MEMLOCK of 16 pages. */
+	expect_u64_eq(kmm_task_memlock_limit(t), KMM_RLIM_INFINITY);
+	expect_int_eq(kmm_task_set_memlock_limit(t, 16 * PAGE_SIZE), 0);
+	expect_u64_eq(kmm_task_memlock_limit(t), 16 * PAGE_SIZE);
+	expect_int_eq(kmm_mlock(t, addr, 17 * PAGE_SIZE), -ENOMEM);
+	expect_u64_eq(t->mm->locked_vm, 0);
+	expect_int_eq(kmm_mlock(t, addr, 16 * PAGE_SIZE), 0);
+	expect_int_eq(kmm_mlock(t, addr + 8 * PAGE_SIZE, 8 * PAGE_SIZE), 0); /* locked already */
+	expect_int_eq(kmm_mlock(t, addr + 8 * PAGE_SIZE, 9 * PAGE_SIZE), -ENOMEM);
+	expect_i64_eq(kmm_mmap(t, 0, PAGE_SIZE, RW,
+			       KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS | KMM_MAP_LOCKED, NULL, 0),
+		      -EAGAIN);
+	expect_i64_eq(kmm_mremap(t, addr, 16 * PAGE_SIZE, 17 * PAGE_SIZE, KMM_MREMAP_MAYMOVE, 0),
+		      -EAGAIN);
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_CURRENT), -ENOMEM);
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_FUTURE), 0);
+	unsigned long brk0 = kmm_brk(t, 0);
+	expect_u64_eq(kmm_brk(t, brk0 + PAGE_SIZE), brk0);
+	expect_int_eq(kmm_munlockall(t), 0);
+	expect_u64_eq(kmm_brk(t, brk0 + PAGE_SIZE), brk0 + PAGE_SIZE);
+	/* fork passes the limit on; a limit of 0 refuses locking with EPERM. */
+	struct kmm_error err = {0};
+	struct kmm_task *child = kmm_task_fork(t, -1, &err);
+	expect_ptr_not_null(child);
+	expect_u64_eq(kmm_task_memlock_limit(child), 16 * PAGE_SIZE);
+	kmm_task_reap(child);
+	expect_int_eq(kmm_task_set_memlock_limit(t, 0), 0);
+	expect_int_eq(kmm_mlock(t, addr, PAGE_SIZE), -EPERM);
+	expect_int_eq(kmm_mlockall(t, KMM_MCL_FUTURE), -EPERM);
+	expect_i64_eq(kmm_mmap(t, 0, PAGE_SIZE, RW,
+			       KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS | KMM_MAP_LOCKED, NULL, 0),
+		      -EPERM);
+	expect_int_eq(kmm_munlock(t, addr, N * PAGE_SIZE), 0);
+	expect_all_valid(m);
+	expect_i64_eq(ev(m, "nr_mlock"), 0);
+	kmm_task_reap(t);
+	kmm_machine_destroy(m);
+	unlink(swap);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
@@ -365,5 +478,6 @@ int main(int argc, char **argv)
 	run_test(test_mlock_fork_ptechain);
 	run_test(test_mlock_shared_objrmap);
 	run_test(test_mlock_shared_ptechain);
+	run_test(test_mlockall_onfault_rlimit);
 	return kmm_test_done();
 }

@@ -334,6 +334,59 @@ static void test_file_io(void)
 	}
 }
 
+/* Faults of a run of "machine, spawn t" plus @body (deterministic). */
+static struct kmm_sim_result faults_of(const char *body)
+{
+	char text[1024];
+	snprintf(text, sizeof(text),
+		 "machine --mem 32M --nodes 1 --cpus 1\nswap s size=128M\nspawn t\n%s", body);
+	struct kmm_sim_opts o = {0};
+	struct kmm_sim_result res = {0};
+	struct kmm_error err = {0};
+	if (run(text, &o, &res, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		res.pgfault = ~0ULL;
+	}
+	return res;
+}
+
+/*
+ * mlock, mlock onfault, mlockall and munlockall in workloads: locking
+ * faults a region in at once (1024 faults for 4 MiB), onfault does not, a
+ * locked region survives pressure (touching it again takes no fault at
+ * all), an unlocked one does not.
+ */
+static void test_mlock(void)
+{
+	static const char map[] = "t: mmap l 4M\n";
+	uint64_t plain = faults_of("t: mmap l 4M\nt: touch l[0..1M] write\n").pgfault;
+	expect_u64_eq(
+	    faults_of("t: mmap l 4M\nt: mlock l onfault\nt: touch l[0..1M] write\n").pgfault,
+	    plain);
+	expect_u64_eq(faults_of("t: mmap l 4M\nt: mlock l\nt: touch l[0..1M] write\n").pgfault,
+		      plain + 768);
+	uint64_t mapped = faults_of(map).pgfault;
+	expect_u64_eq(faults_of("t: mlockall future\nt: mmap l 4M\n").pgfault, mapped + 1024);
+	expect_u64_eq(faults_of("t: mlockall future onfault\nt: mmap l 4M\n").pgfault, mapped);
+	expect_u64_eq(faults_of("t: mlockall future\nt: munlockall\nt: mmap l 4M\n").pgfault,
+		      mapped);
+
+	static const char pressure[] = "t: mmap h 40M\nt: touch h write\n";
+	static const char again[] = "t: touch l read\n";
+	char a[256], b[512];
+	snprintf(a, sizeof(a), "%st: mlock l\n%s", map, pressure);
+	snprintf(b, sizeof(b), "%s%s", a, again);
+	struct kmm_sim_result before = faults_of(a), after = faults_of(b);
+	expect_u64_ge(before.pswpout, 1024);
+	expect_u64_eq(after.pgfault, before.pgfault);
+	expect_u64_eq(after.pgmajfault, before.pgmajfault);
+	snprintf(a, sizeof(a), "%st: touch l write\n%s", map, pressure);
+	snprintf(b, sizeof(b), "%s%s", a, again);
+	before = faults_of(a);
+	after = faults_of(b);
+	expect_u64_ge(after.pgmajfault, before.pgmajfault + 1);
+}
+
 static void test_refusals(void)
 {
 	struct kmm_error err = {0};
@@ -369,6 +422,7 @@ int main(int argc, char **argv)
 	run_test(test_seed_changes_draws);
 	run_test(test_refusals);
 	run_test(test_file_io);
+	run_test(test_mlock);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (!kmm_test_failed && system(cmd))

@@ -160,6 +160,19 @@ static const struct bad {
      "w.kmm:3:14: expected an advice (normal, random, sequential, willneed, dontneed, free, "
      "remove, cold, pageout, hugepage, nohugepage, populate_read or populate_write), found "
      "'bogus'"},
+    {"spawn w\nw: mmap a 4M\nw: mlock a onfalt", 38,
+     "w.kmm:3:12: expected onfault or end of line, found 'onfalt'"},
+    {"spawn w\nw: mlockall onfault", 27,
+     "w.kmm:2:13: expected current or future with onfault (mlockall(MCL_ONFAULT) alone is EINVAL), "
+     "found onfault alone"},
+    {"spawn w\nw: mlockall future future", 33,
+     "w.kmm:2:20: expected each of current, future or onfault once, found 'future' twice"},
+    {"spawn w\nw: mlockall", 19,
+     "w.kmm:2:12: expected current, future or onfault, found end of file"},
+    {"spawn w\nw: munlockall now", 25,
+     "w.kmm:2:15: expected end of line after the operation, found 'now'"},
+    {"spawn w\nw: mmap a 4M\nw: munlock a[0..8M]", 40,
+     "w.kmm:3:12: expected a range inside 'a' (0..4M), found a[0..8M]"},
     {"spawn w\nw: mmap a 4M\nw: touch a mixed(150%)", 43,
      "w.kmm:3:18: expected a percentage from 0% to 100%, found '150%'"},
     {"spawn w\nw: mmap a 4M\nw: touch a read stride(8M)", 47,
@@ -310,9 +323,9 @@ static void test_not_supported_yet(void)
 		const char *text, *msg;
 	} cases[] = {
 	    {"alloc_pages p\nspawn t\n", ""},
-	    {"spawn t\nt: mmap a 1M\nt: madvise a populate_write\nt: madvise a cold\n",
-	     "w.kmm:4:4: not supported yet: madvise cold (needs the reclaim layer's madvise "
-	     "(MADV_COLD, MADV_PAGEOUT))"},
+	    {"spawn t\nt: mmap a 1M\nt: madvise a populate_write\nt: madvise a cold\n"
+	     "t: madvise a pageout\nt: madvise a hugepage\n",
+	     "w.kmm:6:4: not supported yet: madvise hugepage (needs transparent huge pages)"},
 	    {"spawn t\nt: mmap a 1M\nt: madvise a dontneed\nt: madvise a free\n", ""},
 	    {"kmem_cache_create c size=64\nkmem_cache_alloc p cache=c\nkmalloc k size=64\n", ""},
 	    {"alloc_pages p order=uniform(0,3) count=4\nfree p\nvalidate\n", ""},
