@@ -14,6 +14,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,6 +258,32 @@ void bench_drop_file_cache(const char *path)
 	close(fd);
 }
 
+double bench_file_cached(const char *path)
+{
+	double bytes = NAN;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return NAN;
+	struct stat st;
+	long pg = sysconf(_SC_PAGESIZE);
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && pg > 0) {
+		size_t len = (size_t)st.st_size, pages = (len + (size_t)pg - 1) / (size_t)pg;
+		void *p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+		unsigned char *vec = malloc(pages);
+		if (p != MAP_FAILED && vec && mincore(p, len, vec) == 0) {
+			size_t in = 0;
+			for (size_t i = 0; i < pages; i++)
+				in += vec[i] & 1;
+			bytes = (double)in * (double)pg;
+		}
+		free(vec);
+		if (p != MAP_FAILED)
+			munmap(p, len);
+	}
+	close(fd);
+	return bytes;
+}
+
 int bench_dd_source(const char *dir, unsigned long mib)
 {
 	char cmd[1200];
@@ -282,8 +310,11 @@ struct bench_dd bench_dd(const char *dir, unsigned long mib)
 	snprintf(cmd, sizeof(cmd), "dd if='%s/random.src' of='%s' bs=1M conv=fdatasync status=none",
 		 dir, path);
 	r.write_mibs = dd_mibs(cmd, mib);
-	bench_drop_file_cache(path);
 	snprintf(cmd, sizeof(cmd), "dd if='%s' of=/dev/null bs=1M status=none", path);
+	r.warm_cached = bench_file_cached(path) / ((double)mib * 1048576);
+	r.warm_read_mibs = dd_mibs(cmd, mib);
+	bench_drop_file_cache(path);
+	r.cold_cached = bench_file_cached(path) / ((double)mib * 1048576);
 	r.read_mibs = dd_mibs(cmd, mib);
 	unlink(path);
 	return r;

@@ -141,19 +141,26 @@ double bench_instructions(const struct bench_opts *o, const char *name, uint64_t
  *    reads it once so it sits in the host's page cache (random, because
  *    virtual disks often write zeros much faster than data);
  *  - bench_dd() copies it with `dd bs=1M conv=fdatasync` (the write speed,
- *    flush included), drops the copy from the page cache and reads it back
- *    with `dd bs=1M` (the read speed from a cold cache); NAN when dd fails;
+ *    flush included), reads the copy back with `dd bs=1M` while it is still
+ *    in the page cache (warm_read_mibs), then drops it from the page cache
+ *    and reads it again (read_mibs: the disk's read speed); NAN when dd
+ *    fails; before each read it notes the share of the file in the cache;
  *  - bench_dd_cleanup() removes the source.
  * bench_drop_file_cache() flushes a file and drops it from the host's page
- * cache (fdatasync, then posix_fadvise DONTNEED), for cold reads.
+ * cache (fdatasync, then posix_fadvise DONTNEED), for cold reads;
+ * bench_file_cached() is how many bytes of a file are in the host's page
+ * cache (mincore), NAN if unknown.
  */
 struct bench_dd {
 	double write_mibs, read_mibs;
+	double warm_read_mibs;		 /* the same read from the page cache */
+	double cold_cached, warm_cached; /* the file's share (0..1) in the cache before each read */
 };
 int bench_dd_source(const char *dir, unsigned long mib);
 struct bench_dd bench_dd(const char *dir, unsigned long mib);
 void bench_dd_cleanup(const char *dir);
 void bench_drop_file_cache(const char *path);
+double bench_file_cached(const char *path);
 
 /*
  * Boot a machine for a benchmark: @options are machine options as the CLI

@@ -978,84 +978,179 @@ static void replacement_quality(const struct bench_opts *o)
 
 /* --- 4. Swap I/O through reclaim, beside dd ------------------------------------------------- */
 
+/* A task whose anonymous memory (random bytes) goes to swap and comes back. */
+struct swapio_task {
+	struct kmm_machine *m;
+	struct kmm_task *t;
+	unsigned long addr, n;
+	uint64_t *first;    /* each page's first word, to check what comes back */
+	unsigned long next; /* the next page the callgrind region faults in */
+	double swapped;	    /* bytes the last swapio_out() wrote */
+	char path[600];	    /* the swap file */
+};
+
+/* Boot a machine with a swap file at @path and fill @mib MiB of a task's memory. */
+static void swapio_setup(struct swapio_task *s, const char *path, unsigned long mib)
+{
+	char opts[800];
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(opts, sizeof(opts), "--mem %luM --nodes 1 --cpus 1 --swap %s:%luM", mib + 96, path,
+		 mib + 32);
+	struct kmm_error err = {0};
+	s->m = bench_boot(opts, &err);
+	if (!s->m)
+		die(err.msg);
+	s->t = kmm_task_create(s->m, "swapper", 0, &err);
+	if (!s->t)
+		die(err.msg);
+	s->n = mib * 256;
+	long a = kmm_mmap(s->t, 0, s->n * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
+			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+	if (a < 0)
+		die("mmap");
+	s->addr = (unsigned long)a;
+	s->first = malloc(s->n * sizeof(*s->first));
+	if (!s->first)
+		die("out of memory");
+	uint64_t buf[PAGE_SIZE / 8];
+	struct kmm_rng rng;
+	kmm_rng_seed(&rng, 11);
+	for (unsigned long i = 0; i < s->n; i++) {
+		for (size_t k = 0; k < PAGE_SIZE / 8; k++)
+			buf[k] = kmm_rng_next(&rng);
+		s->first[i] = buf[0];
+		if (kmm_write(s->t, s->addr + i * PAGE_SIZE, buf, PAGE_SIZE))
+			die("fill failed");
+	}
+	kmm_task_switch_out(s->m);
+}
+
+/*
+ * Reclaim until (nearly) every page is in swap, then fdatasync the swap
+ * file; with @drop the file then leaves the host's page cache. Returns the
+ * MiB/s written (the clock stops after the fdatasync).
+ */
+static double swapio_out(struct swapio_task *s, bool drop)
+{
+	kmm_cpu_enter(s->m, 0);
+	long out0 = vmstat_value(s->m, "pswpout");
+	uint64_t t0 = bench_now_ns();
+	for (int pass = 0; pass < 16 && vmstat_value(s->m, "nr_anon_pages") > (long)s->n / 64;
+	     pass++)
+		kmm_reclaim_pages(s->m, s->n);
+	int fd = open(s->path, O_RDONLY);
+	if (fd < 0 || fdatasync(fd))
+		die("cannot flush the swap file");
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	if (drop)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	close(fd);
+	long out = vmstat_value(s->m, "pswpout") - out0;
+	s->swapped = (double)out * PAGE_SIZE;
+	kmm_cpu_exit(s->m);
+	return (double)out * PAGE_SIZE / MiB / secs;
+}
+
+/* One read fault per page of [from, to), in address order; readahead brings the neighbours. */
+static void swapio_in(struct swapio_task *s, unsigned long from, unsigned long to)
+{
+	for (unsigned long i = from; i < to; i++) {
+		uint64_t v;
+		if (kmm_read(s->t, s->addr + i * PAGE_SIZE, &v, sizeof(v)))
+			die("swap-in failed");
+		if (v != s->first[i])
+			die("a page came back different");
+	}
+}
+
+/* swapio_in over every page, in MiB/s of pages read from swap. */
+static double swapio_in_mibs(struct swapio_task *s)
+{
+	long in0 = vmstat_value(s->m, "pswpin");
+	uint64_t t0 = bench_now_ns();
+	swapio_in(s, 0, s->n);
+	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	return (double)(vmstat_value(s->m, "pswpin") - in0) * PAGE_SIZE / MiB / secs;
+}
+
+static void swapio_teardown(struct swapio_task *s)
+{
+	kmm_task_switch_out(s->m);
+	kmm_task_reap(s->t);
+	kmm_machine_destroy(s->m);
+	unlink(s->path);
+	free(s->first);
+}
+
 struct swapio {
-	double out_mibs, in_mibs;
+	double out_mibs, cold_mibs, warm_mibs;
+	/* The host's page cache before each read: cached bytes of the swap file / bytes swapped. */
+	double cold_cached, warm_cached;
 	struct bench_dd dd;
 };
 
 /*
- * @mib MiB of a task's anonymous memory, random bytes, swapped out by
- * kmm_reclaim_pages() (the clock stops after fdatasync of the swap file)
- * and faulted back in address order with readahead after the file left the
- * host's page cache; then dd on the same disk.
+ * @mib MiB of a task's anonymous memory swapped out and faulted back twice:
+ * warm (the swap file as the swap-out left it, in the host's page cache),
+ * then, swapped out again, cold (the file dropped from the host's page
+ * cache after the fdatasync, so the reads go to the disk); then dd on the
+ * same disk, whose read is timed in the same two states (bench_dd). The
+ * timed swap-out is the first, into a fresh file, as dd's write is.
  */
 static struct swapio swapio_run(const char *dir, unsigned long mib)
 {
 	struct swapio r;
-	char swap[600], opts[800];
+	struct swapio_task s;
+	char swap[600];
 	snprintf(swap, sizeof(swap), "%s/reclaim.swap", dir);
-	snprintf(opts, sizeof(opts), "--mem %luM --nodes 1 --cpus 1 --swap %s:%luM", mib + 96, swap,
-		 mib + 32);
-	struct kmm_error err = {0};
-	struct kmm_machine *m = bench_boot(opts, &err);
-	if (!m)
-		die(err.msg);
-	struct kmm_task *t = kmm_task_create(m, "swapper", 0, &err);
-	if (!t)
-		die(err.msg);
-	unsigned long n = mib * 256;
-	long a = kmm_mmap(t, 0, n * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
-			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
-	if (a < 0)
-		die("mmap");
-	uint64_t *first = malloc(n * sizeof(*first)), buf[PAGE_SIZE / 8];
-	struct kmm_rng rng;
-	kmm_rng_seed(&rng, 11);
-	for (unsigned long i = 0; i < n; i++) {
-		for (size_t k = 0; k < PAGE_SIZE / 8; k++)
-			buf[k] = kmm_rng_next(&rng);
-		first[i] = buf[0];
-		if (kmm_write(t, (unsigned long)a + i * PAGE_SIZE, buf, PAGE_SIZE))
-			die("fill failed");
-	}
-	kmm_task_switch_out(m);
-
-	/* Out: reclaim until (nearly) every page is in swap. */
-	kmm_cpu_enter(m, 0);
-	long out0 = vmstat_value(m, "pswpout");
-	uint64_t t0 = bench_now_ns();
-	for (int pass = 0; pass < 16 && vmstat_value(m, "nr_anon_pages") > (long)n / 64; pass++)
-		kmm_reclaim_pages(m, n);
-	int fd = open(swap, O_RDONLY);
-	if (fd < 0 || fdatasync(fd))
-		die("cannot flush the swap file");
-	double secs = (double)(bench_now_ns() - t0) / 1e9;
-	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-	close(fd);
-	long out = vmstat_value(m, "pswpout") - out0;
-	r.out_mibs = (double)out * PAGE_SIZE / MiB / secs;
-	kmm_cpu_exit(m);
-
-	/* In: a read fault per page in address order; readahead brings the neighbours. */
-	long in0 = vmstat_value(m, "pswpin");
-	t0 = bench_now_ns();
-	for (unsigned long i = 0; i < n; i++) {
-		uint64_t v;
-		if (kmm_read(t, (unsigned long)a + i * PAGE_SIZE, &v, sizeof(v)))
-			die("swap-in failed");
-		if (v != first[i])
-			die("a page came back different");
-	}
-	secs = (double)(bench_now_ns() - t0) / 1e9;
-	r.in_mibs = (double)(vmstat_value(m, "pswpin") - in0) * PAGE_SIZE / MiB / secs;
-	kmm_task_switch_out(m);
-	kmm_task_reap(t);
-	kmm_machine_destroy(m);
-	unlink(swap);
-	free(first);
+	swapio_setup(&s, swap, mib);
+	r.out_mibs = swapio_out(&s, false);
+	r.warm_cached = bench_file_cached(swap) / s.swapped;
+	r.warm_mibs = swapio_in_mibs(&s);
+	swapio_out(&s, true);
+	r.cold_cached = bench_file_cached(swap) / s.swapped;
+	r.cold_mibs = swapio_in_mibs(&s);
+	swapio_teardown(&s);
 	r.dd = bench_dd(dir, mib);
 	return r;
 }
+
+/*
+ * Instructions per page swapped in (callgrind): the machine and its swapped
+ * out task are set up uncounted; run() faults the next @iters pages in, cold.
+ */
+#define SWAPIN_CG_MIB 16
+
+static void *swapin_cg_setup(void)
+{
+	static struct swapio_task s;
+	char path[64];
+	snprintf(path, sizeof(path), "bench-reclaim-cg-%d.swap", getpid());
+	swapio_setup(&s, path, SWAPIN_CG_MIB);
+	swapio_out(&s, true);
+	s.next = 0;
+	return &s;
+}
+
+static void swapin_cg_run(void *state, uint64_t iters)
+{
+	struct swapio_task *s = state;
+	unsigned long to = s->next + iters;
+	if (to > s->n)
+		die("swapin region: more iterations than pages");
+	swapio_in(s, s->next, to);
+	s->next = to;
+}
+
+static void swapin_cg_teardown(void *state)
+{
+	swapio_teardown(state);
+}
+
+static const struct bench_region regions[] = {
+    {"swapin", swapin_cg_setup, swapin_cg_run, swapin_cg_teardown},
+    {NULL, NULL, NULL, NULL},
+};
 
 static void swap_io_beside_dd(const struct bench_opts *o)
 {
@@ -1067,56 +1162,89 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 		die("cannot make a scratch directory here");
 	if (bench_dd_source(dir, mib))
 		die("cannot make the dd source file");
-	double out[16], in[16], ddw[16], ddr[16];
-	for (int i = 0; i < reps && i < 16; i++) {
+	enum {
+		OUT,
+		COLD,
+		WARM,
+		DDW,
+		DDC,
+		DDWARM,
+		C_COLD,
+		C_WARM,
+		DDC_COLD,
+		DDC_WARM,
+		NV
+	};
+	double v[NV][16];
+	reps = reps < 16 ? reps : 16;
+	for (int i = 0; i < reps; i++) {
 		struct swapio r = swapio_run(dir, mib);
-		out[i] = r.out_mibs;
-		in[i] = r.in_mibs;
-		ddw[i] = r.dd.write_mibs;
-		ddr[i] = r.dd.read_mibs;
+		v[OUT][i] = r.out_mibs;
+		v[COLD][i] = r.cold_mibs;
+		v[WARM][i] = r.warm_mibs;
+		v[DDW][i] = r.dd.write_mibs;
+		v[DDC][i] = r.dd.read_mibs;
+		v[DDWARM][i] = r.dd.warm_read_mibs;
+		v[C_COLD][i] = r.cold_cached;
+		v[C_WARM][i] = r.warm_cached;
+		v[DDC_COLD][i] = r.dd.cold_cached;
+		v[DDC_WARM][i] = r.dd.warm_cached;
 	}
 	bench_dd_cleanup(dir);
 	rmdir(dir);
-	reps = reps < 16 ? reps : 16;
-	double mo = bench_median(out, reps), mi = bench_median(in, reps);
-	double mdw = bench_median(ddw, reps), mdr = bench_median(ddr, reps);
+	double med[NV];
+	for (int k = 0; k < NV; k++)
+		med[k] = bench_median(v[k], reps);
+	double instr = bench_instructions(o, "swapin", 3000);
 
 	bench_section("Swap I/O through reclaim beside the raw disk (%lu MiB of anonymous memory, "
 		      "median of %d runs, MiB/s)",
 		      mib, reps);
 	struct bench_table t;
 	bench_table_init(&t);
-	bench_table_col(&t, "direction", -40);
+	bench_table_col(&t, "direction", -36);
+	bench_table_col(&t, "in host cache (kmm / dd)", -24);
 	bench_table_col(&t, "kmm", 9);
 	bench_table_col(&t, "dd", 9);
 	bench_table_col(&t, "kmm / dd", 9);
 	bench_table_header(&t);
 	bench_table_cell(&t, "%s", "out (kmm_reclaim_pages, fdatasync)");
-	bench_table_num(&t, mo);
-	bench_table_num(&t, mdw);
-	bench_table_num(&t, mo / mdw);
-	bench_table_cell(&t, "%s", "in (read faults, readahead)");
-	bench_table_num(&t, mi);
-	bench_table_num(&t, mdr);
-	bench_table_num(&t, mi / mdr);
+	bench_table_cell(&t, "%s", "written, fdatasync");
+	bench_table_num(&t, med[OUT]);
+	bench_table_num(&t, med[DDW]);
+	bench_table_num(&t, med[OUT] / med[DDW]);
+	bench_table_cell(&t, "%s", "in, cold (read faults, readahead)");
+	bench_table_cell(&t, "dropped: %.0f%% / %.0f%%", 100 * med[C_COLD], 100 * med[DDC_COLD]);
+	bench_table_num(&t, med[COLD]);
+	bench_table_num(&t, med[DDC]);
+	bench_table_num(&t, med[COLD] / med[DDC]);
+	bench_table_cell(&t, "%s", "in, warm (read faults, readahead)");
+	bench_table_cell(&t, "kept: %.0f%% / %.0f%%", 100 * med[C_WARM], 100 * med[DDC_WARM]);
+	bench_table_num(&t, med[WARM]);
+	bench_table_num(&t, med[DDWARM]);
+	bench_table_num(&t, med[WARM] / med[DDWARM]);
 	printf("\n");
 	bench_goal_header();
-	bench_goal("reclaim swap-out time / dd write time", mdw / mo, 1.25, "x");
-	bench_goal("swap-in fault time / dd read time", mdr / mi, 1.25, "x");
+	bench_goal("reclaim swap-out time / dd write time", med[DDW] / med[OUT], 1.25, "x");
+	bench_goal("cold swap-in fault time / dd cold read time", med[DDC] / med[COLD], 1.25, "x");
 	printf("\n");
-	bench_figure("reclaim_swapout_mibs", mo, "MiB/s");
-	bench_figure("reclaim_swapin_mibs", mi, "MiB/s");
-	bench_figure("dd_write_mibs", mdw, "MiB/s");
-	bench_figure("dd_read_mibs", mdr, "MiB/s");
-	bench_figure("reclaim_swapout_vs_dd", mo / mdw, "ratio");
-	bench_figure("reclaim_swapin_vs_dd", mi / mdr, "ratio");
+	bench_figure("reclaim_swapout_mibs", med[OUT], "MiB/s");
+	bench_figure("reclaim_swapin_mibs", med[COLD], "MiB/s");
+	bench_figure("reclaim_swapin_warm_mibs", med[WARM], "MiB/s");
+	bench_figure("dd_write_mibs", med[DDW], "MiB/s");
+	bench_figure("dd_read_mibs", med[DDC], "MiB/s");
+	bench_figure("dd_read_warm_mibs", med[DDWARM], "MiB/s");
+	bench_figure("reclaim_swapout_vs_dd", med[OUT] / med[DDW], "ratio");
+	bench_figure("reclaim_swapin_vs_dd", med[COLD] / med[DDC], "ratio");
+	bench_figure("reclaim_swapin_warm_vs_dd", med[WARM] / med[DDWARM], "ratio");
+	bench_figure("swapin_instr_per_page", instr, "instr");
 	printf("\n");
 }
 
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
-	argc = bench_init(&o, argc, argv, "reclaim", NULL, NULL);
+	argc = bench_init(&o, argc, argv, "reclaim", NULL, regions);
 	if (argc > 1)
 		bench_usage_error(&o, "unknown option '%s'", argv[1]);
 	int reps = bench_reps(&o, 3, 1);

@@ -288,7 +288,8 @@ void putback_lru_pages(struct kmm_machine *m, struct list_head *pages)
 	struct lruvec *locked = NULL;
 	LIST_HEAD(to_free);
 	while (!list_empty(pages)) {
-		struct kmm_page *page = list_first_entry(pages, struct kmm_page, lru);
+		/* From the tail: reclaim's lists keep the oldest there, and keep the LRU order. */
+		struct kmm_page *page = list_last_entry(pages, struct kmm_page, lru);
 		list_del(&page->lru);
 		struct lruvec *lruvec = page_lruvec(m, page);
 		if (lruvec != locked) {

@@ -321,7 +321,12 @@ static unsigned long shrink_page_list(struct kmm_machine *m, struct list_head *p
 	swap_write_plug(&plug);
 
 	while (!list_empty(page_list)) {
-		struct kmm_page *page = list_first_entry(page_list, struct kmm_page, lru);
+		/*
+		 * Oldest first (isolation reversed the order): the slots add_to_swap
+		 * hands out follow the pages' age, so a later sequential swap-in reads
+		 * the file forwards (Linux: lru_to_folio takes the list's tail).
+		 */
+		struct kmm_page *page = list_last_entry(page_list, struct kmm_page, lru);
 		list_del(&page->lru);
 		enum page_references references = PAGEREF_RECLAIM;
 
@@ -538,7 +543,8 @@ void shrink_active_list(struct kmm_machine *m, unsigned long nr_to_scan, struct 
 	count_vm_events(m, PGREFILL, (long)nr_scanned);
 
 	while (!list_empty(&l_hold)) {
-		struct kmm_page *page = list_first_entry(&l_hold, struct kmm_page, lru);
+		struct kmm_page *page =
+		    list_last_entry(&l_hold, struct kmm_page, lru); /* oldest first */
 		list_del(&page->lru);
 		if (!page_evictable(page)) {
 			list_add(&page->lru, &l_active); /* putback moves it to unevictable */

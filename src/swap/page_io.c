@@ -32,8 +32,8 @@
  *   this into SIGBUS for the faulting task only).
  *
  * The checksum is kmm's own: four independent lanes over the page's 64-bit
- * words, each lane (lane ^ word) * odd constant then a shift-xor, combined
- * and finished with a multiply-xorshift. Each step is a bijection of the
+ * words, each lane (lane ^ word) * odd constant then a rotation by 29,
+ * combined and finished with a multiply-xorshift: four instructions a word. Each step is a bijection of the
  * lane for a fixed word, so changing any single word always changes the
  * result; other corruptions collide with probability about 2^-64.
  */
@@ -46,28 +46,39 @@
 #define CS_K2 0xa0761d6478bd642fULL
 #define CS_K3 0xe7037ed1a0b428dbULL
 
-static inline uint64_t cs_lane(uint64_t lane, uint64_t w, uint64_t k)
-{
-	lane = (lane ^ w) * k;
-	return lane ^ (lane >> 29);
-}
-
 static inline uint64_t cs_rotl(uint64_t x, int r)
 {
 	return (x << r) | (x >> (64 - r));
+}
+
+/*
+ * One word into a lane: xor, multiply by an odd constant, rotate. Each is
+ * a bijection of the lane for a fixed word; the rotation brings the high
+ * bits of the product (which depend on every bit below them) down where
+ * the next multiplication spreads them, so two changes to the same lane
+ * do not cancel (without it, flipping bit 63 of two words of a lane would).
+ */
+static inline uint64_t cs_lane(uint64_t lane, const unsigned char *p, uint64_t k)
+{
+	uint64_t w;
+	memcpy(&w, p, sizeof(w));
+	return cs_rotl((lane ^ w) * k, 29);
 }
 
 uint64_t swap_page_checksum(const void *data, swp_entry_t entry)
 {
 	const unsigned char *p = data;
 	uint64_t a = entry.val ^ CS_K0, b = entry.val + CS_K1, c = ~entry.val, d = CS_K3;
-	for (size_t i = 0; i < PAGE_SIZE; i += 32) {
-		uint64_t w[4];
-		memcpy(w, p + i, sizeof(w));
-		a = cs_lane(a, w[0], CS_K0);
-		b = cs_lane(b, w[1], CS_K1);
-		c = cs_lane(c, w[2], CS_K2);
-		d = cs_lane(d, w[3], CS_K3);
+	/* 64 bytes a turn: four independent multiply chains, two steps each. */
+	for (size_t i = 0; i < PAGE_SIZE; i += 64) {
+		a = cs_lane(a, p + i, CS_K0);
+		b = cs_lane(b, p + i + 8, CS_K1);
+		c = cs_lane(c, p + i + 16, CS_K2);
+		d = cs_lane(d, p + i + 24, CS_K3);
+		a = cs_lane(a, p + i + 32, CS_K0);
+		b = cs_lane(b, p + i + 40, CS_K1);
+		c = cs_lane(c, p + i + 48, CS_K2);
+		d = cs_lane(d, p + i + 56, CS_K3);
 	}
 	uint64_t h = a + cs_rotl(b, 17) + cs_rotl(c, 31) + cs_rotl(d, 47);
 	h = (h ^ (h >> 32)) * CS_K2;

@@ -716,6 +716,25 @@ static void test_checksum(void)
 		page[i] = old;
 	}
 	expect_u64_eq(swap_page_checksum(page, e), sum);
+	/*
+	 * Two changes that a lane without its rotation would cancel: bit 63 of
+	 * two words of one lane (words w and w + 4), and two such words swapped.
+	 */
+	uint64_t words[PAGE_SIZE / 8];
+	memcpy(words, page, sizeof(words));
+	for (size_t w = 0; w + 4 < PAGE_SIZE / 8; w += 37) {
+		uint64_t x = words[w], y = words[w + 4];
+		words[w] ^= 1ULL << 63;
+		words[w + 4] ^= 1ULL << 63;
+		expect_u64_ne(swap_page_checksum(words, e), sum);
+		words[w] = y;
+		words[w + 4] = x;
+		if (x != y)
+			expect_u64_ne(swap_page_checksum(words, e), sum);
+		words[w] = x;
+		words[w + 4] = y;
+	}
+	expect_u64_eq(swap_page_checksum(words, e), sum);
 	static unsigned char zero[PAGE_SIZE];
 	expect_u64_ne(swap_page_checksum(zero, swp_entry(0, 0)), 0);
 }
