@@ -41,20 +41,16 @@ int shmem_writepage(struct kmm_machine *m, struct kmm_page *page)
 	KMM_BUG_ON(!mapping || !mapping_shmem(mapping));
 	if (page_mapped(page))
 		return -EBUSY;
-	swp_entry_t entry = get_swap_page(m);
-	if (!entry.val)
-		return -ENOSPC;
-	int err = add_to_swap_cache(m, page, entry, GFP_ATOMIC | __GFP_NOWARN | __GFP_NOMEMALLOC);
-	if (err) {
-		put_swap_page(m, entry);
+	/* A slot and the swap cache, as for an anonymous page; dirty: the slot has no copy yet. */
+	int err = add_to_swap(m, page);
+	if (err)
 		return err;
-	}
+	swp_entry_t entry = page_swap_entry(page);
 	/* The mapping's entry holds the slot (Linux swap_shmem_alloc): count 1 beside the cache. */
 	err = swap_duplicate(m, entry);
 	KMM_BUG_ON(err);
 	shmem_delete_from_page_cache(page, swp_to_radix_entry(entry));
-	/* The slot has no copy yet: the page must be written (pageout continues from here). */
-	SetPageDirty(page);
+	/* pageout writes the page from here. */
 	return 0;
 }
 
