@@ -244,6 +244,18 @@ static long swap_map_nonzero(struct kmm_machine *m)
 	return n;
 }
 
+/* Every byte and every checker, then the last task goes and every slot is free again. */
+static void check_and_finish(struct world *w)
+{
+	expect_all_valid(w->m);
+	expect_int_eq(world_check(w), 0);
+	expect_all_valid(w->m);
+	exit_all(w);
+	expect_all_valid(w->m);
+	expect_i64_eq(swap_map_nonzero(w->m), 0);
+	world_teardown(w);
+}
+
 /*
  * Two regions of 20 MiB in a 32 MiB machine, shared by up to five tasks
  * through fork; tasks fork and exit between rounds of random accesses.
@@ -369,13 +381,7 @@ static void run_write_errors(const char *rmap)
 	long out = push_out(w, 2048);
 	expect_i64_ge(out, 1024);
 	expect_i64_ge(vmstat(w->m, "pswpout"), out);
-	expect_all_valid(w->m);
-	expect_int_eq(world_check(w), 0);
-	expect_all_valid(w->m);
-	exit_all(w);
-	expect_all_valid(w->m);
-	expect_i64_eq(swap_map_nonzero(w->m), 0);
-	world_teardown(w);
+	check_and_finish(w);
 }
 
 static void test_write_errors(void)
@@ -426,13 +432,7 @@ static void run_read_errors(const char *rmap)
 	w->tasks[1].gone = true;
 	/* The entry is still there, its slot still holds the data. */
 	expect_true(xa_is_value(radix_tree_lookup(&mapping->i_pages, victim)));
-	expect_all_valid(w->m);
-	expect_int_eq(world_check(w), 0);
-	expect_all_valid(w->m);
-	exit_all(w);
-	expect_all_valid(w->m);
-	expect_i64_eq(swap_map_nonzero(w->m), 0);
-	world_teardown(w);
+	check_and_finish(w);
 }
 
 static void test_read_errors(void)
