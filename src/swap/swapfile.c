@@ -619,11 +619,11 @@ struct swap_info *get_swap_device(struct kmm_machine *m, swp_entry_t entry)
 	/* Paired with swapoff: it clears SWP_WRITEOK|SWP_USED, then waits for users. */
 	if (!(__atomic_load_n(&si->flags, __ATOMIC_ACQUIRE) & SWP_USED) ||
 	    !READ_ONCE(si->swap_map)) {
-		atomic_dec(&si->users);
+		put_swap_device(si);
 		return NULL;
 	}
 	if (swp_offset(entry) >= si->max) {
-		atomic_dec(&si->users);
+		put_swap_device(si);
 		kmm_printk(m, "get_swap_device: Bad swap offset entry %08lx", entry.val);
 		return NULL;
 	}
@@ -635,7 +635,13 @@ bad_nofile:
 
 void put_swap_device(struct swap_info *si)
 {
-	atomic_dec(&si->users);
+	/*
+	 * A release: everything the user read of the area (its swap map, its
+	 * swap cache's trees) happens before swapoff, which waits for users
+	 * to reach 0, frees it (Linux: percpu_ref_put against
+	 * percpu_ref_kill and the wait in swapoff).
+	 */
+	__atomic_fetch_sub(&si->users.counter, 1, __ATOMIC_RELEASE);
 }
 
 /*
