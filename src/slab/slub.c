@@ -638,17 +638,22 @@ static void *alloc_single(struct kmm_kmem_cache *s, gfp_t gfp, int node, struct 
 			cnt.inuse = cnt.objects;
 			set_counters(slab, cnt);
 			set_slab_freelist(slab, NULL);
-			slab_unlock(slab);
 			remove_partial(n, slab);
+			slab_unlock(slab);
 			continue;
 		}
 		void *fp = get_freepointer(s, object);
 		set_slab_freelist(slab, fp);
 		cnt.inuse++;
 		set_counters(slab, cnt);
-		slab_unlock(slab);
+		/*
+		 * Full now: off the partial list before the slab lock goes. A free
+		 * on another CPU that finds the slab full and unfrozen puts it on
+		 * that CPU's partial list, through the same words as slab_list.
+		 */
 		if (!fp)
 			remove_partial(n, slab);
+		slab_unlock(slab);
 		spin_unlock(&n->list_lock);
 		stat(c, ALLOC_FROM_PARTIAL);
 		return object;
