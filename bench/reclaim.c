@@ -34,7 +34,9 @@
  *
  * The swap layer alone beside dd is bench/swap's table. --quick runs a
  * quarter-size scenario 1 beside Linux's counters scaled by 1/4 (an
- * indication only: the watermarks do not scale).
+ * indication only: the watermarks do not scale). --part NAME runs one part
+ * only (oracle, replace, swapio, rate), for working on one figure;
+ * --swapio-mib N sizes part 4.
  */
 #include "bench.h"
 #include "phys/phys.h"
@@ -1152,9 +1154,9 @@ static const struct bench_region regions[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-static void swap_io_beside_dd(const struct bench_opts *o)
+static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_mib)
 {
-	unsigned long mib = o->quick ? 64 : 256;
+	unsigned long mib = swapio_mib ? swapio_mib : o->quick ? 64 : 256;
 	int reps = bench_reps(o, 3, 1);
 	char dir[64];
 	snprintf(dir, sizeof(dir), "bench-reclaim-XXXXXX");
@@ -1244,15 +1246,46 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
-	argc = bench_init(&o, argc, argv, "reclaim", NULL, regions);
-	if (argc > 1)
-		bench_usage_error(&o, "unknown option '%s'", argv[1]);
+	argc =
+	    bench_init(&o, argc, argv, "reclaim",
+		       "  --part NAME       run one part only: oracle, replace, swapio or rate\n"
+		       "  --swapio-mib N    swap I/O with N MiB (default 256, 64 with --quick)\n",
+		       regions);
+	const char *part = NULL;
+	unsigned long swapio_mib = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--part") && i + 1 < argc) {
+			part = argv[++i];
+		} else if (!strcmp(argv[i], "--swapio-mib") && i + 1 < argc) {
+			char *end;
+			swapio_mib = strtoul(argv[++i], &end, 10);
+			if (*end || swapio_mib < 1 || swapio_mib > 65536)
+				bench_usage_error(
+				    &o, "--swapio-mib needs a number of MiB from 1 to 65536");
+		} else
+			bench_usage_error(&o, "unknown option '%s'", argv[i]);
+	}
+	static const char *const parts[] = {"oracle", "replace", "swapio", "rate"};
+	bool run[4];
+	bool known = false;
+	for (int k = 0; k < 4; k++) {
+		run[k] = !part || !strcmp(part, parts[k]);
+		known |= run[k];
+	}
+	if (!known)
+		bench_usage_error(&o, "unknown part '%s' (oracle, replace, swapio or rate)", part);
 	int reps = bench_reps(&o, 3, 1);
 
-	oracle_anon(&o);
-	oracle_file(&o);
-	replacement_quality(&o);
-	swap_io_beside_dd(&o);
+	if (run[0]) {
+		oracle_anon(&o);
+		oracle_file(&o);
+	}
+	if (run[1])
+		replacement_quality(&o);
+	if (run[2])
+		swap_io_beside_dd(&o, swapio_mib);
+	if (!run[3])
+		return 0;
 
 	unsigned long mib = o.quick ? 32 : 128;
 	bench_section("Reclaim throughput: %lu MiB reclaimed by kmm_reclaim_pages (median of %d, "
