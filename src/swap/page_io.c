@@ -347,7 +347,9 @@ static const char *swap_read_slot(struct swap_info *si, void *data, unsigned lon
 				  size_t len)
 {
 	atomic_long_inc(&si->read_ios);
+	uint64_t t0 = kmm_port_now_ns();
 	long n = kmm_port_pread(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
+	atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
 	if (n < 0) {
 		kmm_port_snprintf(buf, len, "%s", kmm_port_strerror((int)-n));
 		return buf;
@@ -406,7 +408,9 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 		}
 		if (k) {
 			atomic_long_inc(&si->read_ios);
+			uint64_t t0 = kmm_port_now_ns();
 			long done = kmm_port_preadv(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
+			atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
 			for (int j = 0; j < k; j++) {
 				const char *w = NULL;
 				if (done != (long)k * (long)PAGE_SIZE)
