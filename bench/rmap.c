@@ -344,11 +344,87 @@ static void cg_fork_exit(void *arg, uint64_t iters)
 		kmm_task_reap(fork_task(s->p, 0));
 }
 
+/*
+ * Faults, per page: a task maps CG_FAULT_PAGES pages, touches them all (a
+ * fault per fault_around_pages) and unmaps them again. Anonymous memory is
+ * written (every page new, mapped once: no pte_chain block needed); the
+ * file is read, a shared mapping of pages in the page cache that
+ * CG_FAULT_OTHERS other tasks map already (under pte chains every page
+ * then goes from the direct pointer to a chain block and back).
+ */
+#define CG_FAULT_PAGES	256
+#define CG_FAULT_OTHERS 1
+
+struct cg_fault {
+	struct kmm_machine *m;
+	struct kmm_task *t;
+	struct kmm_file *f;
+};
+
+static void *cg_fault_setup(const char *design, bool file)
+{
+	struct cg_fault *s = calloc(1, sizeof(*s));
+	s->m = boot_mem(design, "256M");
+	s->t = kmm_task_create(s->m, "faulter", 0, &(struct kmm_error){0});
+	if (!s->t)
+		die("task", "cannot create the task");
+	if (!file)
+		return s;
+	s->f = make_file(s->m, CG_FAULT_PAGES * PAGE_SIZE);
+	unlink(file_path); /* open: the machine holds it */
+	for (int i = 0; i < CG_FAULT_OTHERS; i++) {
+		struct kmm_task *o = kmm_task_create(s->m, "other", 1, &(struct kmm_error){0});
+		long a = o ? kmm_mmap(o, 0, CG_FAULT_PAGES * PAGE_SIZE, KMM_PROT_READ,
+				      KMM_MAP_SHARED, s->f, 0)
+			   : -1;
+		if (a < 0)
+			die("mmap", "no room");
+		touch(o, (unsigned long)a, CG_FAULT_PAGES * PAGE_SIZE, KMM_TOUCH_READ);
+	}
+	return s;
+}
+static void *cg_fault_setup_anon_obj(void)
+{
+	return cg_fault_setup("objrmap", false);
+}
+static void *cg_fault_setup_anon_ptc(void)
+{
+	return cg_fault_setup("ptechain", false);
+}
+static void *cg_fault_setup_file_obj(void)
+{
+	return cg_fault_setup("objrmap", true);
+}
+static void *cg_fault_setup_file_ptc(void)
+{
+	return cg_fault_setup("ptechain", true);
+}
+
+static void cg_fault(void *arg, uint64_t iters)
+{
+	struct cg_fault *s = arg;
+	const unsigned long len = CG_FAULT_PAGES * PAGE_SIZE;
+	for (uint64_t i = 0; i < iters; i++) {
+		long a =
+		    s->f ? kmm_mmap(s->t, 0, len, KMM_PROT_READ, KMM_MAP_SHARED, s->f, 0)
+			 : kmm_mmap(s->t, 0, len, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+		if (a < 0)
+			die("mmap", "no room");
+		touch(s->t, (unsigned long)a, len, s->f ? KMM_TOUCH_READ : KMM_TOUCH_WRITE);
+		if (kmm_munmap(s->t, (unsigned long)a, len))
+			die("munmap", "failed");
+	}
+}
+
 static const struct bench_region regions[] = {
     {"referenced_objrmap", cg_setup_obj, cg_referenced, NULL},
     {"referenced_ptechain", cg_setup_ptc, cg_referenced, NULL},
     {"fork_exit_objrmap", cg_setup_obj, cg_fork_exit, NULL},
     {"fork_exit_ptechain", cg_setup_ptc, cg_fork_exit, NULL},
+    {"fault_anon_objrmap", cg_fault_setup_anon_obj, cg_fault, NULL},
+    {"fault_anon_ptechain", cg_fault_setup_anon_ptc, cg_fault, NULL},
+    {"fault_file_objrmap", cg_fault_setup_file_obj, cg_fault, NULL},
+    {"fault_file_ptechain", cg_fault_setup_file_ptc, cg_fault, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -375,13 +451,18 @@ int main(int argc, char **argv)
 	}
 
 	/* Instructions: a page_referenced of 17 mappings, a fork+exit of 1024 shared pages. */
-	double instr[NR_DESIGNS][2];
+	double instr[NR_DESIGNS][4];
 	for (int d = 0; d < NR_DESIGNS; d++) {
 		char name[48];
 		snprintf(name, sizeof(name), "referenced_%s", designs[d]);
 		instr[d][0] = bench_instructions(&o, name, o.quick ? 2000 : 20000);
 		snprintf(name, sizeof(name), "fork_exit_%s", designs[d]);
 		instr[d][1] = bench_instructions(&o, name, o.quick ? 4 : 20) / CG_PAGES;
+		const uint64_t fault_iters = o.quick ? 8 : 40;
+		snprintf(name, sizeof(name), "fault_anon_%s", designs[d]);
+		instr[d][2] = bench_instructions(&o, name, fault_iters) / CG_FAULT_PAGES;
+		snprintf(name, sizeof(name), "fault_file_%s", designs[d]);
+		instr[d][3] = bench_instructions(&o, name, fault_iters) / CG_FAULT_PAGES;
 	}
 
 	printf("\n");
@@ -425,17 +506,23 @@ int main(int argc, char **argv)
 
 	printf(
 	    "\nInstructions (callgrind): page_referenced of a page mapped %d times; fork+exit of "
-	    "a child sharing %d pages already mapped %d times, per page\n\n",
-	    CG_KIDS + 1, CG_PAGES, CG_KIDS + 1);
+	    "a child sharing %d pages already mapped %d times, per page; mmap, fault in and "
+	    "munmap %d pages, per page: anonymous (written), and a shared file mapping %d "
+	    "other task(s) map already (read)\n\n",
+	    CG_KIDS + 1, CG_PAGES, CG_KIDS + 1, CG_FAULT_PAGES, CG_FAULT_OTHERS);
 	bench_table_init(&t);
 	bench_table_col(&t, "design", -9);
 	bench_table_col(&t, "page_referenced", 15);
 	bench_table_col(&t, "fork+exit per page", 18);
+	bench_table_col(&t, "anon fault per page", 19);
+	bench_table_col(&t, "file fault per page", 19);
 	bench_table_header(&t);
 	for (int d = 0; d < NR_DESIGNS; d++) {
 		bench_table_cell(&t, "%s", designs[d]);
 		bench_table_num(&t, instr[d][0]);
 		bench_table_num(&t, instr[d][1]);
+		bench_table_num(&t, instr[d][2]);
+		bench_table_num(&t, instr[d][3]);
 	}
 
 	printf("\n");
@@ -458,6 +545,10 @@ int main(int argc, char **argv)
 		bench_figure(name, instr[d][0], "instructions");
 		snprintf(name, sizeof(name), "rmap_%s_fork_exit_instructions", designs[d]);
 		bench_figure(name, instr[d][1], "instructions/page");
+		snprintf(name, sizeof(name), "rmap_%s_fault_anon_instructions", designs[d]);
+		bench_figure(name, instr[d][2], "instructions/page");
+		snprintf(name, sizeof(name), "rmap_%s_fault_file_instructions", designs[d]);
+		bench_figure(name, instr[d][3], "instructions/page");
 		snprintf(name, sizeof(name), "rmap_%s_morton_referenced", designs[d]);
 		bench_figure(name, worst[d].ref_us, "us");
 		snprintf(name, sizeof(name), "rmap_%s_morton_unmap", designs[d]);

@@ -47,8 +47,16 @@ bool rmap_walk_one(struct kmm_page *page, struct kmm_vma *vma, unsigned long add
 void rmap_walk_anon(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc);
 void rmap_walk_file(struct kmm_page *page, struct rmap_walk_control *rwc);
 
-/* pte_chain.c (all called under the PTE lock of @ptep) */
-int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep);
+/*
+ * pte_chain.c (all called under the PTE lock of @ptep). pte_chain_add
+ * records @ptep; when that needs a new block it takes *@pcp (setting it to
+ * NULL), or if there is none allocates one with GFP_NOWAIT into *@pcp
+ * first, returning -EAGAIN if that fails. pte_chain_add_new records the
+ * only mapping of a page mapped nowhere: the direct pointer.
+ */
+int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep,
+		  struct kmm_pte_chain **pcp);
+void pte_chain_add_new(struct kmm_page *page, pte_t *ptep);
 void pte_chain_remove(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep);
 void pte_chain_move(struct kmm_page *page, pte_t *old_ptep, pte_t *new_ptep);
 void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_walk_control *rwc);

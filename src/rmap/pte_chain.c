@@ -22,6 +22,22 @@
  *    the mm (pt_mm) and the first address it maps (pt_addr): the virtual
  *    address follows from the PTE's index, as 2.5 did with ptep_to_mm()
  *    and ptep_to_address().
+ * 5. Preallocation (2.5.6x, after 2.5.27 allocated with GFP_ATOMIC under
+ *    the page-table lock): adds run under the PTE lock, where an
+ *    allocation could only dip into the atomic reserves, which reclaim
+ *    needs for the swap cache's tree nodes; under heavy sharing and memory
+ *    pressure they can run dry, and the OOM killer fire with swap free. So
+ *    every caller that may add an entry to a mapped page (file and shmem
+ *    faults, fault-around, swap-in, swapoff, fork's copy) allocates a
+ *    block with GFP_KERNEL, which may reclaim, before it takes the PTE
+ *    lock (pte_chain_prealloc), and hands it to the add, which takes it
+ *    only if the page needs a new block; the caller frees it afterwards
+ *    if not (pte_chain_release). A loop adding many entries under one
+ *    lock gets the next blocks with GFP_NOWAIT (no reclaim, no reserves),
+ *    and when that fails the add says -EAGAIN and the caller drops its
+ *    locks to preallocate (pte_chain_prealloc_relock). A new anonymous
+ *    page is mapped once (direct) and mremap moves entries in place:
+ *    neither needs a block. Under objrmap the preallocation does nothing.
  *
  * Locks: the chain is guarded by a bit lock in page->flags (PG_chainlock,
  * 2.5's pte_chain_lock), taken inside the PTE lock by add/remove/move.
@@ -69,10 +85,14 @@ static unsigned int head_count(const struct kmm_pte_chain *head)
 	return n;
 }
 
-static struct kmm_pte_chain *pte_chain_alloc(struct kmm_machine *m)
+/*
+ * A zeroed block. Under PTE locks nothing is allocated any more (see
+ * "Preallocation" above): @gfp is GFP_KERNEL before the lock, or
+ * GFP_NOWAIT for pte_chain_refill's first try under it.
+ */
+static struct kmm_pte_chain *pte_chain_alloc(struct kmm_machine *m, gfp_t gfp)
 {
-	/* Under the PTE lock: no sleeping, and failslab may say no (ENOMEM to the task). */
-	struct kmm_pte_chain *pc = rmap_obj_alloc(m, RMAP_PTE_CHAIN, GFP_ATOMIC);
+	struct kmm_pte_chain *pc = rmap_obj_alloc(m, RMAP_PTE_CHAIN, gfp);
 	if (pc)
 		memset(pc, 0, sizeof(*pc));
 	return pc;
@@ -84,9 +104,33 @@ static void pte_chain_free(struct kmm_machine *m, struct kmm_pte_chain *pc)
 		rmap_obj_free(m, RMAP_PTE_CHAIN, pc);
 }
 
-int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
+int __pte_chain_prealloc(struct kmm_machine *m, struct kmm_pte_chain **pcp)
 {
-	struct kmm_pte_chain *spare = NULL;
+	*pcp = pte_chain_alloc(m, GFP_KERNEL);
+	return *pcp ? 0 : -ENOMEM;
+}
+
+int pte_chain_prealloc_relock(struct kmm_machine *m, struct kmm_pte_chain **pcp, spinlock_t *ptl,
+			      spinlock_t *ptl2)
+{
+	if (ptl2)
+		spin_unlock(ptl2);
+	spin_unlock(ptl);
+	int err = pte_chain_prealloc(m, pcp);
+	spin_lock(ptl);
+	if (ptl2)
+		spin_lock(ptl2);
+	return err;
+}
+
+void __pte_chain_release(struct kmm_machine *m, struct kmm_pte_chain *pc)
+{
+	rmap_obj_free(m, RMAP_PTE_CHAIN, pc);
+}
+
+int pte_chain_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep,
+		  struct kmm_pte_chain **pcp)
+{
 again:
 	pte_chain_lock(page);
 	if (!PageDirect(page) && !page->pte.chain) {
@@ -100,28 +144,42 @@ again:
 		head->ptes[n] = ptep;
 		goto out;
 	}
-	/* A new first block: the slow path, which may fail. */
-	if (!spare) {
+	/* A new first block: the caller's. */
+	struct kmm_pte_chain *pc = *pcp;
+	if (unlikely(!pc)) {
+		/*
+		 * A loop that adds many mappings under one lock used its block
+		 * up: another without reclaim and without the reserves, or
+		 * -EAGAIN for the caller to preallocate one outside its locks.
+		 */
 		pte_chain_unlock(page);
-		spare = pte_chain_alloc(m);
-		if (!spare)
-			return -ENOMEM;
+		*pcp = pte_chain_alloc(m, GFP_NOWAIT | __GFP_NOWARN);
+		if (!*pcp)
+			return -EAGAIN;
 		goto again;
 	}
+	*pcp = NULL;
 	if (PageDirect(page)) {
-		spare->ptes[0] = page->pte.direct;
-		spare->ptes[1] = ptep;
+		pc->ptes[0] = page->pte.direct;
+		pc->ptes[1] = ptep;
 		ClearPageDirect(page);
 	} else {
-		spare->next = head;
-		spare->ptes[0] = ptep;
+		pc->next = head;
+		pc->ptes[0] = ptep;
 	}
-	page->pte.chain = spare;
-	spare = NULL;
+	page->pte.chain = pc;
 out:
 	pte_chain_unlock(page);
-	pte_chain_free(m, spare);
 	return 0;
+}
+
+void pte_chain_add_new(struct kmm_page *page, pte_t *ptep)
+{
+	pte_chain_lock(page);
+	KMM_BUG_ON(PageDirect(page) || page->pte.chain);
+	page->pte.direct = ptep;
+	SetPageDirect(page);
+	pte_chain_unlock(page);
 }
 
 /*

@@ -49,10 +49,10 @@ static inline void rmap_munlock(struct kmm_machine *m, struct kmm_vma *vma, stru
 
 /* One more PTE maps @page; count it in @item if it is the first. */
 static int rmap_add(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep,
-		    enum node_stat_item item)
+		    enum node_stat_item item, struct kmm_pte_chain **pcp)
 {
 	if (rmap_ptechain(m)) {
-		int err = pte_chain_add(m, page, ptep);
+		int err = pte_chain_add(m, page, ptep, pcp);
 		if (unlikely(err))
 			return err;
 	}
@@ -67,9 +67,9 @@ int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned 
 	struct kmm_machine *m = vma->vm_mm->machine;
 	struct kmm_anon_vma *av = READ_ONCE(vma->anon_vma);
 	VM_BUG_ON(!av);
-	/* A new page is mapped once: the chain is the direct pointer, nothing can fail. */
-	if (rmap_ptechain(m) && pte_chain_add(m, page, ptep))
-		return -ENOMEM;
+	/* A new page is mapped once: the chain is the direct pointer, no block, nothing fails. */
+	if (rmap_ptechain(m))
+		pte_chain_add_new(page, ptep);
 	__SetPageSwapBacked(page);
 	atomic_set(&page->_mapcount, 0);
 	page->index = linear_page_index(vma, address);
@@ -80,35 +80,38 @@ int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned 
 }
 
 int page_add_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
-		       pte_t *ptep)
+		       pte_t *ptep, struct kmm_pte_chain **pcp)
 {
 	(void)address;
 	struct kmm_machine *m = vma->vm_mm->machine;
-	int err = rmap_add(m, page, ptep, NR_ANON_MAPPED);
+	int err = rmap_add(m, page, ptep, NR_ANON_MAPPED, pcp);
 	if (!err)
 		rmap_mlock(m, vma, page);
 	return err;
 }
 
 int page_add_file_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
-		       pte_t *ptep)
+		       pte_t *ptep, struct kmm_pte_chain **pcp)
 {
 	(void)address;
 	struct kmm_machine *m = vma->vm_mm->machine;
-	int err = rmap_add(m, page, ptep, NR_FILE_MAPPED);
+	int err = rmap_add(m, page, ptep, NR_FILE_MAPPED, pcp);
 	if (!err)
 		rmap_mlock(m, vma, page);
 	return err;
 }
 
 int page_dup_rmap(struct kmm_page *page, struct kmm_vma *dst_vma, unsigned long address,
-		  pte_t *ptep)
+		  pte_t *ptep, struct kmm_pte_chain **pcp)
 {
 	(void)address;
 	struct kmm_machine *m = dst_vma->vm_mm->machine;
 	/* fork: the page is mapped already, so this is never its first mapping. */
-	if (rmap_ptechain(m) && pte_chain_add(m, page, ptep))
-		return -ENOMEM;
+	if (rmap_ptechain(m)) {
+		int err = pte_chain_add(m, page, ptep, pcp);
+		if (unlikely(err))
+			return err;
+	}
 	atomic_inc(&page->_mapcount);
 	return 0;
 }

@@ -20,7 +20,10 @@
  *
  * The calls that may need memory (a pte_chain block, an anon_vma, an
  * anon_vma_chain) return 0 or -ENOMEM and are made before the PTE is set,
- * so a failure unwinds without touching the page tables.
+ * so a failure unwinds without touching the page tables. A pte_chain
+ * block is never allocated under the PTE lock: the caller preallocates it
+ * before taking the lock (pte_chain_prealloc, below), the add consumes it
+ * if it needs it, and the caller frees it afterwards if not.
  */
 #ifndef KMM_RMAP_RMAP_H
 #define KMM_RMAP_RMAP_H
@@ -83,17 +86,81 @@ bool is_mergeable_anon_vma(struct kmm_anon_vma *a1, struct kmm_anon_vma *a2, str
 /* May @vma map anonymous pages of @av (is @av on its chain)? For checkers. */
 bool vma_maps_anon_vma(struct kmm_vma *vma, struct kmm_anon_vma *av);
 
+/* --- pte_chain blocks preallocated for the adds below ----------------------------------- */
+
+/*
+ * Under pte chains a mapping added to a page that is mapped already may
+ * need a new chain block, and the add runs under the PTE lock, where
+ * allocating could only draw on the atomic reserves, the memory reclaim
+ * itself needs. So the caller allocates a block with GFP_KERNEL (which
+ * may reclaim) before it takes the PTE lock, passes it to the add, which
+ * takes it (setting the caller's pointer to NULL) only if the page needs
+ * a new block, and frees it after dropping the lock if it is still there.
+ * Linux 2.5.6x: pte_chain_alloc(GFP_KERNEL) / page_add_rmap(page, ptep,
+ * pte_chain) / pte_chain_free. Under objrmap all of it does nothing: the
+ * pointer stays NULL.
+ *
+ *	struct kmm_pte_chain *pc = NULL;
+ *	if (pte_chain_prealloc(m, &pc))
+ *		return -ENOMEM;
+ *	spin_lock(ptl);
+ *	err = page_add_file_rmap(page, vma, address, ptep, &pc);
+ *	spin_unlock(ptl);
+ *	pte_chain_release(m, &pc);
+ *
+ * A loop that adds many mappings under one lock (fork's copy,
+ * fault-around) uses its block up; an add that needs another then
+ * allocates one under the lock without reclaim and without the reserves
+ * (GFP_NOWAIT), and if that fails returns -EAGAIN: the caller undoes what
+ * it did for that PTE, calls pte_chain_prealloc_relock and retries it.
+ * page_add_new_anon_rmap never needs a block: a new page is mapped once.
+ */
+struct kmm_pte_chain;
+int __pte_chain_prealloc(struct kmm_machine *m, struct kmm_pte_chain **pcp);
+void __pte_chain_release(struct kmm_machine *m, struct kmm_pte_chain *pc);
+
+/* Before the PTE lock: make sure *@pcp holds a block (pte chains only). 0 or -ENOMEM. */
+static inline int pte_chain_prealloc(struct kmm_machine *m, struct kmm_pte_chain **pcp)
+{
+	if (!rmap_ptechain(m) || *pcp)
+		return 0;
+	return __pte_chain_prealloc(m, pcp);
+}
+
+/*
+ * After an add returned -EAGAIN: drop @ptl2 (if not NULL) and @ptl,
+ * preallocate, and take @ptl then @ptl2 again. The caller must read its
+ * PTEs anew. 0, or -ENOMEM (with the locks held).
+ */
+int pte_chain_prealloc_relock(struct kmm_machine *m, struct kmm_pte_chain **pcp, spinlock_t *ptl,
+			      spinlock_t *ptl2);
+
+/* After the PTE lock: free the block if the add did not take it. */
+static inline void pte_chain_release(struct kmm_machine *m, struct kmm_pte_chain **pcp)
+{
+	if (*pcp) {
+		__pte_chain_release(m, *pcp);
+		*pcp = NULL;
+	}
+}
+
 /* --- Adding and removing mappings, under the PTE lock, before set_pte / after clearing it --- */
 
+/* A new page, mapped once: never needs a pte_chain block. */
 int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 			   pte_t *ptep);
+/*
+ * @pcp: the caller's preallocated block (above), taken if needed. 0, or
+ * under pte chains -EAGAIN: a block was needed, the caller had none left,
+ * and none could be had without reclaim.
+ */
 int page_add_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
-		       pte_t *ptep);
+		       pte_t *ptep, struct kmm_pte_chain **pcp);
 int page_add_file_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
-		       pte_t *ptep);
+		       pte_t *ptep, struct kmm_pte_chain **pcp);
 /* fork: the child's PTE maps the page too. */
 int page_dup_rmap(struct kmm_page *page, struct kmm_vma *dst_vma, unsigned long address,
-		  pte_t *ptep);
+		  pte_t *ptep, struct kmm_pte_chain **pcp);
 void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long address,
 		      pte_t *ptep);
 /*
@@ -104,7 +171,7 @@ void page_remove_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned long 
  * Linux: mm/rmap.c page_move_anon_rmap() / folio_move_anon_rmap().
  */
 void page_move_anon_rmap(struct kmm_page *page, struct kmm_vma *vma);
-/* mremap moved the PTE that maps @page (both PTE locks held). */
+/* mremap moved the PTE that maps @page (both PTE locks held); needs no memory. */
 void page_move_rmap(struct kmm_page *page, pte_t *old_ptep, struct kmm_vma *new_vma,
 		    unsigned long new_address, pte_t *new_ptep);
 

@@ -26,7 +26,7 @@
 #include "../rmap/rmap.h"
 #include <errno.h>
 
-static int do_swap_page(struct vm_fault *vmf)
+static int swap_in_and_map(struct vm_fault *vmf)
 {
 	struct kmm_vma *vma = vmf->vma;
 	struct kmm_mm *mm = vma->vm_mm;
@@ -80,7 +80,7 @@ static int do_swap_page(struct vm_fault *vmf)
 	}
 	bool fresh = !PageAnon(page);
 	int rc = fresh ? page_add_new_anon_rmap(page, vma, vmf->address, vmf->pte)
-		       : page_add_anon_rmap(page, vma, vmf->address, vmf->pte);
+		       : page_add_anon_rmap(page, vma, vmf->address, vmf->pte, &vmf->pte_chain);
 	/*
 	 * A page read back for a slot other mms still name (fork) may be mapped
 	 * by any VMA of the fork tree: it belongs to the tree's root anon_vma,
@@ -112,6 +112,21 @@ static int do_swap_page(struct vm_fault *vmf)
 		entry_write(vmf->pte, pte_mkdirty(pte_mkwrite(pte_mkyoung(pte))));
 	spin_unlock(vmf->ptl);
 	unlock_page(page);
+	return ret;
+}
+
+static int do_swap_page(struct vm_fault *vmf)
+{
+	struct kmm_machine *m = vmf->vma->vm_mm->machine;
+	/*
+	 * A page found in the swap cache may be mapped by other PTEs already
+	 * (fork shared it): its pte chain may need a block, taken now, before
+	 * any lock (rmap.h), and freed afterwards if unused.
+	 */
+	if (pte_chain_prealloc(m, &vmf->pte_chain))
+		return VM_FAULT_OOM;
+	int ret = swap_in_and_map(vmf);
+	pte_chain_release(m, &vmf->pte_chain);
 	return ret;
 }
 

@@ -69,12 +69,16 @@ static int unuse_pte(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 
 	if (!PageUptodate(page))
 		return -EIO;
+	/* Other PTEs of a fork may map the page already: a chain block, before the lock. */
+	struct kmm_pte_chain *pc = NULL;
+	if (pte_chain_prealloc(m, &pc))
+		return -ENOMEM;
 	spin_lock(ptl);
 	if (entry_read(ptep) != swp_entry_to_pte(entry))
 		goto out;
 	bool fresh = !PageAnon(page);
 	int rc = fresh ? page_add_new_anon_rmap(page, vma, addr, ptep)
-		       : page_add_anon_rmap(page, vma, addr, ptep);
+		       : page_add_anon_rmap(page, vma, addr, ptep, &pc);
 	if (rc) {
 		ret = -ENOMEM;
 		goto out;
@@ -93,6 +97,7 @@ static int unuse_pte(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 	swap_free(m, entry);
 out:
 	spin_unlock(ptl);
+	pte_chain_release(m, &pc);
 	return ret;
 }
 

@@ -515,9 +515,17 @@ void filemap_map_pages(struct vm_fault *vmf, unsigned long start, unsigned long 
 	unsigned long max_idx = KMM_DIV_ROUND_UP(i_size_read(mapping->host), PAGE_SIZE);
 	pte_t *table = vmf->pte - pte_index(vmf->address);
 	long mapped = 0;
+	/*
+	 * Under pte chains: a block preallocated for the pages that need one,
+	 * the next ones without reclaim under the lock or, failing that, with
+	 * the lock dropped (rmap.h); do_fault frees what is left.
+	 */
+	if (pte_chain_prealloc(m, &vmf->pte_chain))
+		return;
 
 	spin_lock(vmf->ptl);
 	for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+again:;
 		pte_t *pte = table + pte_index(addr);
 		unsigned long idx = linear_page_index(vma, addr);
 		if (idx >= max_idx)
@@ -537,8 +545,12 @@ void filemap_map_pages(struct vm_fault *vmf, unsigned long start, unsigned long 
 		spin_unlock(&mapping->i_pages_lock);
 		if (!page)
 			continue;
-		if (page_add_file_rmap(page, vma, addr, pte)) {
+		int rc = page_add_file_rmap(page, vma, addr, pte, &vmf->pte_chain);
+		if (unlikely(rc)) {
 			vm_put_page(m, page);
+			if (rc == -EAGAIN &&
+			    !pte_chain_prealloc_relock(m, &vmf->pte_chain, vmf->ptl, NULL))
+				goto again;
 			break;
 		}
 		add_mm_counter(mm, mm_counter(page), 1);

@@ -20,7 +20,9 @@
  *  - a swap entry: swap/'s hook brings the page back.
  * New pages are prepared outside the PTE lock, then installed under it if
  * the PTE still holds what the fault saw; otherwise another CPU got there
- * first and the fault simply returns (the access retries).
+ * first and the fault simply returns (the access retries). Under pte
+ * chains so is the chain block a mapping of a page-cache page may need,
+ * and fork's copy preallocates one too (pte_chain_prealloc, rmap.h).
  *
  * Locks: mmap_lock held (read) by every caller; a PTE table's split lock
  * around reading and setting its entries; the page-cache lock nested
@@ -338,6 +340,12 @@ static unsigned int finish_fault(struct vm_fault *vmf)
 	pte_t entry = pfn_pte(page_to_pfn(m, page), vma->vm_page_prot);
 	if (write)
 		entry = pte_mkwrite(pte_mkdirty(entry));
+	/*
+	 * A page-cache page may be mapped elsewhere already: its pte chain may
+	 * grow (do_fault frees the block if unused).
+	 */
+	if (!vmf->cow_page && pte_chain_prealloc(m, &vmf->pte_chain))
+		return VM_FAULT_OOM;
 
 	spin_lock(vmf->ptl);
 	if (!pte_none(entry_read(vmf->pte))) {
@@ -350,7 +358,7 @@ static unsigned int finish_fault(struct vm_fault *vmf)
 		add_mm_counter(mm, MM_ANONPAGES, 1);
 		lru_cache_add(m, page);
 	} else {
-		if (page_add_file_rmap(page, vma, vmf->address, vmf->pte))
+		if (page_add_file_rmap(page, vma, vmf->address, vmf->pte, &vmf->pte_chain))
 			goto oom;
 		add_mm_counter(mm, mm_counter(page), 1);
 	}
@@ -447,11 +455,16 @@ static unsigned int do_shared_fault(struct vm_fault *vmf)
 
 static unsigned int do_fault(struct vm_fault *vmf)
 {
+	unsigned int ret;
 	if (!(vmf->flags & FAULT_FLAG_WRITE))
-		return do_read_fault(vmf);
-	if (!(vmf->vma->vm_flags & VM_SHARED))
-		return do_cow_fault(vmf);
-	return do_shared_fault(vmf);
+		ret = do_read_fault(vmf);
+	else if (!(vmf->vma->vm_flags & VM_SHARED))
+		ret = do_cow_fault(vmf);
+	else
+		ret = do_shared_fault(vmf);
+	/* The pte_chain block fault-around or finish_fault preallocated and did not use. */
+	pte_chain_release(vmf->vma->vm_mm->machine, &vmf->pte_chain);
+	return ret;
 }
 
 /* --- The dispatcher -------------------------------------------------------------------------- */
@@ -546,10 +559,21 @@ static int copy_pte_range(struct kmm_vma *dst_vma, struct kmm_vma *src_vma, pmd_
 	spinlock_t *src_ptl = pte_lockptr(m, entry_read(src_pmd));
 	pte_t *dst_pte = pte_of(m, dst_pmd, addr);
 	pte_t *src_pte = pte_of(m, src_pmd, addr);
+	/*
+	 * Under pte chains every copied PTE may need a chain block: one is
+	 * preallocated before the locks; once it is used up, page_dup_rmap
+	 * gets the next without reclaim, or says -EAGAIN, and the PTE is
+	 * copied again after a preallocation with the locks dropped (2.5.6x
+	 * copy_page_range did the same).
+	 */
+	struct kmm_pte_chain *pc = NULL;
+	if (pte_chain_prealloc(m, &pc))
+		return -ENOMEM;
 
 	spin_lock(dst_ptl);
 	spin_lock(src_ptl);
 	do {
+again:;
 		pte_t pte = entry_read(src_pte);
 		if (pte_none(pte))
 			continue;
@@ -566,8 +590,12 @@ static int copy_pte_range(struct kmm_vma *dst_vma, struct kmm_vma *src_vma, pmd_
 		struct kmm_page *page = vm_normal_page(src_vma, addr, pte);
 		if (page) {
 			page_ref_inc(page);
-			if (page_dup_rmap(page, dst_vma, addr, dst_pte)) {
+			int rc = page_dup_rmap(page, dst_vma, addr, dst_pte, &pc);
+			if (unlikely(rc)) {
 				page_ref_add(page, -1);
+				if (rc == -EAGAIN &&
+				    !pte_chain_prealloc_relock(m, &pc, dst_ptl, src_ptl))
+					goto again;
 				err = -ENOMEM;
 				break;
 			}
@@ -588,6 +616,7 @@ static int copy_pte_range(struct kmm_vma *dst_vma, struct kmm_vma *src_vma, pmd_
 	} while (dst_pte++, src_pte++, addr += PAGE_SIZE, addr != end);
 	spin_unlock(src_ptl);
 	spin_unlock(dst_ptl);
+	pte_chain_release(m, &pc);
 	add_mm_rss_vec(dst_mm, rss);
 	return err;
 }

@@ -680,6 +680,8 @@ struct vm_fault {
 	struct kmm_page *cow_page; /* the copy for a private write */
 	int sigbus_code;	   /* KMM_BUS_* when VM_FAULT_SIGBUS */
 	const char *sigbus_reason; /* what the log says, when the handler knows better */
+	/* pte chains: a block preallocated for the rmap add (rmap.h); freed by the handler if unused. */
+	struct kmm_pte_chain *pte_chain;
 };
 unsigned int handle_mm_fault(struct kmm_vma *vma, unsigned long address, unsigned int flags);
 struct kmm_page *vm_normal_page(struct kmm_vma *vma, unsigned long addr, pte_t pte);

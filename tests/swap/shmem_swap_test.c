@@ -327,17 +327,17 @@ static void test_random_objrmap(void)
 }
 
 /*
- * Pte chains outside simulated RAM: in it, five tasks sharing 40 MiB of
- * shmem in 32 MiB need chain blocks at every fault, which pte chains take
- * with GFP_ATOMIC (as 2.5.27 did) down into the reserves that reclaim's
- * swap-cache insertions need; on some seeds (15704723153) reclaim then
- * cannot move a page to swap and the OOM killer fires with swap free.
- * docs/rmap.md ("Limits") has it; 2.5's later preallocation with
- * GFP_KERNEL before the PTE lock is the fix, not done yet.
+ * Pte chains in simulated RAM, as objrmap's objects are: five tasks
+ * sharing 40 MiB of shmem in 32 MiB need chain blocks at most faults.
+ * Before faults preallocated them with GFP_KERNEL ahead of the PTE lock
+ * (docs/rmap.md, "Design 1"), they came from the atomic reserves that
+ * reclaim's swap-cache insertions need, and on some seeds (15704723153)
+ * reclaim could not move a page to swap and the OOM killer fired with
+ * swap free.
  */
 static void test_random_ptechain(void)
 {
-	run_random("ptechain --rmap-mem host");
+	run_random("ptechain");
 }
 
 /* Reclaim until @want pages of shared memory are out (or it cannot): how many went. */
