@@ -565,11 +565,95 @@ static void test_random(void)
 	kmm_machine_destroy(m);
 }
 
+/* --- Concurrent: readers, reclaim and scans on two CPUs (KMM_TEST_CONCURRENT) ---------------- */
+
+struct race {
+	struct kmm_file *f[2];
+	struct kmm_task *t[2];
+	unsigned long blocks, next[2], stride;
+	unsigned long bad[2], scans[2];
+};
+
+/*
+ * CPU @cpu reads the next block of its file in a fixed permutation (every
+ * block once), and every 64 blocks scans a node's shadow list itself: the
+ * scan trylocks the tree the other CPU is filling, and reclaim's own passes
+ * (kswapd, direct reclaim) run meanwhile.
+ */
+static bool race_step(struct kmm_machine *m, int cpu, void *arg)
+{
+	struct race *r = arg;
+	if (r->next[cpu] == r->blocks)
+		return false;
+	unsigned long i = r->next[cpu]++;
+	r->bad[cpu] += read_block(r->t[cpu], r->f[cpu], (i * r->stride) % r->blocks) != 0;
+	if (i % 64 == 63) {
+		shrinker_scan(m, (int)(i / 64) % m->nr_node_ids, 16);
+		r->scans[cpu]++;
+	}
+	return true;
+}
+
+static void run_race(enum kmm_run_mode mode)
+{
+	struct kmm_machine *m = vm_boot("--mem 16M --cpus 2");
+	expect_ptr_not_null(m);
+	struct race r = {.blocks = 2 * (unsigned long)vmstat(m, "nr_free_pages"), .stride = 7919};
+	char path[2][64];
+	for (int c = 0; c < 2; c++) {
+		r.f[c] = open_sparse(m, path[c], sizeof(path[c]), r.blocks);
+		expect_ptr_not_null(r.f[c]);
+		r.t[c] = vm_task(m, "race", c);
+	}
+	expect_u64_ne(r.blocks % r.stride, 0); /* the stride is prime: a permutation */
+	kmm_task_switch_out(m);
+	expect_int_eq(kmm_run(m, mode, race_step, &r), 0);
+	kmm_task_switch_out(m);
+	run_kswapd(m);
+	struct tree_walk w = {0};
+	walk_file(r.f[0], &w);
+	walk_file(r.f[1], &w);
+	long vanished = (long)(2 * r.blocks - w.shadows - w.pages);
+	printf("%s: %lu blocks a file, workingset_nodes %ld, nodereclaim %ld, %lu+%lu scans\n",
+	       mode == KMM_RUN_DETERMINISTIC ? "deterministic" : "concurrent", r.blocks,
+	       vmstat(m, "workingset_nodes"), vmstat(m, "workingset_nodereclaim"), r.scans[0],
+	       r.scans[1]);
+	expect_u64_eq(r.bad[0] + r.bad[1], 0);
+	/* Every block read once: a block gone from its tree is one node freed. */
+	expect_i64_eq(vmstat(m, "workingset_nodereclaim"), vanished);
+	expect_i64_eq(vmstat(m, "workingset_nodes"), (long)w.shadow_only);
+	expect_i64_eq(vmstat(m, "workingset_refault_file"), 0);
+	expect_i64_ge(vanished, 1);
+	expect_all_valid(m);
+	for (int c = 0; c < 2; c++) {
+		kmm_task_exit(r.t[c], 0);
+		kmm_task_reap(r.t[c]);
+		truncate_inode_pages(r.f[c]->f_mapping);
+		kmm_file_close(r.f[c]);
+		unlink(path[c]);
+	}
+	expect_i64_eq(vmstat(m, "workingset_nodes"), 0);
+	expect_all_valid(m);
+	kmm_machine_destroy(m);
+}
+
+static void test_race_deterministic(void)
+{
+	run_race(KMM_RUN_DETERMINISTIC);
+}
+
+static void test_race_concurrent(void)
+{
+	run_race(KMM_RUN_CONCURRENT);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
 	run_test(test_file_pressure);
 	run_test(test_swap);
 	run_test(test_random);
+	run_test(test_race_deterministic);
+	run_test(test_race_concurrent);
 	return kmm_test_done();
 }
