@@ -70,10 +70,10 @@ struct radix_tree_root {
 	void (*node_free)(void *ctx, struct radix_tree_node *node);
 	void *ctx;
 	/*
-	 * Called after an entry of a bottom-level node is inserted, deleted
-	 * or replaced by one of the other kind (pointer or value), and before
-	 * a bottom-level node is freed (with count 0): the working-set code
-	 * keeps the nodes that hold only values on a list (Linux
+	 * Called, after the change, when a bottom-level node starts or stops
+	 * holding only value entries (count == nr_values > 0), including when
+	 * the last entry leaves before the node is freed: the working-set code
+	 * keeps the nodes that hold only shadows on a list (Linux
 	 * xas_set_update / workingset_update_node). NULL: nobody watches.
 	 */
 	void (*update_node)(struct radix_tree_root *root, struct radix_tree_node *node);

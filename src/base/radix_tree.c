@@ -15,12 +15,16 @@
  *
  * Value entries: each node counts the value entries among its slots
  * (nr_values, as Linux's xa_node), which are only ever in bottom-level
- * nodes. An owner that keeps shadow entries watches those nodes through
- * root->update_node, called whenever a bottom-level node's make-up changes
- * (an entry in or out, a page replaced by a value or back) and before one
- * is freed, with the owner's tree lock held as for every change: a node
- * whose count equals its nr_values holds nothing but shadows (Linux
- * lib/xarray.c xas_update, workingset_update_node in mm/workingset.c).
+ * nodes. A node whose count equals its nr_values (and is not empty)
+ * holds nothing but values: for the page cache, only shadows. An owner
+ * that keeps shadows watches for those through root->update_node, called
+ * with the owner's tree lock held (as for every change) when a bottom node
+ * starts or stops holding only values: an entry in or out, a page replaced
+ * by a value or back, the node emptied before it is freed. Linux's
+ * xas_update calls workingset_update_node at every change of a node and
+ * lets it test the same condition; testing it here keeps the call off the
+ * page cache's common path, where a node of pages stays one (Linux:
+ * lib/xarray.c xas_update, mm/workingset.c workingset_update_node).
  */
 #include <kmm/radix_tree.h>
 #include <kmm/bitops.h>
@@ -47,10 +51,18 @@ void radix_tree_set_update(struct radix_tree_root *root,
 	root->lock = lock;
 }
 
-/* A bottom-level node's make-up changed, or it is about to be freed (Linux xas_update). */
-static inline void node_update(struct radix_tree_root *root, struct radix_tree_node *node)
+static inline bool only_values(const struct radix_tree_node *node)
 {
-	if (root->update_node)
+	return node->count && node->count == node->nr_values;
+}
+
+/*
+ * A bottom node changed; it held only values before iff @was: tell the
+ * owner if that is no longer so (Linux xas_update).
+ */
+static inline void node_update(struct radix_tree_root *root, struct radix_tree_node *node, bool was)
+{
+	if (root->update_node && only_values(node) != was)
 		root->update_node(root, node);
 }
 
@@ -172,11 +184,12 @@ int radix_tree_insert(struct radix_tree_root *root, unsigned long index, void *i
 	unsigned int off = slot_of(node, index);
 	if (node->slots[off])
 		return -EEXIST;
+	bool was = only_values(node);
 	node->slots[off] = item;
 	node->count++;
 	if (xa_is_value(item))
 		node->nr_values++;
-	node_update(root, node);
+	node_update(root, node, was);
 	return 0;
 }
 
@@ -205,11 +218,12 @@ void *radix_tree_replace(struct radix_tree_root *root, unsigned long index, void
 	void *old = leaf->slots[index & RADIX_TREE_MAP_MASK];
 	leaf->slots[index & RADIX_TREE_MAP_MASK] = item;
 	if (xa_is_value(old) != xa_is_value(item)) {
+		bool was = only_values(leaf);
 		if (xa_is_value(item))
 			leaf->nr_values++;
 		else
 			leaf->nr_values--;
-		node_update(root, leaf);
+		node_update(root, leaf, was);
 	}
 	return old;
 }
@@ -239,11 +253,12 @@ void *radix_tree_delete(struct radix_tree_root *root, unsigned long index)
 		return NULL;
 	for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
 		clear_tag_up(leaf, off, t);
+	bool was = only_values(leaf);
 	leaf->slots[off] = NULL;
 	leaf->count--;
 	if (xa_is_value(item))
 		leaf->nr_values--;
-	node_update(root, leaf);
+	node_update(root, leaf, was);
 	delete_empty_nodes(root, leaf);
 	shrink(root);
 	return item;
@@ -258,7 +273,7 @@ unsigned long radix_tree_delete_node(struct radix_tree_root *root, struct radix_
 		node->slots[i] = NULL;
 	node->count = 0;
 	node->nr_values = 0;
-	node_update(root, node);
+	node_update(root, node, true);
 	delete_empty_nodes(root, node);
 	shrink(root);
 	return values;

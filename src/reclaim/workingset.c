@@ -233,7 +233,7 @@ static void shadow_node_free(struct kmm_machine *m, struct shadow_node_list *lis
 {
 	struct radix_tree_root *root = node->root;
 	spinlock_t *tree_lock = root->lock;
-	int nid = page_to_nid(virt_to_page(m, node));
+	int nid = list->nid;
 	shadow_node_unlist(m, list, node);
 	spin_unlock(&list->lock);
 	/* A listed node holds shadows only (the checkers hold the trees to that). */

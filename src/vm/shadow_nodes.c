@@ -16,8 +16,9 @@
  *     shared memory, whose value entries are swap entries that must stay,
  *     as Linux's mapping_set_update leaves shmem out) has
  *     workingset_update_node as its update_node. The radix tree calls it,
- *     under the tree's lock, whenever a bottom-level node's entries change
- *     kind or number, and before it frees one.
+ *     under the tree's lock, when a bottom-level node starts or stops
+ *     holding only values (an entry in or out, a page replaced by a shadow
+ *     or back, the node emptied before it is freed).
  *  2. A node with count == nr_values > 0 holds only shadows: it goes to the
  *     tail of the list of the NUMA node its memory is on (the slab page's
  *     node, as list_lru uses) and counts one in that node's
@@ -45,6 +46,7 @@ void shadow_nodes_init(struct kmm_machine *m)
 		spin_lock_init(&vm->shadow_nodes[nid].lock);
 		INIT_LIST_HEAD(&vm->shadow_nodes[nid].head);
 		vm->shadow_nodes[nid].nr = 0;
+		vm->shadow_nodes[nid].nid = nid;
 	}
 }
 
@@ -65,7 +67,7 @@ void shadow_node_unlist(struct kmm_machine *m, struct shadow_node_list *list,
 	list_del_init(&node->private_list);
 	node->on_list = false;
 	WRITE_ONCE(list->nr, list->nr - 1); /* the shrinker's count reads it unlocked */
-	mod_node_page_state(NODE_DATA(m, shadow_node_nid(m, node)), WORKINGSET_NODES, -1);
+	mod_node_page_state(NODE_DATA(m, list->nid), WORKINGSET_NODES, -1);
 }
 
 static void shadow_node_list_add(struct kmm_machine *m, struct radix_tree_node *node)
@@ -75,7 +77,7 @@ static void shadow_node_list_add(struct kmm_machine *m, struct radix_tree_node *
 	list_add_tail(&node->private_list, &list->head);
 	node->on_list = true;
 	WRITE_ONCE(list->nr, list->nr + 1);
-	mod_node_page_state(NODE_DATA(m, shadow_node_nid(m, node)), WORKINGSET_NODES, 1);
+	mod_node_page_state(NODE_DATA(m, list->nid), WORKINGSET_NODES, 1);
 	spin_unlock(&list->lock);
 }
 
@@ -91,7 +93,7 @@ void workingset_update_node(struct radix_tree_root *root, struct radix_tree_node
 {
 	struct kmm_machine *m = root->update_ctx;
 	bool shadows_only = node->count && node->count == node->nr_values;
-	/* Most changes leave the node where it is: no list lock then. */
+	/* The shrinker unlists a node before it deletes it: nothing to do then. */
 	if (shadows_only == node->on_list)
 		return;
 	if (shadows_only)

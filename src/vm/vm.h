@@ -399,6 +399,7 @@ struct shadow_node_list {
 	spinlock_t lock; /* nests inside a tree's lock */
 	struct list_head head;
 	unsigned long nr; /* nodes on it: the node's workingset_nodes */
+	int nid;
 };
 
 struct vm_state {

@@ -250,9 +250,11 @@ static void test_update_node(void)
 	expect_i64_eq(radix_tree_check(&root, &why), 4);
 	expect_ptr_eq(radix_tree_replace(&root, 3, xa_mk_value(3)), page);
 	expect_int_eq(nr_watched, 1);
-	/* Value for value: the make-up is the same, no call. */
+	/* Value for value, or a page beside a page: still (not) all values, no call. */
 	long calls = update_calls;
 	radix_tree_replace(&root, 3, xa_mk_value(33));
+	expect_int_eq(radix_tree_insert(&root, 321, page), 0);
+	expect_ptr_eq(radix_tree_delete(&root, 321), page);
 	expect_int_eq(update_calls, calls);
 	/* The block-5 page turns into a value: two watched nodes. */
 	radix_tree_replace(&root, 320, xa_mk_value(320));
