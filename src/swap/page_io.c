@@ -95,8 +95,21 @@ static inline uint64_t cs_mix(uint64_t h)
 			(h) = cs_mix((h) ^ ((uint64_t)(v)[j_] | (uint64_t)(v)[j_ + 1] << 32)); \
 	} while (0)
 
+/*
+ * The clones' resolver runs while the dynamic loader relocates, before a
+ * sanitizer's runtime is up, and the sanitizers instrument it: their
+ * builds take the base version only.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CS_NO_CLONES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CS_NO_CLONES 1
+#endif
+#endif
+
 #define CS_CLONES
-#if defined(__x86_64__) && defined(__has_attribute)
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(CS_NO_CLONES)
 #if __has_attribute(target_clones)
 #undef CS_CLONES
 #define CS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
