@@ -17,6 +17,8 @@
 #define KMM_RADIX_TREE_H
 
 #include <kmm/compiler.h>
+#include <kmm/list.h>
+#include <kmm/spinlock.h>
 
 #define RADIX_TREE_MAP_SHIFT 6
 #define RADIX_TREE_MAP_SIZE  (1UL << RADIX_TREE_MAP_SHIFT)
@@ -47,11 +49,17 @@ static inline unsigned long xa_to_value(const void *entry)
 }
 #define BITS_PER_XA_VALUE 63 /* an unsigned long less the tag bit */
 
+struct radix_tree_root;
+
 struct radix_tree_node {
-	unsigned char shift;  /* index bits below this node's slots (0: slots hold entries) */
-	unsigned char offset; /* slot in the parent */
-	unsigned short count; /* slots in use */
+	unsigned char shift;	  /* index bits below this node's slots (0: slots hold entries) */
+	unsigned char offset;	  /* slot in the parent */
+	unsigned short count;	  /* slots in use */
+	unsigned short nr_values; /* of them, value entries (Linux xa_node nr_values) */
+	bool on_list;		  /* on the owner's list (private_list), kept by update_node */
 	struct radix_tree_node *parent;
+	struct radix_tree_root *root;  /* the tree it belongs to (Linux xa_node array) */
+	struct list_head private_list; /* the owner's; the tree only initialises it */
 	void *slots[RADIX_TREE_MAP_SIZE];
 	unsigned long tags[RADIX_TREE_MAX_TAGS];
 };
@@ -61,10 +69,24 @@ struct radix_tree_root {
 	struct radix_tree_node *(*node_alloc)(void *ctx); /* zeroed node, or NULL */
 	void (*node_free)(void *ctx, struct radix_tree_node *node);
 	void *ctx;
+	/*
+	 * Called, after the change, when a bottom-level node starts or stops
+	 * holding only value entries (count == nr_values > 0), including when
+	 * the last entry leaves before the node is freed: the working-set code
+	 * keeps the nodes that hold only shadows on a list (Linux
+	 * xas_set_update / workingset_update_node). NULL: nobody watches.
+	 */
+	void (*update_node)(struct radix_tree_root *root, struct radix_tree_node *node);
+	void *update_ctx;
+	spinlock_t *lock; /* the owner's lock around the tree, for who comes from a node */
 };
 
 void radix_tree_init(struct radix_tree_root *root, struct radix_tree_node *(*node_alloc)(void *ctx),
 		     void (*node_free)(void *ctx, struct radix_tree_node *node), void *ctx);
+/* Watch the tree's bottom-level nodes (see update_node); @lock is the owner's tree lock. */
+void radix_tree_set_update(struct radix_tree_root *root,
+			   void (*update_node)(struct radix_tree_root *, struct radix_tree_node *),
+			   void *update_ctx, spinlock_t *lock);
 /* Store @item (non-NULL) at @index: 0, -EEXIST if taken, -ENOMEM. */
 int radix_tree_insert(struct radix_tree_root *root, unsigned long index, void *item);
 void *radix_tree_lookup(const struct radix_tree_root *root, unsigned long index);
@@ -82,13 +104,21 @@ bool radix_tree_tagged(const struct radix_tree_root *root, unsigned int tag);
  * *@index is set to its index. NULL when there is none.
  */
 void *radix_tree_next(const struct radix_tree_root *root, unsigned long *index, int tag);
+/*
+ * Delete a bottom-level node that holds only value entries, the values
+ * with it, and the ancestors it leaves empty (Linux xa_delete_node).
+ * Returns the values deleted.
+ */
+unsigned long radix_tree_delete_node(struct radix_tree_root *root, struct radix_tree_node *node);
 /* Nodes in the tree (for accounting and checks). */
 unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root);
 /*
  * Check counts, parent links and tag propagation; returns the number of
  * entries (value entries included; *@nr_values, if given, gets how many of
  * them are values), or -1 with a reason in @why. A tagged value entry is an
- * error.
+ * error. Each node's nr_values is checked, and, when update_node watches
+ * the tree, that exactly the bottom-level nodes holding only values are
+ * on_list and linked into a list (and no other node is).
  */
 long radix_tree_check_values(const struct radix_tree_root *root, const char **why,
 			     unsigned long *nr_values);

@@ -12,6 +12,19 @@
  * entry below slot k (shift > 0) carries tag t. Setting a tag sets the bit
  * on the whole path; clearing it clears upward only while a node has no
  * other bit of that tag left.
+ *
+ * Value entries: each node counts the value entries among its slots
+ * (nr_values, as Linux's xa_node), which are only ever in bottom-level
+ * nodes. A node whose count equals its nr_values (and is not empty)
+ * holds nothing but values: for the page cache, only shadows. An owner
+ * that keeps shadows watches for those through root->update_node, called
+ * with the owner's tree lock held (as for every change) when a bottom node
+ * starts or stops holding only values: an entry in or out, a page replaced
+ * by a value or back, the node emptied before it is freed. Linux's
+ * xas_update calls workingset_update_node at every change of a node and
+ * lets it test the same condition; testing it here keeps the call off the
+ * page cache's common path, where a node of pages stays one (Linux:
+ * lib/xarray.c xas_update, mm/workingset.c workingset_update_node).
  */
 #include <kmm/radix_tree.h>
 #include <kmm/bitops.h>
@@ -24,6 +37,33 @@ void radix_tree_init(struct radix_tree_root *root, struct radix_tree_node *(*nod
 	root->node_alloc = node_alloc;
 	root->node_free = node_free;
 	root->ctx = ctx;
+	root->update_node = NULL;
+	root->update_ctx = NULL;
+	root->lock = NULL;
+}
+
+void radix_tree_set_update(struct radix_tree_root *root,
+			   void (*update_node)(struct radix_tree_root *, struct radix_tree_node *),
+			   void *update_ctx, spinlock_t *lock)
+{
+	root->update_node = update_node;
+	root->update_ctx = update_ctx;
+	root->lock = lock;
+}
+
+static inline bool only_values(const struct radix_tree_node *node)
+{
+	return node->count && node->count == node->nr_values;
+}
+
+/*
+ * A bottom node changed; it held only values before iff @was: tell the
+ * owner if that is no longer so (Linux xas_update).
+ */
+static inline void node_update(struct radix_tree_root *root, struct radix_tree_node *node, bool was)
+{
+	if (root->update_node && only_values(node) != was)
+		root->update_node(root, node);
 }
 
 static inline unsigned long node_maxindex(const struct radix_tree_node *node)
@@ -47,6 +87,8 @@ static struct radix_tree_node *node_new(struct radix_tree_root *root, unsigned i
 	node->shift = (unsigned char)shift;
 	node->parent = parent;
 	node->offset = (unsigned char)offset;
+	node->root = root;
+	INIT_LIST_HEAD(&node->private_list);
 	return node;
 }
 
@@ -142,8 +184,12 @@ int radix_tree_insert(struct radix_tree_root *root, unsigned long index, void *i
 	unsigned int off = slot_of(node, index);
 	if (node->slots[off])
 		return -EEXIST;
+	bool was = only_values(node);
 	node->slots[off] = item;
 	node->count++;
+	if (xa_is_value(item))
+		node->nr_values++;
+	node_update(root, node, was);
 	return 0;
 }
 
@@ -171,6 +217,14 @@ void *radix_tree_replace(struct radix_tree_root *root, unsigned long index, void
 		return NULL;
 	void *old = leaf->slots[index & RADIX_TREE_MAP_MASK];
 	leaf->slots[index & RADIX_TREE_MAP_MASK] = item;
+	if (xa_is_value(old) != xa_is_value(item)) {
+		bool was = only_values(leaf);
+		if (xa_is_value(item))
+			leaf->nr_values++;
+		else
+			leaf->nr_values--;
+		node_update(root, leaf, was);
+	}
 	return old;
 }
 
@@ -199,11 +253,30 @@ void *radix_tree_delete(struct radix_tree_root *root, unsigned long index)
 		return NULL;
 	for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
 		clear_tag_up(leaf, off, t);
+	bool was = only_values(leaf);
 	leaf->slots[off] = NULL;
 	leaf->count--;
+	if (xa_is_value(item))
+		leaf->nr_values--;
+	node_update(root, leaf, was);
 	delete_empty_nodes(root, leaf);
 	shrink(root);
 	return item;
+}
+
+unsigned long radix_tree_delete_node(struct radix_tree_root *root, struct radix_tree_node *node)
+{
+	unsigned long values = node->nr_values;
+	if (node->shift != 0 || node->count != node->nr_values)
+		return 0; /* holds a page (or is not a bottom node): not ours to drop */
+	for (unsigned int i = 0; i < RADIX_TREE_MAP_SIZE; i++)
+		node->slots[i] = NULL;
+	node->count = 0;
+	node->nr_values = 0;
+	node_update(root, node, true);
+	delete_empty_nodes(root, node);
+	shrink(root);
+	return values;
 }
 
 void radix_tree_tag_set(struct radix_tree_root *root, unsigned long index, unsigned int tag)
@@ -289,11 +362,41 @@ unsigned long radix_tree_nr_nodes(const struct radix_tree_root *root)
 	return root->rnode ? count_nodes(root->rnode) : 0;
 }
 
-static long check_node(const struct radix_tree_node *node, const char **why,
-		       unsigned long *nr_values)
+/* The list links of a node on its owner's list, and off it, are sound. */
+static bool check_listed(const struct radix_tree_root *root, const struct radix_tree_node *node,
+			 const char **why)
+{
+	const struct list_head *l = &node->private_list;
+	bool shadows_only = node->shift == 0 && node->count && node->count == node->nr_values;
+	if (!root->update_node) {
+		if (node->on_list || l->next != l) {
+			*why = "node on a list in a tree nobody watches";
+			return false;
+		}
+		return true;
+	}
+	if (shadows_only != node->on_list) {
+		*why = shadows_only ? "node holding only values is not on its list"
+				    : "node on the list holds a page";
+		return false;
+	}
+	if (node->on_list ? (l->next == l || l->next->prev != l || l->prev->next != l)
+			  : l->next != l || l->prev != l) {
+		*why = "node's list links disagree with on_list";
+		return false;
+	}
+	return true;
+}
+
+static long check_node(const struct radix_tree_root *root, const struct radix_tree_node *node,
+		       const char **why, unsigned long *nr_values)
 {
 	long entries = 0;
-	unsigned int used = 0;
+	unsigned int used = 0, values = 0;
+	if (node->root != root) {
+		*why = "node's root is another tree";
+		return -1;
+	}
 	unsigned long tags[RADIX_TREE_MAX_TAGS] = {0};
 	for (unsigned int i = 0; i < RADIX_TREE_MAP_SIZE; i++) {
 		if (!node->slots[i])
@@ -303,6 +406,7 @@ static long check_node(const struct radix_tree_node *node, const char **why,
 			entries++;
 			if (xa_is_value(node->slots[i])) {
 				(*nr_values)++;
+				values++;
 				for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++)
 					if (node->tags[t] & (1UL << i)) {
 						*why = "tag set on a value entry";
@@ -321,7 +425,7 @@ static long check_node(const struct radix_tree_node *node, const char **why,
 			*why = "child's parent, offset or shift is wrong";
 			return -1;
 		}
-		long n = check_node(child, why, nr_values);
+		long n = check_node(root, child, why, nr_values);
 		if (n < 0)
 			return -1;
 		if (n == 0) {
@@ -337,6 +441,12 @@ static long check_node(const struct radix_tree_node *node, const char **why,
 		*why = "node count differs from its used slots";
 		return -1;
 	}
+	if (values != node->nr_values) {
+		*why = "node's nr_values differs from its value entries";
+		return -1;
+	}
+	if (!check_listed(root, node, why))
+		return -1;
 	for (unsigned int t = 0; t < RADIX_TREE_MAX_TAGS; t++) {
 		if (node->shift == 0) {
 			unsigned long present = 0;
@@ -368,7 +478,7 @@ long radix_tree_check_values(const struct radix_tree_root *root, const char **wh
 		*why = "root node has a parent";
 		return -1;
 	}
-	long n = check_node(root->rnode, why, &values);
+	long n = check_node(root, root->rnode, why, &values);
 	if (nr_values)
 		*nr_values = values;
 	return n;

@@ -68,6 +68,7 @@ struct reclaim_state {
 	struct kmm_port_waitq oom_lock;
 	unsigned long nr_oom_kills;
 	bool oom_unkillable_reported;
+	struct kmm_shrinker shadow_shrinker; /* workingset.c: frees shadow-only tree nodes */
 };
 
 static inline struct reclaim_state *reclaim_state(const struct kmm_machine *m)
@@ -209,6 +210,9 @@ void *workingset_eviction(struct kmm_machine *m, struct kmm_page *page);
 void workingset_refault(struct kmm_machine *m, struct kmm_page *page, void *shadow);
 void workingset_activation(struct kmm_machine *m, struct kmm_page *page);
 void workingset_age_nonresident(struct lruvec *lruvec, unsigned long nr_pages);
+/* The shadow-node shrinker (registered with reclaim, gone with it). */
+void workingset_init(struct kmm_machine *m);
+void workingset_destroy(struct kmm_machine *m);
 /* Does @shadow decode to a node of this machine? (For the checkers.) */
 bool workingset_shadow_valid(struct kmm_machine *m, const void *shadow);
 /* How far the clock of @shadow's node has gone since its eviction. */

@@ -48,6 +48,7 @@ int reclaim_init(struct kmm_machine *m, struct kmm_error *err)
 	m->sysctl[KMM_SYSCTL_RECLAIM] =
 	    (struct kmm_sysctl_ops){reclaim_sysctl_set, reclaim_sysctl_get};
 	kswapd_init(m);
+	workingset_init(m);
 	lru_register_hooks(m);
 	m->hooks.wakeup_kswapd = wakeup_kswapd;
 	m->hooks.try_to_free_pages = try_to_free_pages;
@@ -65,6 +66,7 @@ void reclaim_destroy(struct kmm_machine *m)
 	if (!rs)
 		return;
 	kswapd_destroy(m);
+	workingset_destroy(m);
 	lru_add_drain_all(m);
 	m->hooks.wakeup_kswapd = NULL;
 	m->hooks.try_to_free_pages = NULL;

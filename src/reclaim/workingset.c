@@ -5,8 +5,9 @@
  *
  * Linux: mm/workingset.c of 6.1 (workingset_eviction, workingset_refault,
  * workingset_activation, workingset_age_nonresident, pack_shadow,
- * unpack_shadow), mm/swap.c lru_note_cost_refault. Without memory cgroups,
- * multi-gen LRU, and the shadow-node shrinker (see below).
+ * unpack_shadow, count_shadow_nodes, shadow_lru_isolate, scan_shadow_nodes),
+ * mm/swap.c lru_note_cost_refault. Without memory cgroups and the multi-gen
+ * LRU.
  *
  * Theory of operation.
  *  1. Each node's lruvec keeps a clock, nonresident_age, that ticks once per
@@ -31,15 +32,24 @@
  *  3. Every refault counts (workingset_refault_anon/file); activations
  *     also make prepare_scan_count deactivate that type's active list.
  *
- * Shadow entries go when their slot is reused, when the file's pages are
- * truncated (the inode is evicted), or when the swap slot is freed. Linux
- * also reclaims radix tree nodes that hold only shadows (its shadow_lru
- * shrinker) so that huge files read once cannot pin memory in shadow
- * nodes; kmm does not: a file's shadow nodes live until the file goes.
+ *  4. Shadow entries go when their slot is reused, when the file's pages
+ *     are truncated (the inode is evicted), when the swap slot is freed, or
+ *     with their radix tree node: a file streamed once through memory, its
+ *     inode kept, would otherwise pin a node per 64 pages forever. The
+ *     trees put every node that holds only shadows on its NUMA node's
+ *     shadow list (vm/shadow_nodes.c; counted in workingset_nodes), and
+ *     the "shadow_nodes" shrinker here frees the oldest of them past a
+ *     limit of one node per 8 pages of the node's LRU lists and slab
+ *     (count_shadow_nodes), deleting their shadows: a page that comes back
+ *     after that is a plain miss, not a refault. Each node freed counts
+ *     one workingset_nodereclaim.
  *
- * No locks of its own: the clock is atomic; eviction runs under the
+ * Locks: none of its own for the clock (atomic); eviction runs under the
  * cache's tree lock with the page's refcount frozen, refault on a locked
- * page not yet on a list.
+ * page not yet on a list. The shrinker holds a shadow list's lock and
+ * trylocks the lock of a listed node's tree (mapping->i_pages_lock or
+ * swap_address_space::lock), since the trees take the list lock inside
+ * theirs (vm/shadow_nodes.c): tree lock, then shadow list lock.
  */
 #include "internal.h"
 
@@ -177,4 +187,102 @@ void workingset_refault(struct kmm_machine *m, struct kmm_page *page, void *shad
 void workingset_activation(struct kmm_machine *m, struct kmm_page *page)
 {
 	workingset_age_nonresident(page_lruvec(m, page), 1);
+}
+
+/* --- The shadow-node shrinker -------------------------------------------------------------- */
+
+/*
+ * How many of @nid's shadow nodes are past their use (Linux 6.1
+ * count_shadow_nodes). A shadow whose refault distance exceeds what the
+ * LRU could hold never activates a page, so no more shadows are worth
+ * keeping than the node has pages in use: its LRU lists and its slab, the
+ * sum Linux 6.1 takes for the memory cgroup a pass is for (with cgroups
+ * disabled it takes the node's present pages instead; kmm has no cgroups
+ * and follows the cgroup formula, which is what distribution kernels run).
+ * Nodes may be sparse, one shadow each at worst; settling for a density of
+ * 1/8 of 64 slots gives max_nodes = pages >> (RADIX_TREE_MAP_SHIFT - 3),
+ * nodes of 576 bytes using at most ~1.8% of those pages.
+ */
+static unsigned long count_shadow_nodes(struct kmm_shrinker *sh, struct kmm_shrink_control *sc)
+{
+	struct kmm_machine *m = sh->private_data;
+	struct kmm_node *pgdat = NODE_DATA(m, sc->nid);
+	if (!pgdat)
+		return SHRINK_EMPTY;
+	unsigned long nodes = READ_ONCE(vm_state(m)->shadow_nodes[sc->nid].nr);
+	if (!nodes)
+		return SHRINK_EMPTY;
+	unsigned long pages =
+	    node_page_state(pgdat, NR_INACTIVE_ANON) + node_page_state(pgdat, NR_ACTIVE_ANON) +
+	    node_page_state(pgdat, NR_INACTIVE_FILE) + node_page_state(pgdat, NR_ACTIVE_FILE) +
+	    node_page_state(pgdat, NR_UNEVICTABLE) +
+	    node_page_state_pages(pgdat, NR_SLAB_RECLAIMABLE_B) +
+	    node_page_state_pages(pgdat, NR_SLAB_UNRECLAIMABLE_B);
+	unsigned long max_nodes = pages >> (RADIX_TREE_MAP_SHIFT - 3);
+	return nodes <= max_nodes ? 0 : nodes - max_nodes;
+}
+
+/*
+ * Free @node, first on @list, whose tree's lock the caller took; drops
+ * the list lock (Linux shadow_lru_isolate). Holding the list lock kept the
+ * tree alive until its lock was ours; the node leaves the list first, so
+ * deleting it finds it unlisted.
+ */
+static void shadow_node_free(struct kmm_machine *m, struct shadow_node_list *list,
+			     struct radix_tree_node *node)
+{
+	struct radix_tree_root *root = node->root;
+	spinlock_t *tree_lock = root->lock;
+	int nid = list->nid;
+	shadow_node_unlist(m, list, node);
+	spin_unlock(&list->lock);
+	/* A listed node holds shadows only (the checkers hold the trees to that). */
+	VM_BUG_ON(node->shift || !node->nr_values || node->count != node->nr_values);
+	radix_tree_delete_node(root, node);
+	mod_node_page_state(NODE_DATA(m, nid), WORKINGSET_NODERECLAIM, 1);
+	spin_unlock(tree_lock);
+}
+
+/* Free up to sc->nr_to_scan of @nid's oldest shadow nodes (Linux scan_shadow_nodes). */
+static unsigned long scan_shadow_nodes(struct kmm_shrinker *sh, struct kmm_shrink_control *sc)
+{
+	struct kmm_machine *m = sh->private_data;
+	struct shadow_node_list *list = &vm_state(m)->shadow_nodes[sc->nid];
+	unsigned long scanned = 0, freed = 0;
+	spin_lock(&list->lock);
+	while (scanned < sc->nr_to_scan && !list_empty(&list->head)) {
+		struct radix_tree_node *node =
+		    list_first_entry(&list->head, struct radix_tree_node, private_list);
+		scanned++;
+		/* Coming from the list, the lock order is inverted (Linux LRU_RETRY). */
+		if (!spin_trylock(node->root->lock)) {
+			spin_unlock(&list->lock);
+			kmm_port_cpu_relax();
+			spin_lock(&list->lock);
+			continue;
+		}
+		shadow_node_free(m, list, node);
+		freed++;
+		spin_lock(&list->lock);
+	}
+	spin_unlock(&list->lock);
+	sc->nr_scanned = scanned;
+	return freed;
+}
+
+void workingset_init(struct kmm_machine *m)
+{
+	struct kmm_shrinker *sh = &reclaim_state(m)->shadow_shrinker;
+	sh->count_objects = count_shadow_nodes;
+	sh->scan_objects = scan_shadow_nodes;
+	/* count_shadow_nodes reports only nodes past their use: all may go (Linux seeks 0). */
+	sh->seeks = 0;
+	sh->private_data = m;
+	/* Registration fails only for a shrinker without callbacks. */
+	KMM_BUG_ON(kmm_register_shrinker(m, sh, "shadow_nodes"));
+}
+
+void workingset_destroy(struct kmm_machine *m)
+{
+	kmm_unregister_shrinker(m, &reclaim_state(m)->shadow_shrinker);
 }

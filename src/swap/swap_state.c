@@ -69,6 +69,9 @@ int init_swap_address_space(struct kmm_machine *m, struct swap_info *si)
 		spin_lock_init(&si->spaces[i].lock);
 		radix_tree_init(&si->spaces[i].i_pages, swap_radix_node_alloc, swap_radix_node_free,
 				ss);
+		/* Linux 6.1 tracks swap cache shadow nodes too (workingset_update_node). */
+		radix_tree_set_update(&si->spaces[i].i_pages, workingset_update_node, m,
+				      &si->spaces[i].lock);
 	}
 	si->nr_spaces = nr;
 	return 0;

@@ -302,6 +302,8 @@ struct kmm_file *shmem_file_setup(struct kmm_machine *m, uint64_t size)
 	kmm_port_snprintf(inode->path, sizeof(inode->path), "/dev/zero");
 	mapping_init(&inode->i_data, inode, &shmem_aops);
 	inode->i_data.flags |= 1UL << AS_SHMEM;
+	/* Its value entries are swap entries, which stay (Linux mapping_set_update skips shmem). */
+	radix_tree_set_update(&inode->i_data.i_pages, NULL, NULL, NULL);
 	/* On the shared-memory list, where swapoff finds its swap entries (Linux shmem_swaplist). */
 	struct vm_state *vm = vm_state(m);
 	spin_lock(&vm->inode_lock);

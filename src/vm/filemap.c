@@ -60,6 +60,9 @@ void mapping_init(struct kmm_address_space *mapping, struct kmm_inode *host,
 	mapping->host = host;
 	radix_tree_init(&mapping->i_pages, radix_node_alloc, radix_node_free, host->machine);
 	spin_lock_init(&mapping->i_pages_lock);
+	/* Nodes holding only shadows go on the shadow lists (shadow_nodes.c). */
+	radix_tree_set_update(&mapping->i_pages, workingset_update_node, host->machine,
+			      &mapping->i_pages_lock);
 	mapping->i_mmap = RB_ROOT;
 	init_rwsem(&mapping->i_mmap_rwsem);
 	atomic_set(&mapping->i_mmap_writable, 0);

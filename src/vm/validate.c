@@ -381,6 +381,8 @@ int kmm_vm_validate(struct kmm_machine *m, struct kmm_error *err)
 				    atomic_long_read(&vm->nr_table_pages), c.all_tables);
 		goto out;
 	}
+	if ((ret = shadow_nodes_validate(m, err)))
+		goto out;
 	ret = rmap_validate(m, err);
 out:
 	kmm_port_free(c.ptes, c.nr_pfns * sizeof(*c.ptes));

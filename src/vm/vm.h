@@ -389,6 +389,19 @@ struct vm_lru_hooks {
 
 /* --- The layer's state in the machine (m->vm) --------------------------------------------- */
 
+/*
+ * The radix tree nodes of one NUMA node's memory that hold only shadow
+ * entries, oldest first (Linux: the shadow_nodes list_lru of
+ * mm/workingset.c, one list per node). vm/shadow_nodes.c keeps it;
+ * reclaim's shadow-node shrinker frees what is past its limit.
+ */
+struct shadow_node_list {
+	spinlock_t lock; /* nests inside a tree's lock */
+	struct list_head head;
+	unsigned long nr; /* nodes on it: the node's workingset_nodes */
+	int nid;
+};
+
 struct vm_state {
 	struct kmm_kmem_cache *mm_cachep;
 	struct kmm_kmem_cache *vma_cachep;
@@ -423,6 +436,7 @@ struct vm_state {
 	struct vm_swap_hooks swap;
 	struct vm_lru_hooks lru;
 	struct vm_cpu *cpus[KMM_MAX_CPUS];
+	struct shadow_node_list shadow_nodes[KMM_MAX_NUMNODES];
 };
 
 static inline struct vm_state *vm_state(const struct kmm_machine *m)
@@ -461,6 +475,20 @@ static inline bool mapping_shmem(const struct kmm_address_space *mapping)
 {
 	return mapping->flags & (1UL << AS_SHMEM);
 }
+
+/* --- Shadow nodes (shadow_nodes.c) ------------------------------------------------------- */
+
+void shadow_nodes_init(struct kmm_machine *m);
+/* A tree's update_node for trees that keep shadows: page caches of files, swap caches. */
+void workingset_update_node(struct radix_tree_root *root, struct radix_tree_node *node);
+/* The shadow list of the NUMA node whose memory holds @node. */
+struct shadow_node_list *shadow_node_list_of(struct kmm_machine *m,
+					     const struct radix_tree_node *node);
+/* Take @node off its list (the list's lock and the tree's lock held). */
+void shadow_node_unlist(struct kmm_machine *m, struct shadow_node_list *list,
+			struct radix_tree_node *node);
+/* Every node on the lists holds only shadows, is in its tree, and the counts agree. */
+int shadow_nodes_validate(struct kmm_machine *m, struct kmm_error *err);
 
 /* Lock a page for I/O (PG_locked), spinning and yielding while another holds it. */
 void lock_page(struct kmm_page *page);

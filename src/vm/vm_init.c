@@ -37,6 +37,7 @@ int vm_init_early(struct kmm_machine *m, struct kmm_error *err)
 	if (!vm)
 		return kmm_error_set(err, -ENOMEM, "no memory for the address-space layer");
 	m->vm = vm;
+	shadow_nodes_init(m);
 	uint64_t bss = m->kernel_pieces[KP_BSS].start;
 	if (m->kernel_pieces[KP_BSS].size >= PAGE_SIZE) {
 		kmm_ram_populate(m, PFN_DOWN(bss), 1);

@@ -201,10 +201,105 @@ static void test_value_entries(void)
 	expect_int_eq(live_nodes, 0);
 }
 
+/* A watcher as the working-set code's: bottom nodes holding only values on one list. */
+static struct list_head watched = LIST_HEAD_INIT(watched);
+static long nr_watched, update_calls;
+
+static void watch_node(struct radix_tree_root *root, struct radix_tree_node *node)
+{
+	(void)root;
+	update_calls++;
+	bool only_values = node->count && node->count == node->nr_values;
+	if (only_values && !node->on_list) {
+		list_add_tail(&node->private_list, &watched);
+		node->on_list = true;
+		nr_watched++;
+	} else if (!only_values && node->on_list) {
+		list_del_init(&node->private_list);
+		node->on_list = false;
+		nr_watched--;
+	}
+}
+
+/*
+ * The update callback and nr_values: a node holding only values is
+ * watched, one that gets a page is not, one emptied is not; deleting a
+ * node of values takes its values and its emptied parents. The check
+ * refuses a wrong nr_values and a node off its list.
+ */
+static void test_update_node(void)
+{
+	struct radix_tree_root root;
+	const char *why;
+	radix_tree_init(&root, node_alloc, node_free, NULL);
+	radix_tree_set_update(&root, watch_node, NULL, NULL);
+	void *page = (void *)(uintptr_t)0x4000;
+	/* Block 0 (indices 0..63): two values; block 5 (320..383): a page. */
+	expect_int_eq(radix_tree_insert(&root, 1, xa_mk_value(1)), 0);
+	expect_int_eq(radix_tree_insert(&root, 2, xa_mk_value(2)), 0);
+	expect_int_eq(radix_tree_insert(&root, 320, page), 0);
+	expect_int_eq(nr_watched, 1);
+	expect_i64_eq(radix_tree_check(&root, &why), 3);
+	struct radix_tree_node *leaf0 =
+	    list_first_entry(&watched, struct radix_tree_node, private_list);
+	expect_u64_eq(leaf0->nr_values, 2);
+	expect_u64_eq(leaf0->count, 2);
+	/* A page joins: off the list; it turns into a value: back on. */
+	expect_int_eq(radix_tree_insert(&root, 3, page), 0);
+	expect_int_eq(nr_watched, 0);
+	expect_i64_eq(radix_tree_check(&root, &why), 4);
+	expect_ptr_eq(radix_tree_replace(&root, 3, xa_mk_value(3)), page);
+	expect_int_eq(nr_watched, 1);
+	/* Value for value, or a page beside a page: still (not) all values, no call. */
+	long calls = update_calls;
+	radix_tree_replace(&root, 3, xa_mk_value(33));
+	expect_int_eq(radix_tree_insert(&root, 321, page), 0);
+	expect_ptr_eq(radix_tree_delete(&root, 321), page);
+	expect_int_eq(update_calls, calls);
+	/* The block-5 page turns into a value: two watched nodes. */
+	radix_tree_replace(&root, 320, xa_mk_value(320));
+	expect_int_eq(nr_watched, 2);
+	expect_i64_eq(radix_tree_check(&root, &why), 4);
+
+	/* The check sees a wrong nr_values, and a node that should be on the list. */
+	leaf0->nr_values--;
+	expect_i64_eq(radix_tree_check(&root, &why), -1);
+	expect_str_eq(why, "node's nr_values differs from its value entries");
+	leaf0->nr_values++;
+	leaf0->on_list = false;
+	expect_i64_eq(radix_tree_check(&root, &why), -1);
+	expect_str_eq(why, "node holding only values is not on its list");
+	leaf0->on_list = true;
+	expect_i64_eq(radix_tree_check(&root, &why), 4);
+
+	/* Deleting a node of values: they go, it goes (the root stays: block 5 is in slot 5). */
+	long nodes = live_nodes;
+	expect_u64_eq(leaf0->root == &root, 1);
+	list_del_init(&leaf0->private_list); /* as the shrinker takes it off first */
+	leaf0->on_list = false;
+	nr_watched--;
+	expect_u64_eq(radix_tree_delete_node(&root, leaf0), 3);
+	expect_ptr_null(radix_tree_lookup(&root, 1));
+	expect_ptr_null(radix_tree_lookup(&root, 3));
+	expect_u64_eq(xa_to_value(radix_tree_lookup(&root, 320)), 320);
+	expect_i64_eq(live_nodes, nodes - 1);
+	expect_i64_eq(radix_tree_check(&root, &why), 1);
+	expect_int_eq(nr_watched, 1);
+	/* A node holding a page is not deleted. */
+	radix_tree_replace(&root, 320, page);
+	expect_u64_eq(radix_tree_delete_node(&root, root.rnode), 0);
+	expect_ptr_eq(radix_tree_delete(&root, 320), page);
+	expect_ptr_null(root.rnode);
+	expect_int_eq(nr_watched, 0);
+	expect_true(list_empty(&watched));
+	expect_int_eq(live_nodes, 0);
+}
+
 int main(int argc, char **argv)
 {
 	kmm_test_init(argc, argv);
 	run_test(test_random);
 	run_test(test_value_entries);
+	run_test(test_update_node);
 	return kmm_test_done();
 }
