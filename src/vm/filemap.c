@@ -349,7 +349,7 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		if (xa_is_value(page)) {
 			radix_tree_delete(&mapping->i_pages, index);
 			if (mapping_shmem(mapping))
-				mapping->host->swapped--;
+				WRITE_ONCE(mapping->host->swapped, mapping->host->swapped - 1);
 			spin_unlock(&mapping->i_pages_lock);
 			if (mapping_shmem(mapping))
 				shmem_free_swap(mapping, page); /* a swap entry, not a shadow */
