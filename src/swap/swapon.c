@@ -176,7 +176,7 @@ static struct swap_info *alloc_swap_info(struct swap_state *ss, struct kmm_error
 	unsigned int type;
 	spin_lock(&ss->swap_lock);
 	for (type = 0; type < ss->nr_swapfiles; type++)
-		if (!(ss->swap_info[type]->flags & SWP_USED))
+		if (!(READ_ONCE(ss->swap_info[type]->flags) & SWP_USED))
 			break;
 	if (type >= MAX_SWAPFILES) {
 		spin_unlock(&ss->swap_lock);
@@ -421,7 +421,8 @@ int kmm_swapon(struct kmm_machine *m, const char *path, uint64_t size, int prio,
 	}
 	for (unsigned int t = 0; t < ss->nr_swapfiles; t++) {
 		struct swap_info *p = ss->swap_info[t];
-		if ((p->flags & SWP_USED) && p->swap_map && p->dev == st.dev && p->ino == st.ino) {
+		if ((READ_ONCE(p->flags) & SWP_USED) && p->swap_map && p->dev == st.dev &&
+		    p->ino == st.ino) {
 			ret = kmm_error_set(err, -EBUSY, "%s: already swap area %u", path, t);
 			goto out;
 		}
