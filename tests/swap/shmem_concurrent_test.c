@@ -1,7 +1,7 @@
 /*
  * Shared anonymous memory and swap with every CPU running at once
  * (concurrent mode: one host thread per simulated CPU, kswapd a thread of
- * its own). Four tasks on two CPUs share two regions through fork, larger
+ * its own). Five tasks on two CPUs share two regions through fork, larger
  * than the machine's RAM together, and write and check pages of them at
  * random while:
  *  - kswapd and direct reclaim send shmem pages to swap and the tasks'
@@ -10,16 +10,19 @@
  *    next access faults the page in from the page cache or from swap;
  *  - a churn task on CPU 1 makes short-lived regions again and again: maps
  *    one, fills it, sends it to swap (MADV_PAGEOUT), forks a child onto
- *    CPU 0 that reads it, unmaps half of it, then both unmap it at once on
- *    their two CPUs, so that the last unmap truncates the region (freeing
- *    its swap entries) while reclaim and swapoff work on it;
+ *    CPU 0 that reads it (and the long-lived regions it inherits), unmaps
+ *    half of it, then both unmap it at once on their two CPUs, so that the
+ *    last unmap truncates the region (freeing its swap entries) while
+ *    reclaim and swapoff work on it; the child's exit unmaps its share of
+ *    the long-lived regions meanwhile;
  *  - a host thread switches the two swap areas off and on again in turn
  *    (swapoff brings every shmem page of an area back through shmem_unuse
  *    while the tasks fault the same pages).
- * Two CPUs never touch one page of a long-lived region at once: a flag per
- * page, taken with a compare-and-swap (a skipped access if it is busy),
- * orders the tasks' accesses as a user-space lock would, so the shadow of
- * versions stays exact. Between rounds every checker runs; at the end every
+ * A task that writes a page of a long-lived region has it to itself: a
+ * flag per page, taken with a compare-and-swap (readers share it; an
+ * access that finds it taken the other way is skipped), orders the tasks'
+ * accesses as a user-space lock would, so the shadow of versions stays
+ * exact. Between rounds every checker runs; at the end every
  * byte of every region is read through every task, and after the tasks
  * exit no slot is in use (SwapFree == SwapTotal, swap_map all zeros). Both
  * rmap designs.
@@ -189,10 +192,9 @@ static int page_write(struct world *w, struct kmm_task *t, int r, unsigned long 
 	return ret;
 }
 
-/* One access of a random page of a random region through one of CPU @cpu's tasks. */
-static int region_step(struct world *w, int cpu, struct kmm_rng *rnd)
+/* One access of a random page of a random region through @t, on CPU @cpu. */
+static int region_step(struct world *w, int cpu, struct kmm_task *t, struct kmm_rng *rnd)
 {
-	struct kmm_task *t = w->tasks[cpu + NCPUS * (int)kmm_rng_below(rnd, NTASKS / NCPUS)];
 	int r = (int)kmm_rng_below(rnd, NREG);
 	struct region *rg = &w->reg[r];
 	uint64_t op = kmm_rng_below(rnd, 100);
@@ -348,6 +350,10 @@ static int eph_child_step(struct world *w, struct kmm_rng *rnd)
 {
 	struct ephemeral *e = &w->eph;
 	int state = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+	if (state == EPH_SHARED && kmm_rng_below(rnd, 2)) {
+		/* It inherited the long-lived regions too. */
+		return region_step(w, 0, e->child, rnd);
+	}
 	if (state == EPH_SHARED) {
 		e->child_reads++;
 		__atomic_store_n(&e->life_reads, e->life_reads + 1, __ATOMIC_RELAXED);
@@ -468,21 +474,24 @@ static bool step(struct kmm_machine *m, int cpu, void *arg)
 	if (cpu == 1 ? kmm_rng_below(rnd, 4) == 0 : eph_child_due(w, rnd))
 		ret = cpu == 1 ? eph_owner_step(w, rnd) : eph_child_step(w, rnd);
 	if (ret == EPH_WAIT)
-		ret = region_step(w, cpu, rnd);
+		ret = region_step(
+		    w, cpu, w->tasks[cpu + NCPUS * (int)kmm_rng_below(rnd, NTASKS / NCPUS)], rnd);
 	if (ret)
 		fail(w);
 	return !ret;
 }
 
-/* Every byte of every long-lived region through every task. */
+/* Every byte of every long-lived region through every task (the churn's owner last). */
 static int world_check(struct world *w)
 {
-	for (int i = 0; i < NTASKS; i++)
+	for (int i = 0; i <= NTASKS; i++) {
+		struct kmm_task *t = i < NTASKS ? w->tasks[i] : w->eph.owner;
 		for (int r = 0; r < NREG; r++)
 			for (unsigned long p = 0; p < w->reg[r].pages; p++)
-				if (check_page(w, w->tasks[i], w->reg[r].addr + p * PAGE_SIZE,
+				if (check_page(w, t, w->reg[r].addr + p * PAGE_SIZE,
 					       (unsigned long)r, p, w->reg[r].ver[p]))
 					return -1;
+	}
 	kmm_task_switch_out(w->m);
 	return 0;
 }
@@ -533,7 +542,8 @@ static struct world *world_setup(const char *rmap)
 			return w;
 		}
 	}
-	w->eph.owner = vm_task(w->m, "churn", 1);
+	/* The churn's owner maps the long-lived regions too: its children inherit them. */
+	w->eph.owner = kmm_task_fork(w->tasks[0], 1, &err);
 	kmm_task_switch_out(w->m);
 	return w;
 }
