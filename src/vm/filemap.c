@@ -177,7 +177,7 @@ bool __remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, 
 	}
 	mapping->nrpages--;
 	page_cache_stat(mapping, page, -1);
-	page->mapping = NULL;
+	WRITE_ONCE(page->mapping, NULL);
 	spin_unlock(&mapping->i_pages_lock);
 	return true;
 }
@@ -206,7 +206,7 @@ void delete_from_page_cache(struct kmm_page *page)
 	spin_unlock(&mapping->i_pages_lock);
 	if (TestClearPageDirty(page) && !mapping_shmem(mapping))
 		account_page_cleaned(mapping, page);
-	page->mapping = NULL;
+	WRITE_ONCE(page->mapping, NULL);
 	vm_put_page(m, page);
 }
 

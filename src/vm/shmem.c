@@ -77,7 +77,7 @@ void shmem_delete_from_page_cache(struct kmm_page *page, void *radswap)
 	WRITE_ONCE(mapping->host->swapped, mapping->host->swapped + 1);
 	mod_node_page_state(page_pgdat(m, page), NR_FILE_PAGES, -1);
 	mod_node_page_state(page_pgdat(m, page), NR_SHMEM, -1);
-	page->mapping = NULL;
+	WRITE_ONCE(page->mapping, NULL);
 	spin_unlock(&mapping->i_pages_lock);
 	/* The tree's reference; the caller and the swap cache hold theirs. */
 	KMM_BUG_ON(page_ref_count(page) < 2);
