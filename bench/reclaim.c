@@ -34,7 +34,9 @@
  *
  * The swap layer alone beside dd is bench/swap's table. --quick runs a
  * quarter-size scenario 1 beside Linux's counters scaled by 1/4 (an
- * indication only: the watermarks do not scale).
+ * indication only: the watermarks do not scale). --part NAME runs one part
+ * only (oracle, replace, swapio, rate), for working on one figure;
+ * --swapio-mib N sizes part 4.
  */
 #include "bench.h"
 #include "phys/phys.h"
@@ -1063,14 +1065,29 @@ static void swapio_in(struct swapio_task *s, unsigned long from, unsigned long t
 	}
 }
 
-/* swapio_in over every page, in MiB/s of pages read from swap. */
-static double swapio_in_mibs(struct swapio_task *s)
+/* The host's time in the swap file's reads so far, in ns. */
+static double swapio_read_ns(struct swapio_task *s)
+{
+	struct kmm_swap_area_info info;
+	if (kmm_swap_area_info(s->m, 0, &info))
+		die("no swap area");
+	return (double)info.read_ns;
+}
+
+/*
+ * swapio_in over every page, in MiB/s of pages read from swap; *@wait_us
+ * is the time spent in the host's reads per page read, in microseconds.
+ */
+static double swapio_in_mibs(struct swapio_task *s, double *wait_us)
 {
 	long in0 = vmstat_value(s->m, "pswpin");
+	double w0 = swapio_read_ns(s);
 	uint64_t t0 = bench_now_ns();
 	swapio_in(s, 0, s->n);
 	double secs = (double)(bench_now_ns() - t0) / 1e9;
-	return (double)(vmstat_value(s->m, "pswpin") - in0) * PAGE_SIZE / MiB / secs;
+	long in = vmstat_value(s->m, "pswpin") - in0;
+	*wait_us = (swapio_read_ns(s) - w0) / 1e3 / (double)(in ? in : 1);
+	return (double)in * PAGE_SIZE / MiB / secs;
 }
 
 static void swapio_teardown(struct swapio_task *s)
@@ -1086,16 +1103,20 @@ struct swapio {
 	double out_mibs, cold_mibs, warm_mibs;
 	/* The host's page cache before each read: cached bytes of the swap file / bytes swapped. */
 	double cold_cached, warm_cached;
+	double cold_wait_us, warm_wait_us; /* host read time per page read */
+	double noha_mibs, noha_wait_us;	   /* cold, vm.swap_host_readahead_kb=0 */
 	struct bench_dd dd;
 };
 
 /*
- * @mib MiB of a task's anonymous memory swapped out and faulted back twice:
- * warm (the swap file as the swap-out left it, in the host's page cache),
- * then, swapped out again, cold (the file dropped from the host's page
- * cache after the fdatasync, so the reads go to the disk); then dd on the
- * same disk, whose read is timed in the same two states (bench_dd). The
- * timed swap-out is the first, into a fresh file, as dd's write is.
+ * @mib MiB of a task's anonymous memory swapped out and faulted back three
+ * times: warm (the swap file as the swap-out left it, in the host's page
+ * cache), then, swapped out again, cold (the file dropped from the host's
+ * page cache after the fdatasync, so the reads go to the disk), then cold
+ * again with the host's read-ahead thread off (vm.swap_host_readahead_kb
+ * = 0: each window's read waits for the disk); then dd on the same disk,
+ * whose read is timed in the first two states (bench_dd). The timed
+ * swap-out is the first, into a fresh file, as dd's write is.
  */
 static struct swapio swapio_run(const char *dir, unsigned long mib)
 {
@@ -1106,10 +1127,15 @@ static struct swapio swapio_run(const char *dir, unsigned long mib)
 	swapio_setup(&s, swap, mib);
 	r.out_mibs = swapio_out(&s, false);
 	r.warm_cached = bench_file_cached(swap) / s.swapped;
-	r.warm_mibs = swapio_in_mibs(&s);
+	r.warm_mibs = swapio_in_mibs(&s, &r.warm_wait_us);
 	swapio_out(&s, true);
 	r.cold_cached = bench_file_cached(swap) / s.swapped;
-	r.cold_mibs = swapio_in_mibs(&s);
+	r.cold_mibs = swapio_in_mibs(&s, &r.cold_wait_us);
+	struct kmm_error err = {0};
+	if (kmm_sysctl_set(s.m, "swap_host_readahead_kb", "0", &err))
+		die(err.msg);
+	swapio_out(&s, true);
+	r.noha_mibs = swapio_in_mibs(&s, &r.noha_wait_us);
 	swapio_teardown(&s);
 	r.dd = bench_dd(dir, mib);
 	return r;
@@ -1152,9 +1178,9 @@ static const struct bench_region regions[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-static void swap_io_beside_dd(const struct bench_opts *o)
+static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_mib)
 {
-	unsigned long mib = o->quick ? 64 : 256;
+	unsigned long mib = swapio_mib ? swapio_mib : o->quick ? 64 : 256;
 	int reps = bench_reps(o, 3, 1);
 	char dir[64];
 	snprintf(dir, sizeof(dir), "bench-reclaim-XXXXXX");
@@ -1173,6 +1199,10 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 		C_WARM,
 		DDC_COLD,
 		DDC_WARM,
+		W_COLD,
+		W_WARM,
+		NOHA,
+		W_NOHA,
 		NV
 	};
 	double v[NV][16];
@@ -1189,6 +1219,10 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 		v[C_WARM][i] = r.warm_cached;
 		v[DDC_COLD][i] = r.dd.cold_cached;
 		v[DDC_WARM][i] = r.dd.warm_cached;
+		v[W_COLD][i] = r.cold_wait_us;
+		v[W_WARM][i] = r.warm_wait_us;
+		v[NOHA][i] = r.noha_mibs;
+		v[W_NOHA][i] = r.noha_wait_us;
 	}
 	bench_dd_cleanup(dir);
 	rmdir(dir);
@@ -1207,22 +1241,32 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 	bench_table_col(&t, "kmm", 9);
 	bench_table_col(&t, "dd", 9);
 	bench_table_col(&t, "kmm / dd", 9);
+	bench_table_col(&t, "host read us/page", 17);
 	bench_table_header(&t);
 	bench_table_cell(&t, "%s", "out (kmm_reclaim_pages, fdatasync)");
 	bench_table_cell(&t, "%s", "written, fdatasync");
 	bench_table_num(&t, med[OUT]);
 	bench_table_num(&t, med[DDW]);
 	bench_table_num(&t, med[OUT] / med[DDW]);
+	bench_table_cell(&t, "%s", "");
 	bench_table_cell(&t, "%s", "in, cold (read faults, readahead)");
 	bench_table_cell(&t, "dropped: %.0f%% / %.0f%%", 100 * med[C_COLD], 100 * med[DDC_COLD]);
 	bench_table_num(&t, med[COLD]);
 	bench_table_num(&t, med[DDC]);
 	bench_table_num(&t, med[COLD] / med[DDC]);
+	bench_table_num(&t, med[W_COLD]);
+	bench_table_cell(&t, "%s", "in, cold, no host read-ahead");
+	bench_table_cell(&t, "dropped / dropped");
+	bench_table_num(&t, med[NOHA]);
+	bench_table_num(&t, med[DDC]);
+	bench_table_num(&t, med[NOHA] / med[DDC]);
+	bench_table_num(&t, med[W_NOHA]);
 	bench_table_cell(&t, "%s", "in, warm (read faults, readahead)");
 	bench_table_cell(&t, "kept: %.0f%% / %.0f%%", 100 * med[C_WARM], 100 * med[DDC_WARM]);
 	bench_table_num(&t, med[WARM]);
 	bench_table_num(&t, med[DDWARM]);
 	bench_table_num(&t, med[WARM] / med[DDWARM]);
+	bench_table_num(&t, med[W_WARM]);
 	printf("\n");
 	bench_goal_header();
 	bench_goal("reclaim swap-out time / dd write time", med[DDW] / med[OUT], 1.25, "x");
@@ -1237,6 +1281,9 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 	bench_figure("reclaim_swapout_vs_dd", med[OUT] / med[DDW], "ratio");
 	bench_figure("reclaim_swapin_vs_dd", med[COLD] / med[DDC], "ratio");
 	bench_figure("reclaim_swapin_warm_vs_dd", med[WARM] / med[DDWARM], "ratio");
+	bench_figure("reclaim_swapin_no_host_ra_vs_dd", med[NOHA] / med[DDC], "ratio");
+	bench_figure("swapin_host_read_us_cold", med[W_COLD], "us/page");
+	bench_figure("swapin_host_read_us_no_host_ra", med[W_NOHA], "us/page");
 	bench_figure("swapin_instr_per_page", instr, "instr");
 	printf("\n");
 }
@@ -1244,15 +1291,46 @@ static void swap_io_beside_dd(const struct bench_opts *o)
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
-	argc = bench_init(&o, argc, argv, "reclaim", NULL, regions);
-	if (argc > 1)
-		bench_usage_error(&o, "unknown option '%s'", argv[1]);
+	argc =
+	    bench_init(&o, argc, argv, "reclaim",
+		       "  --part NAME       run one part only: oracle, replace, swapio or rate\n"
+		       "  --swapio-mib N    swap I/O with N MiB (default 256, 64 with --quick)\n",
+		       regions);
+	const char *part = NULL;
+	unsigned long swapio_mib = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--part") && i + 1 < argc) {
+			part = argv[++i];
+		} else if (!strcmp(argv[i], "--swapio-mib") && i + 1 < argc) {
+			char *end;
+			swapio_mib = strtoul(argv[++i], &end, 10);
+			if (*end || swapio_mib < 1 || swapio_mib > 65536)
+				bench_usage_error(
+				    &o, "--swapio-mib needs a number of MiB from 1 to 65536");
+		} else
+			bench_usage_error(&o, "unknown option '%s'", argv[i]);
+	}
+	static const char *const parts[] = {"oracle", "replace", "swapio", "rate"};
+	bool run[4];
+	bool known = false;
+	for (int k = 0; k < 4; k++) {
+		run[k] = !part || !strcmp(part, parts[k]);
+		known |= run[k];
+	}
+	if (!known)
+		bench_usage_error(&o, "unknown part '%s' (oracle, replace, swapio or rate)", part);
 	int reps = bench_reps(&o, 3, 1);
 
-	oracle_anon(&o);
-	oracle_file(&o);
-	replacement_quality(&o);
-	swap_io_beside_dd(&o);
+	if (run[0]) {
+		oracle_anon(&o);
+		oracle_file(&o);
+	}
+	if (run[1])
+		replacement_quality(&o);
+	if (run[2])
+		swap_io_beside_dd(&o, swapio_mib);
+	if (!run[3])
+		return 0;
 
 	unsigned long mib = o.quick ? 32 : 128;
 	bench_section("Reclaim throughput: %lu MiB reclaimed by kmm_reclaim_pages (median of %d, "

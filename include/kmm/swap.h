@@ -87,6 +87,13 @@ struct kmm_swap_area_info {
 	unsigned long write_errors, read_errors, csum_errors;
 	/* Requests to the file (pwrite/pwritev, pread/preadv): below writes, reads when batched. */
 	unsigned long write_ios, read_ios;
+	/*
+	 * Host time spent in those reads, in ns (a wall-clock figure, like
+	 * /proc/diskstats' time spent reading; it depends on the host's cache).
+	 */
+	unsigned long read_ns;
+	/* Ranges handed to the host's read-ahead thread (vm.swap_host_readahead_kb). */
+	unsigned long host_ra_reqs;
 };
 /* Fill @info for area @type; -ENOENT if no area has that type. */
 int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_info *info);

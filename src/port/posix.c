@@ -217,6 +217,87 @@ void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq)
 	pthread_cond_broadcast(&((struct waitq_impl *)wq->opaque)->cond);
 }
 
+/* --- Host file read-ahead ---------------------------------------------------- */
+
+#define PREFETCH_CHUNK (256u << 10)
+
+struct kmm_port_prefetcher {
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int fd;
+	bool stop;
+	uint64_t want_off, want_end; /* the range asked for, under lock */
+	void *buf;		     /* where the thread's reads land (discarded) */
+};
+
+static void *prefetcher_main(void *arg)
+{
+	struct kmm_port_prefetcher *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->stop && p->want_off >= p->want_end)
+			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->stop)
+			break;
+		/* One chunk at a time, so that a newer request takes over quickly. */
+		uint64_t off = p->want_off;
+		uint64_t len = p->want_end - off;
+		if (len > PREFETCH_CHUNK)
+			len = PREFETCH_CHUNK;
+		p->want_off = off + len;
+		pthread_mutex_unlock(&p->lock);
+		ssize_t n = pread(p->fd, p->buf, (size_t)len, (off_t)off);
+		pthread_mutex_lock(&p->lock);
+		if (n <= 0)
+			p->want_off =
+			    p->want_end; /* past the end, or an error: the reader will see it */
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+kmm_port_prefetcher *kmm_port_prefetcher_start(int fd)
+{
+	struct kmm_port_prefetcher *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->buf = malloc(PREFETCH_CHUNK);
+	p->fd = fd;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (!p->buf || pthread_create(&p->tid, NULL, prefetcher_main, p)) {
+		pthread_cond_destroy(&p->cond);
+		pthread_mutex_destroy(&p->lock);
+		free(p->buf);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void kmm_port_prefetch(kmm_port_prefetcher *p, uint64_t off, uint64_t len)
+{
+	pthread_mutex_lock(&p->lock);
+	p->want_off = off;
+	p->want_end = off + len;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+void kmm_port_prefetcher_stop(kmm_port_prefetcher *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->tid, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->buf);
+	free(p);
+}
+
 bool kmm_port_heavy_barrier_init(void)
 {
 #if defined(__linux__) && defined(__NR_membarrier)

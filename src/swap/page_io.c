@@ -31,58 +31,116 @@
  *   the entry; the page is not uptodate and must not be mapped (vm/ turns
  *   this into SIGBUS for the faulting task only).
  *
- * The checksum is kmm's own: four independent lanes over the page's 64-bit
- * words, each lane (lane ^ word) * odd constant then a rotation by 29,
- * combined and finished with a multiply-xorshift: four instructions a word. Each step is a bijection of the
- * lane for a fixed word, so changing any single word always changes the
- * result; other corruptions collide with probability about 2^-64.
+ * The checksum is kmm's own, shaped for vector units: 64 independent
+ * 32-bit lanes (lane j takes the page's 32-bit words j, j + 64, j + 128,
+ * ...), each step (lane ^ word) * odd constant then a rotation by 13; the
+ * four 16-lane groups are added together (each rotated differently) and
+ * the 16 sums folded into 64 bits through a multiply-xorshift, a
+ * bijection. Each lane step is a bijection of the lane for a fixed word,
+ * the group sum is a bijection of any one lane for the others fixed, and
+ * so is every fold step: changing any single word always changes the
+ * result; other corruptions collide with probability about 2^-64. Written
+ * with the compiler's vector types (eight lanes to a vector, one AVX2
+ * register or two SSE/NEON ones); on x86-64 the function is
+ * built for AVX-512, AVX2 and the base instruction set and the loader
+ * picks one (target_clones), so one binary runs everywhere. About 0.1
+ * instructions a byte with AVX-512, against 0.5 for the scalar
+ * four-lane version it replaces.
  */
 #include "internal.h"
 #include <errno.h>
 #include <string.h>
 
-#define CS_K0 0x9b05688c2b3e6c1fULL
-#define CS_K1 0xd6e8feb86659fd93ULL
-#define CS_K2 0xa0761d6478bd642fULL
-#define CS_K3 0xe7037ed1a0b428dbULL
+/* Half a group: one AVX2 register, two SSE/NEON ones. */
+typedef uint32_t cs_vec __attribute__((vector_size(32)));
 
-static inline uint64_t cs_rotl(uint64_t x, int r)
-{
-	return (x << r) | (x >> (64 - r));
-}
+/* Odd multipliers, one per lane of a group (any odd value is a bijection mod 2^32). */
+static const cs_vec cs_mul_lo = {0x9e3779b1u, 0x85ebca77u, 0xc2b2ae3du, 0x27d4eb2fu,
+				 0x165667b1u, 0xd3a2646du, 0xfd7046c5u, 0xb55a4f09u};
+static const cs_vec cs_mul_hi = {0x7feb352du, 0x846ca68bu, 0xe817fb2du, 0x2c1b3c6du,
+				 0x297a2d39u, 0xa136aaadu, 0x9e6c63d1u, 0xed5ad4bbu};
+/* Lane seeds, so that no two lanes start alike. */
+static const cs_vec cs_iota_lo = {0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u,
+				  0xa4093822u, 0x299f31d0u, 0x082efa98u, 0xec4e6c89u};
+static const cs_vec cs_iota_hi = {0x452821e6u, 0x38d01377u, 0xbe5466cfu, 0x34e90c6cu,
+				  0xc0ac29b7u, 0xc97c50ddu, 0x3f84d5b5u, 0xb5470917u};
+
+#define CS_M1 0xd6e8feb86659fd93ULL
+#define CS_M2 0xa0761d6478bd642fULL
 
 /*
- * One word into a lane: xor, multiply by an odd constant, rotate. Each is
- * a bijection of the lane for a fixed word; the rotation brings the high
- * bits of the product (which depend on every bit below them) down where
- * the next multiplication spreads them, so two changes to the same lane
- * do not cancel (without it, flipping bit 63 of two words of a lane would).
+ * Lane steps are macros: a function taking or returning a vector would
+ * have a different calling convention in each clone.
  */
-static inline uint64_t cs_lane(uint64_t lane, const unsigned char *p, uint64_t k)
+#define CS_ROT(v, r) (((v) << (r)) | ((v) >> (32 - (r))))
+#define CS_STEP(lane, mul, p)                   \
+	do {                                    \
+		cs_vec w_;                      \
+		memcpy(&w_, (p), sizeof(w_));   \
+		(lane) = ((lane) ^ w_) * (mul); \
+		(lane) = CS_ROT(lane, 13);      \
+	} while (0)
+
+/* Bijective: a multiplication by an odd constant, then an xorshift. */
+static inline uint64_t cs_mix(uint64_t h)
 {
-	uint64_t w;
-	memcpy(&w, p, sizeof(w));
-	return cs_rotl((lane ^ w) * k, 29);
+	h *= CS_M1;
+	return h ^ (h >> 29);
 }
 
-uint64_t swap_page_checksum(const void *data, swp_entry_t entry)
+/* Fold eight lanes into @h, one 64-bit pair at a time. */
+#define CS_FOLD(h, v)                                                                          \
+	do {                                                                                   \
+		for (int j_ = 0; j_ < 8; j_ += 2)                                              \
+			(h) = cs_mix((h) ^ ((uint64_t)(v)[j_] | (uint64_t)(v)[j_ + 1] << 32)); \
+	} while (0)
+
+/*
+ * The clones' resolver runs while the dynamic loader relocates, before a
+ * sanitizer's runtime is up, and the sanitizers instrument it: their
+ * builds take the base version only.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CS_NO_CLONES 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CS_NO_CLONES 1
+#endif
+#endif
+
+#define CS_CLONES
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(CS_NO_CLONES)
+#if __has_attribute(target_clones)
+#undef CS_CLONES
+#define CS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+
+CS_CLONES uint64_t swap_page_checksum(const void *data, swp_entry_t entry)
 {
 	const unsigned char *p = data;
-	uint64_t a = entry.val ^ CS_K0, b = entry.val + CS_K1, c = ~entry.val, d = CS_K3;
-	/* 64 bytes a turn: four independent multiply chains, two steps each. */
-	for (size_t i = 0; i < PAGE_SIZE; i += 64) {
-		a = cs_lane(a, p + i, CS_K0);
-		b = cs_lane(b, p + i + 8, CS_K1);
-		c = cs_lane(c, p + i + 16, CS_K2);
-		d = cs_lane(d, p + i + 24, CS_K3);
-		a = cs_lane(a, p + i + 32, CS_K0);
-		b = cs_lane(b, p + i + 40, CS_K1);
-		c = cs_lane(c, p + i + 48, CS_K2);
-		d = cs_lane(d, p + i + 56, CS_K3);
+	const size_t half = sizeof(cs_vec);
+	uint32_t lo = (uint32_t)entry.val, hi = (uint32_t)(entry.val >> 32);
+	/* Four groups (a, b, c, d), each two halves: eight independent multiply chains. */
+	cs_vec a0 = cs_iota_lo ^ lo, a1 = cs_iota_hi ^ lo;
+	cs_vec b0 = cs_iota_lo + lo, b1 = cs_iota_hi + lo;
+	cs_vec c0 = cs_iota_lo ^ ~hi, c1 = cs_iota_hi ^ ~hi;
+	cs_vec d0 = cs_iota_lo - hi, d1 = cs_iota_hi - hi;
+	for (size_t i = 0; i < PAGE_SIZE; i += 8 * half) {
+		CS_STEP(a0, cs_mul_lo, p + i);
+		CS_STEP(a1, cs_mul_hi, p + i + half);
+		CS_STEP(b0, cs_mul_lo, p + i + 2 * half);
+		CS_STEP(b1, cs_mul_hi, p + i + 3 * half);
+		CS_STEP(c0, cs_mul_lo, p + i + 4 * half);
+		CS_STEP(c1, cs_mul_hi, p + i + 5 * half);
+		CS_STEP(d0, cs_mul_lo, p + i + 6 * half);
+		CS_STEP(d1, cs_mul_hi, p + i + 7 * half);
 	}
-	uint64_t h = a + cs_rotl(b, 17) + cs_rotl(c, 31) + cs_rotl(d, 47);
-	h = (h ^ (h >> 32)) * CS_K2;
-	h = (h ^ (h >> 29)) * CS_K1;
+	cs_vec v0 = a0 + CS_ROT(b0, 7) + CS_ROT(c0, 15) + CS_ROT(d0, 23);
+	cs_vec v1 = a1 + CS_ROT(b1, 7) + CS_ROT(c1, 15) + CS_ROT(d1, 23);
+	uint64_t h = entry.val ^ CS_M2;
+	CS_FOLD(h, v0);
+	CS_FOLD(h, v1);
 	h ^= h >> 32;
 	return h ? h : 1; /* 0 means "never written" */
 }
@@ -302,7 +360,9 @@ static const char *swap_read_slot(struct swap_info *si, void *data, unsigned lon
 				  size_t len)
 {
 	atomic_long_inc(&si->read_ios);
+	uint64_t t0 = kmm_port_now_ns();
 	long n = kmm_port_pread(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
+	atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
 	if (n < 0) {
 		kmm_port_snprintf(buf, len, "%s", kmm_port_strerror((int)-n));
 		return buf;
@@ -361,7 +421,9 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 		}
 		if (k) {
 			atomic_long_inc(&si->read_ios);
+			uint64_t t0 = kmm_port_now_ns();
 			long done = kmm_port_preadv(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
+			atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
 			for (int j = 0; j < k; j++) {
 				const char *w = NULL;
 				if (done != (long)k * (long)PAGE_SIZE)

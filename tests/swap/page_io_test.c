@@ -717,24 +717,32 @@ static void test_checksum(void)
 	}
 	expect_u64_eq(swap_page_checksum(page, e), sum);
 	/*
-	 * Two changes that a lane without its rotation would cancel: bit 63 of
-	 * two words of one lane (words w and w + 4), and two such words swapped.
+	 * Two changes that a lane without its rotation would cancel: bit 31 of
+	 * two 32-bit words of one lane (words w and w + 64), and two such words
+	 * swapped.
 	 */
-	uint64_t words[PAGE_SIZE / 8];
+	uint32_t words[PAGE_SIZE / 4];
 	memcpy(words, page, sizeof(words));
-	for (size_t w = 0; w + 4 < PAGE_SIZE / 8; w += 37) {
-		uint64_t x = words[w], y = words[w + 4];
-		words[w] ^= 1ULL << 63;
-		words[w + 4] ^= 1ULL << 63;
+	for (size_t w = 0; w + 64 < PAGE_SIZE / 4; w += 37) {
+		uint32_t x = words[w], y = words[w + 64];
+		words[w] ^= 1u << 31;
+		words[w + 64] ^= 1u << 31;
 		expect_u64_ne(swap_page_checksum(words, e), sum);
 		words[w] = y;
-		words[w + 4] = x;
+		words[w + 64] = x;
 		if (x != y)
 			expect_u64_ne(swap_page_checksum(words, e), sum);
 		words[w] = x;
-		words[w + 4] = y;
+		words[w + 64] = y;
 	}
 	expect_u64_eq(swap_page_checksum(words, e), sum);
+	/* Every single changed word (each bit of it), and a pair of pages' words exchanged. */
+	for (size_t w = 0; w < PAGE_SIZE / 4; w++) {
+		uint32_t x = words[w];
+		words[w] ^= 1u << (w % 32);
+		expect_u64_ne(swap_page_checksum(words, e), sum);
+		words[w] = x;
+	}
 	static unsigned char zero[PAGE_SIZE];
 	expect_u64_ne(swap_page_checksum(zero, swp_entry(0, 0)), 0);
 }
