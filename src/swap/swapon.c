@@ -297,7 +297,8 @@ static void enable_swap_info(struct kmm_machine *m, struct swap_info *si)
 {
 	struct swap_state *ss = swap_state(m);
 	spin_lock(&si->lock);
-	__atomic_fetch_or(&si->flags, (unsigned long)(SWP_WRITEOK | SWP_SOLIDSTATE),
+	/* SWP_VALID publishes the maps setup_swap_area() built to get_swap_device(). */
+	__atomic_fetch_or(&si->flags, (unsigned long)(SWP_WRITEOK | SWP_SOLIDSTATE | SWP_VALID),
 			  __ATOMIC_RELEASE);
 	atomic_long_add(si->pages - si->inuse_pages, &ss->nr_swap_pages);
 	WRITE_ONCE(ss->total_swap_pages, ss->total_swap_pages + si->pages);
@@ -610,7 +611,7 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 	/* Nobody may be inside the area any more: wait for lookups and scans to leave. */
 	spin_lock(&ss->swap_lock);
 	spin_lock(&si->lock);
-	__atomic_fetch_and(&si->flags, ~(unsigned long)SWP_USED, __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&si->flags, ~(unsigned long)(SWP_USED | SWP_VALID), __ATOMIC_SEQ_CST);
 	WRITE_ONCE(si->highest_bit, 0);
 	spin_unlock(&si->lock);
 	spin_unlock(&ss->swap_lock);
