@@ -534,6 +534,9 @@ static void reinsert_swap_info(struct kmm_machine *m, struct swap_info *si)
 	spin_unlock(&ss->swap_lock);
 }
 
+/* Walks in a row that free no slot before swapoff gives up (-EBUSY). */
+#define UNUSE_TRIES 32
+
 /* Bring every page of @si back (Linux try_to_unuse). */
 static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_error *err)
 {
@@ -543,7 +546,16 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 	if (!unuse)
 		unuse = ss->vm_unuse;
 	swap_cache_drop_unused(m, si);
-	for (int tries = 0; READ_ONCE(si->inuse_pages) && tries < 8; tries++) {
+	/*
+	 * Walk again while slots remain, as Linux does until none is left: an
+	 * exiting mm (which the walk must skip) or the truncation of shared
+	 * memory nobody maps any more (whose inode it cannot take) frees its
+	 * slots at its own pace, on another CPU. A walk after which fewer
+	 * slots are in use starts the count of tries again; only walks that
+	 * free nothing, UNUSE_TRIES in a row, make swapoff give up.
+	 */
+	unsigned int left = READ_ONCE(si->inuse_pages);
+	for (int tries = 0; left && tries < UNUSE_TRIES; tries++) {
 		if (!unuse)
 			return kmm_error_set(
 			    err, -EBUSY,
@@ -558,6 +570,12 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 					     si->path, kmm_port_strerror(-r),
 					     READ_ONCE(si->inuse_pages));
 		swap_cache_drop_unused(m, si);
+		unsigned int now = READ_ONCE(si->inuse_pages);
+		if (now < left)
+			tries = -1; /* progress: the others free at their pace */
+		else
+			kmm_port_yield();
+		left = now;
 	}
 	if (READ_ONCE(si->inuse_pages))
 		return kmm_error_set(err, -EBUSY,
