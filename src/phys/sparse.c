@@ -73,12 +73,26 @@ static struct mem_section *section_slot(struct kmm_machine *m, unsigned long sec
 	return &m->mem_section[root][sec % SECTIONS_PER_ROOT];
 }
 
+/*
+ * The array of root pointers covers every section a section number can
+ * name, as Linux's NR_SECTION_ROOTS under SPARSEMEM_EXTREME (mm/sparse.c
+ * memory_present()), not only the sections below max_pfn: 2^19 sections in
+ * roots of 256, 2048 pointers, 16 KiB. Being whole pages, it costs the
+ * sparse models 4 pages as in Linux and leaves the small boot allocations
+ * after it (pageblock flags, per-CPU arrays) packed into pages as under
+ * FLATMEM; sized by max_pfn it would be a few bytes in a cacheline of their
+ * own, which moves each of those a cacheline down and can push one onto a
+ * page more.
+ */
+#define NR_SECTION_ROOTS ((1UL << SECTIONS_SHIFT) / SECTIONS_PER_ROOT)
+
 static int sparse_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	unsigned long nr = m->nr_mem_sections;
 	m->nr_section_roots = KMM_DIV_ROUND_UP(nr, SECTIONS_PER_ROOT);
-	m->mem_section = memblock_alloc_try_nid(m, m->nr_section_roots * sizeof(void *),
-						KMM_CACHELINE, NUMA_NO_NODE);
+	/* memblocks_present(): allocated before anything else of the model, anywhere. */
+	m->mem_section = memblock_alloc_try_nid(m, NR_SECTION_ROOTS * sizeof(void *), KMM_CACHELINE,
+						NUMA_NO_NODE);
 	if (!m->mem_section)
 		return kmm_error_set(err, -ENOMEM, "no memory for the mem_section roots");
 

@@ -219,7 +219,7 @@ void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq)
 
 /* --- Host file read-ahead ---------------------------------------------------- */
 
-#define PREFETCH_CHUNK (256u << 10)
+#define PREFETCH_CHUNK (1u << 20) /* dd bs=1M: the disk sees requests as large as a bulk copy's */
 
 struct kmm_port_prefetcher {
 	pthread_t tid;

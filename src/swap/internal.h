@@ -138,9 +138,18 @@ struct swap_info {
 	struct percpu_cluster *percpu_cluster;
 	unsigned int nr_cpu_slots; /* nr_cpus + 1: the last is for threads on no CPU */
 	spinlock_t lock;
-	/* get_swap_device() references; swapoff waits for none before freeing. */
+	/*
+	 * get_swap_device() references; swapoff waits for none before freeing.
+	 * Taken on a CPU they go to that CPU's counter in users_pcpu, which
+	 * only that CPU writes (no atomic operation: Linux's percpu_ref in
+	 * per-CPU mode); elsewhere, or when users_pcpu is NULL (no membarrier,
+	 * or a TSan build), to users. A counter may go negative when a
+	 * reference is dropped on another CPU than took it: only the sum means
+	 * anything.
+	 */
 	atomic_t users;
-
+	struct swap_users_pcpu *users_pcpu; /* [m->nr_cpus]; kept from the first swapon on */
+	struct kmm_machine *machine;
 	/* The file. */
 	int fd;
 	/* The host thread reading ahead of a sequential swap-in (host_readahead()); NULL: none yet. */
@@ -204,6 +213,10 @@ static inline struct swap_state *swap_state(const struct kmm_machine *m)
 	return (struct swap_state *)m->swap;
 }
 
+struct swap_users_pcpu {
+	_Alignas(64) long count; /* a line each: CPUs do not share it */
+};
+
 static inline struct swap_info *swap_type_to_swap_info(const struct kmm_machine *m,
 						       unsigned int type)
 {
@@ -250,6 +263,8 @@ void swap_add_to_avail_list(struct kmm_machine *m, struct swap_info *si);
 void swap_del_from_avail_list(struct kmm_machine *m, struct swap_info *si);
 struct swap_info *get_swap_device(struct kmm_machine *m, swp_entry_t entry);
 void put_swap_device(struct swap_info *si);
+/* References held now (swapoff waits for 0); only exact once SWP_USED is gone. */
+long swap_device_users(struct swap_info *si);
 
 /* swap_state.c: the swap cache. */
 /* swap_fault.c: vm/'s swap hooks (do_swap_page, fork, zap). */

@@ -615,7 +615,14 @@ struct swap_info *get_swap_device(struct kmm_machine *m, swp_entry_t entry)
 	si = swap_type_to_swap_info(m, swp_type(entry));
 	if (!si)
 		goto bad_nofile;
-	atomic_inc(&si->users);
+	struct kmm_cpu *cpu = si->users_pcpu ? this_cpu(m) : NULL;
+	if (likely(cpu)) {
+		long *c = &si->users_pcpu[cpu->id].count;
+		__atomic_store_n(c, *c + 1, __ATOMIC_RELAXED);
+		barrier(); /* swapoff's membarrier orders the store before the flags' load */
+	} else {
+		atomic_inc(&si->users);
+	}
 	/*
 	 * Paired with swapoff: it clears SWP_USED|SWP_VALID, then waits for
 	 * users. SWP_VALID, not SWP_USED: a swapon that reuses the type sets
@@ -648,7 +655,22 @@ void put_swap_device(struct swap_info *si)
 	 * to reach 0, frees it (Linux: percpu_ref_put against
 	 * percpu_ref_kill and the wait in swapoff).
 	 */
-	__atomic_fetch_sub(&si->users.counter, 1, __ATOMIC_RELEASE);
+	struct kmm_cpu *cpu = si->users_pcpu ? this_cpu(si->machine) : NULL;
+	if (likely(cpu)) {
+		long *c = &si->users_pcpu[cpu->id].count;
+		__atomic_store_n(c, *c - 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_fetch_sub(&si->users.counter, 1, __ATOMIC_RELEASE);
+	}
+}
+
+long swap_device_users(struct swap_info *si)
+{
+	long n = __atomic_load_n(&si->users.counter, __ATOMIC_ACQUIRE);
+	if (si->users_pcpu)
+		for (int i = 0; i < si->machine->nr_cpus; i++)
+			n += __atomic_load_n(&si->users_pcpu[i].count, __ATOMIC_ACQUIRE);
+	return n;
 }
 
 /*

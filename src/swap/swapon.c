@@ -140,6 +140,8 @@ void swap_destroy(struct kmm_machine *m)
 			swap_cache_forget(m, si);
 			swap_info_release(m, si);
 		}
+		if (si->users_pcpu)
+			kmm_port_free(si->users_pcpu, (size_t)m->nr_cpus * sizeof(*si->users_pcpu));
 		kmm_port_free(si, sizeof(*si));
 	}
 	if (ss->own_radix_cache)
@@ -201,6 +203,14 @@ static struct swap_info *alloc_swap_info(struct swap_state *ss, struct kmm_error
 			return NULL;
 		}
 		spin_lock_init(&si->lock);
+		si->machine = ss->m;
+		/*
+		 * Per-CPU references need swapoff's membarrier to see them;
+		 * TSan cannot follow that, so its builds count on users alone.
+		 */
+		if (!KMM_TSAN && ss->m->nr_cpus > 0 && kmm_port_heavy_barrier_init())
+			si->users_pcpu =
+			    kmm_port_alloc((size_t)ss->m->nr_cpus * sizeof(*si->users_pcpu));
 		INIT_LIST_HEAD(&si->list);
 		INIT_LIST_HEAD(&si->avail_list);
 		si->type = (signed char)type;
@@ -633,8 +643,15 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 	WRITE_ONCE(si->highest_bit, 0);
 	spin_unlock(&si->lock);
 	spin_unlock(&ss->swap_lock);
-	while (__atomic_load_n(&si->users.counter, __ATOMIC_SEQ_CST) ||
-	       (READ_ONCE(si->flags) >= SWP_SCANNING))
+	/*
+	 * A CPU's get_swap_device stores its count, then reads the flags, with
+	 * no fence between: the membarrier makes every thread pass a full
+	 * barrier, after which each either saw SWP_USED gone or has its count
+	 * where the sum below reads it.
+	 */
+	if (si->users_pcpu)
+		kmm_port_heavy_barrier();
+	while (swap_device_users(si) || (READ_ONCE(si->flags) >= SWP_SCANNING))
 		kmm_port_yield();
 	swap_info_release(m, si);
 	free_swap_info_slot(ss, si);
