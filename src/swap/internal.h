@@ -114,6 +114,7 @@ enum {
 	SWP_USED = 1 << 0,	 /* the table slot is taken */
 	SWP_WRITEOK = 1 << 1,	 /* on: slots may be allocated */
 	SWP_SOLIDSTATE = 1 << 4, /* cluster allocation (always in kmm) */
+	SWP_VALID = 1 << 13,	 /* set up: get_swap_device() may use it (swapon to swapoff) */
 	SWP_SCANNING = 1 << 14,	 /* counts allocators in scan_swap_map_slots */
 };
 

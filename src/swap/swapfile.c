@@ -623,8 +623,15 @@ struct swap_info *get_swap_device(struct kmm_machine *m, swp_entry_t entry)
 	} else {
 		atomic_inc(&si->users);
 	}
-	/* Paired with swapoff: it clears SWP_WRITEOK|SWP_USED, then waits for users. */
-	if (!(__atomic_load_n(&si->flags, __ATOMIC_ACQUIRE) & SWP_USED) ||
+	/*
+	 * Paired with swapoff: it clears SWP_USED|SWP_VALID, then waits for
+	 * users. SWP_VALID, not SWP_USED: a swapon that reuses the type sets
+	 * SWP_USED before it builds the maps, and an entry read before the
+	 * last swapoff (a fault's, a readahead window's) may name the type
+	 * meanwhile (Linux: the percpu_ref that only enable_swap_info makes
+	 * live; 5.8's SWP_VALID).
+	 */
+	if (!(__atomic_load_n(&si->flags, __ATOMIC_ACQUIRE) & SWP_VALID) ||
 	    !READ_ONCE(si->swap_map)) {
 		put_swap_device(si);
 		return NULL;

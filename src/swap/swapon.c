@@ -186,7 +186,7 @@ static struct swap_info *alloc_swap_info(struct swap_state *ss, struct kmm_error
 	unsigned int type;
 	spin_lock(&ss->swap_lock);
 	for (type = 0; type < ss->nr_swapfiles; type++)
-		if (!(ss->swap_info[type]->flags & SWP_USED))
+		if (!(READ_ONCE(ss->swap_info[type]->flags) & SWP_USED))
 			break;
 	if (type >= MAX_SWAPFILES) {
 		spin_unlock(&ss->swap_lock);
@@ -307,7 +307,8 @@ static void enable_swap_info(struct kmm_machine *m, struct swap_info *si)
 {
 	struct swap_state *ss = swap_state(m);
 	spin_lock(&si->lock);
-	__atomic_fetch_or(&si->flags, (unsigned long)(SWP_WRITEOK | SWP_SOLIDSTATE),
+	/* SWP_VALID publishes the maps setup_swap_area() built to get_swap_device(). */
+	__atomic_fetch_or(&si->flags, (unsigned long)(SWP_WRITEOK | SWP_SOLIDSTATE | SWP_VALID),
 			  __ATOMIC_RELEASE);
 	atomic_long_add(si->pages - si->inuse_pages, &ss->nr_swap_pages);
 	WRITE_ONCE(ss->total_swap_pages, ss->total_swap_pages + si->pages);
@@ -441,7 +442,8 @@ int kmm_swapon(struct kmm_machine *m, const char *path, uint64_t size, int prio,
 	}
 	for (unsigned int t = 0; t < ss->nr_swapfiles; t++) {
 		struct swap_info *p = ss->swap_info[t];
-		if ((p->flags & SWP_USED) && p->swap_map && p->dev == st.dev && p->ino == st.ino) {
+		if ((READ_ONCE(p->flags) & SWP_USED) && p->swap_map && p->dev == st.dev &&
+		    p->ino == st.ino) {
 			ret = kmm_error_set(err, -EBUSY, "%s: already swap area %u", path, t);
 			goto out;
 		}
@@ -542,6 +544,9 @@ static void reinsert_swap_info(struct kmm_machine *m, struct swap_info *si)
 	spin_unlock(&ss->swap_lock);
 }
 
+/* Walks in a row that free no slot before swapoff gives up (-EBUSY). */
+#define UNUSE_TRIES 32
+
 /* Bring every page of @si back (Linux try_to_unuse). */
 static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_error *err)
 {
@@ -551,7 +556,16 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 	if (!unuse)
 		unuse = ss->vm_unuse;
 	swap_cache_drop_unused(m, si);
-	for (int tries = 0; READ_ONCE(si->inuse_pages) && tries < 8; tries++) {
+	/*
+	 * Walk again while slots remain, as Linux does until none is left: an
+	 * exiting mm (which the walk must skip) or the truncation of shared
+	 * memory nobody maps any more (whose inode it cannot take) frees its
+	 * slots at its own pace, on another CPU. A walk after which fewer
+	 * slots are in use starts the count of tries again; only walks that
+	 * free nothing, UNUSE_TRIES in a row, make swapoff give up.
+	 */
+	unsigned int left = READ_ONCE(si->inuse_pages);
+	for (int tries = 0; left && tries < UNUSE_TRIES; tries++) {
 		if (!unuse)
 			return kmm_error_set(
 			    err, -EBUSY,
@@ -566,6 +580,12 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 					     si->path, kmm_port_strerror(-r),
 					     READ_ONCE(si->inuse_pages));
 		swap_cache_drop_unused(m, si);
+		unsigned int now = READ_ONCE(si->inuse_pages);
+		if (now < left)
+			tries = -1; /* progress: the others free at their pace */
+		else
+			kmm_port_yield();
+		left = now;
 	}
 	if (READ_ONCE(si->inuse_pages))
 		return kmm_error_set(err, -EBUSY,
@@ -619,7 +639,7 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 	/* Nobody may be inside the area any more: wait for lookups and scans to leave. */
 	spin_lock(&ss->swap_lock);
 	spin_lock(&si->lock);
-	__atomic_fetch_and(&si->flags, ~(unsigned long)SWP_USED, __ATOMIC_SEQ_CST);
+	__atomic_fetch_and(&si->flags, ~(unsigned long)(SWP_USED | SWP_VALID), __ATOMIC_SEQ_CST);
 	WRITE_ONCE(si->highest_bit, 0);
 	spin_unlock(&si->lock);
 	spin_unlock(&ss->swap_lock);

@@ -180,7 +180,7 @@ bool __remove_mapping(struct kmm_address_space *mapping, struct kmm_page *page, 
 	}
 	mapping->nrpages--;
 	page_cache_stat(mapping, page, -1);
-	page->mapping = NULL;
+	WRITE_ONCE(page->mapping, NULL);
 	spin_unlock(&mapping->i_pages_lock);
 	return true;
 }
@@ -209,7 +209,7 @@ void delete_from_page_cache(struct kmm_page *page)
 	spin_unlock(&mapping->i_pages_lock);
 	if (TestClearPageDirty(page) && !mapping_shmem(mapping))
 		account_page_cleaned(mapping, page);
-	page->mapping = NULL;
+	WRITE_ONCE(page->mapping, NULL);
 	vm_put_page(m, page);
 }
 
@@ -352,7 +352,7 @@ void truncate_inode_pages(struct kmm_address_space *mapping)
 		if (xa_is_value(page)) {
 			radix_tree_delete(&mapping->i_pages, index);
 			if (mapping_shmem(mapping))
-				mapping->host->swapped--;
+				WRITE_ONCE(mapping->host->swapped, mapping->host->swapped - 1);
 			spin_unlock(&mapping->i_pages_lock);
 			if (mapping_shmem(mapping))
 				shmem_free_swap(mapping, page); /* a swap entry, not a shadow */

@@ -58,7 +58,7 @@ int shmem_add_to_page_cache(struct kmm_page *page, struct kmm_address_space *map
 	radix_tree_replace(&mapping->i_pages, index, page);
 	mapping->nrpages++;
 	if (xa_is_value(expected))
-		mapping->host->swapped--;
+		WRITE_ONCE(mapping->host->swapped, mapping->host->swapped - 1);
 	mod_node_page_state(page_pgdat(m, page), NR_FILE_PAGES, 1);
 	mod_node_page_state(page_pgdat(m, page), NR_SHMEM, 1);
 	spin_unlock(&mapping->i_pages_lock);
@@ -74,10 +74,10 @@ void shmem_delete_from_page_cache(struct kmm_page *page, void *radswap)
 	void *old = radix_tree_replace(&mapping->i_pages, page->index, radswap);
 	KMM_BUG_ON(old != page);
 	mapping->nrpages--;
-	mapping->host->swapped++;
+	WRITE_ONCE(mapping->host->swapped, mapping->host->swapped + 1);
 	mod_node_page_state(page_pgdat(m, page), NR_FILE_PAGES, -1);
 	mod_node_page_state(page_pgdat(m, page), NR_SHMEM, -1);
-	page->mapping = NULL;
+	WRITE_ONCE(page->mapping, NULL);
 	spin_unlock(&mapping->i_pages_lock);
 	/* The tree's reference; the caller and the swap cache hold theirs. */
 	KMM_BUG_ON(page_ref_count(page) < 2);

@@ -210,8 +210,9 @@ struct kmm_inode {
 	uint64_t dev, ino; /* host identity: one inode per host file */
 	uint64_t i_size;   /* bytes (READ_ONCE: faults read it without a lock) */
 	struct kmm_address_space i_data;
-	struct list_head i_list;     /* on the machine's list of inodes (shmem: its own list) */
-	unsigned long swapped;	     /* shmem: slots holding swap entries (i_pages_lock) */
+	struct list_head i_list; /* on the machine's list of inodes (shmem: its own list) */
+	/* shmem: slots holding swap entries; written under i_pages_lock, swapoff reads it without */
+	unsigned long swapped;
 	struct rw_semaphore i_rwsem; /* serializes write(2)s and the size they extend */
 	char path[256];
 };

@@ -12,37 +12,13 @@
 
 #define RW (KMM_PROT_READ | KMM_PROT_WRITE)
 
-struct fixture {
-	struct kmm_machine *m;
-	struct kmm_task *t;
-	char swap[96];
-};
-
-static void teardown(struct fixture *f)
-{
-	if (f->t)
-		kmm_task_reap(f->t);
-	if (f->m)
-		kmm_machine_destroy(f->m);
-	unlink(f->swap);
-	f->t = NULL;
-	f->m = NULL;
-}
-
 /* A machine with (or without) swap and one task; on failure, nothing is left. */
-static bool setup(struct fixture *f, const char *rmap, bool swap)
+static bool setup(struct reclaim_anon *f, const char *rmap, bool swap)
 {
-	char opts[300];
-	snprintf(f->swap, sizeof(f->swap), "/tmp/kmm-madv-%d-%llx.swap", getpid(),
-		 (unsigned long long)kmm_test_seed);
-	snprintf(opts, sizeof(opts), "--mem 32M --cpus 1 --seed %llu --rmap %s%s%s%s",
-		 (unsigned long long)kmm_test_seed, rmap, swap ? " --swap " : "",
-		 swap ? f->swap : "", swap ? ":64M" : "");
-	f->m = vm_boot(opts);
-	f->t = f->m ? vm_task(f->m, "advisor", 0) : NULL;
-	if (!f->t)
-		teardown(f);
-	return f->t != NULL;
+	char opts[128];
+	snprintf(opts, sizeof(opts), "--mem 32M --cpus 1 --seed %llu --rmap %s",
+		 (unsigned long long)kmm_test_seed, rmap);
+	return reclaim_anon_setup(f, "madv", opts, swap ? "64M" : NULL, 0) == 0;
 }
 
 static unsigned char byte_of(unsigned long page, unsigned int i, unsigned int salt)
@@ -120,7 +96,7 @@ static void run_lazyfree(const char *rmap)
 		N = 512,
 		REDIRTY = 16
 	};
-	struct fixture f = {0};
+	struct reclaim_anon f = {0};
 	expect_true(setup(&f, rmap, true));
 	struct kmm_machine *m = f.m;
 	long a = kmm_mmap(f.t, 0, N * PAGE_SIZE, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
@@ -162,7 +138,7 @@ static void run_lazyfree(const char *rmap)
 	expect_i64_eq(ev(m, "pswpin"), REDIRTY);
 	expect_i64_eq(ev(m, "pglazyfreed"), N - REDIRTY);
 	expect_all_valid(m);
-	teardown(&f);
+	reclaim_anon_destroy(&f);
 }
 
 /*
@@ -175,7 +151,7 @@ static void run_cold(const char *rmap)
 	enum {
 		N = 256
 	};
-	struct fixture f = {0};
+	struct reclaim_anon f = {0};
 	expect_true(setup(&f, rmap, true));
 	struct kmm_machine *m = f.m;
 	char path[64];
@@ -184,7 +160,7 @@ static void run_cold(const char *rmap)
 	struct kmm_file *file = kmm_file_open(m, path, KMM_O_RDONLY, 0, &err);
 	expect_ptr_not_null(file);
 	if (!file) {
-		teardown(&f);
+		reclaim_anon_destroy(&f);
 		return;
 	}
 	/* Two reads activate every page (mark_page_accessed twice). */
@@ -238,7 +214,7 @@ static void run_cold(const char *rmap)
 	expect_int_eq(kmm_munmap(f.t, (unsigned long)fm, N * PAGE_SIZE), 0);
 	kmm_file_close(file);
 	unlink(path);
-	teardown(&f);
+	reclaim_anon_destroy(&f);
 }
 
 /*
@@ -252,7 +228,7 @@ static void run_pageout(const char *rmap)
 	enum {
 		N = 1024
 	};
-	struct fixture f = {0};
+	struct reclaim_anon f = {0};
 	expect_true(setup(&f, rmap, true));
 	struct kmm_machine *m = f.m;
 	struct kmm_error err = {0};
@@ -263,7 +239,7 @@ static void run_pageout(const char *rmap)
 	struct kmm_task *child = kmm_task_fork(f.t, -1, &err);
 	expect_ptr_not_null(child);
 	if (!child) {
-		teardown(&f);
+		reclaim_anon_destroy(&f);
 		return;
 	}
 	/* The child's writes to the upper half give the parent's pages back to it alone. */
@@ -335,7 +311,7 @@ static void run_pageout(const char *rmap)
 	expect_int_eq(kmm_munmap(f.t, (unsigned long)fm, NF * PAGE_SIZE), 0);
 	kmm_file_close(file);
 	unlink(path);
-	teardown(&f);
+	reclaim_anon_destroy(&f);
 
 	/* No swap: anonymous pages cannot go, and are activated. */
 	expect_true(setup(&f, rmap, false));
@@ -349,7 +325,7 @@ static void run_pageout(const char *rmap)
 	expect_i64_eq(ev(m, "pgactivate") - act0, 64);
 	expect_i64_eq(ev(m, "nr_active_anon") - active0, 64);
 	expect_int_eq(check_pages(f.t, (unsigned long)a, 0, 64, 5), 0);
-	teardown(&f);
+	reclaim_anon_destroy(&f);
 }
 
 static void test_lazyfree_objrmap(void)

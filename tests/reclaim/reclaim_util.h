@@ -67,6 +67,60 @@ static inline int make_pattern_file(char *path, size_t len, size_t size, uint64_
 	return 0;
 }
 
+/*
+ * The start of the tests that send one task's memory to swap: a machine
+ * booted with @opts and a swap file of @swap_size ("64M"; NULL: no swap)
+ * at a path named for @name and this process, a task @name on CPU 0, and,
+ * if @pages, a private anonymous region of that many pages, not yet
+ * touched.
+ */
+struct reclaim_anon {
+	struct kmm_machine *m;
+	struct kmm_task *t;
+	unsigned long addr; /* the region */
+	char swap[64];	    /* the swap file's path ("" without swap) */
+};
+
+static inline void reclaim_anon_destroy(struct reclaim_anon *ra)
+{
+	if (ra->t)
+		kmm_task_reap(ra->t);
+	if (ra->m)
+		kmm_machine_destroy(ra->m);
+	if (ra->swap[0])
+		unlink(ra->swap);
+	memset(ra, 0, sizeof(*ra));
+}
+
+/* Returns 0, or -1 with a message and nothing left. */
+static inline int reclaim_anon_setup(struct reclaim_anon *ra, const char *name, const char *opts,
+				     const char *swap_size, unsigned long pages)
+{
+	char buf[256];
+	memset(ra, 0, sizeof(*ra));
+	if (swap_size) {
+		snprintf(ra->swap, sizeof(ra->swap), "/tmp/kmm-%s-%d.swap", name, getpid());
+		snprintf(buf, sizeof(buf), "%s --swap %s:%s", opts, ra->swap, swap_size);
+	} else {
+		snprintf(buf, sizeof(buf), "%s", opts);
+	}
+	ra->m = vm_boot(buf);
+	ra->t = ra->m ? vm_task(ra->m, name, 0) : NULL;
+	long a = 0;
+	if (ra->t && pages) {
+		a = kmm_mmap(ra->t, 0, pages * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
+			     KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
+		if (a < 0)
+			fprintf(stderr, "%s: mmap of %lu pages: %ld\n", name, pages, a);
+	}
+	if (!ra->t || a < 0) {
+		reclaim_anon_destroy(ra);
+		return -1;
+	}
+	ra->addr = (unsigned long)a;
+	return 0;
+}
+
 /* Every checker of the layers reclaim touches; prints what broke. */
 static inline int reclaim_check_all(struct kmm_machine *m)
 {

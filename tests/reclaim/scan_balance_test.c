@@ -19,49 +19,36 @@
 #define PAGES 9000UL
 
 struct world {
-	struct kmm_machine *m;
-	struct kmm_task *t;
+	struct reclaim_anon a; /* the machine, the task and its region */
 	struct kmm_node *pgdat;
 	struct lruvec *lruvec;
-	char swap[64];
 };
 
 static int world_setup(struct world *w)
 {
-	snprintf(w->swap, sizeof(w->swap), "/tmp/kmm-scanbal-%d.swap", getpid());
-	char opts[160];
-	snprintf(opts, sizeof(opts), "--mem 64M --nodes 1 --cpus 1 --swap %s:64M", w->swap);
-	w->m = vm_boot(opts);
-	if (!w->m)
-		return -1;
-	w->t = vm_task(w->m, "anon", 0);
-	long a = kmm_mmap(w->t, 0, PAGES * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
-			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
-	if (a < 0)
+	if (reclaim_anon_setup(&w->a, "scanbal", "--mem 64M --nodes 1 --cpus 1", "64M", PAGES))
 		return -1;
 	for (unsigned long p = 0; p < PAGES; p++) {
 		uint64_t v = p ^ kmm_test_seed;
-		if (kmm_write(w->t, (unsigned long)a + p * PAGE_SIZE, &v, sizeof(v)))
+		if (kmm_write(w->a.t, w->a.addr + p * PAGE_SIZE, &v, sizeof(v)))
 			return -1;
 	}
-	kmm_task_switch_out(w->m);
-	if (reclaim_check_all(w->m)) /* also drains the add batches onto the lists */
+	kmm_task_switch_out(w->a.m);
+	if (reclaim_check_all(w->a.m)) /* also drains the add batches onto the lists */
 		return -1;
-	w->pgdat = NODE_DATA(w->m, 0);
+	w->pgdat = NODE_DATA(w->a.m, 0);
 	w->lruvec = node_lruvec(w->pgdat);
 	return 0;
 }
 
 static void world_destroy(struct world *w)
 {
-	kmm_task_reap(w->t);
-	kmm_machine_destroy(w->m);
-	unlink(w->swap);
+	reclaim_anon_destroy(&w->a);
 }
 
 static unsigned long list_size(struct world *w, enum lru_list lru)
 {
-	return lruvec_lru_size(w->m, w->lruvec, lru, (enum zone_type)(MAX_NR_ZONES - 1));
+	return lruvec_lru_size(w->a.m, w->lruvec, lru, (enum zone_type)(MAX_NR_ZONES - 1));
 }
 
 /* Set the remembered reclaim costs (what refaults and writes charged each type). */
@@ -100,9 +87,9 @@ static void one_pass(struct world *w, int priority)
 	    .may_swap = true,
 	    .proactive = true,
 	};
-	kmm_cpu_enter(w->m, 0);
-	shrink_node(w->m, w->pgdat, &sc);
-	kmm_cpu_exit(w->m);
+	kmm_cpu_enter(w->a.m, 0);
+	shrink_node(w->a.m, w->pgdat, &sc);
+	kmm_cpu_exit(w->a.m);
 }
 
 /* A share under one page scans nothing; above it, the whole pages of it. */
@@ -118,20 +105,20 @@ static void test_fraction_rounds_down(void)
 	set_costs(&w, 1000, 0);
 	snapshot_refaults(w.pgdat);
 
-	long scan0 = vmstat(w.m, "pgscan_anon");
+	long scan0 = vmstat(w.a.m, "pgscan_anon");
 	expect_u64_eq(anon_share(inactive, DEF_PRIORITY, 1000, 0), 0); /* 2 pages * 0.18 */
 	one_pass(&w, DEF_PRIORITY);
-	expect_i64_eq(vmstat(w.m, "pgscan_anon") - scan0, 0);
-	expect_all_valid(w.m);
+	expect_i64_eq(vmstat(w.a.m, "pgscan_anon") - scan0, 0);
+	expect_all_valid(w.a.m);
 
 	/* Priority 10: 8 pages * 0.18 -> 1 page scanned (rounding up scanned 2). */
 	unsigned long share = anon_share(inactive, DEF_PRIORITY - 2, 1000, 0);
 	expect_u64_eq(share, 1);
 	one_pass(&w, DEF_PRIORITY - 2);
-	expect_i64_eq(vmstat(w.m, "pgscan_anon") - scan0, (long)share);
+	expect_i64_eq(vmstat(w.a.m, "pgscan_anon") - scan0, (long)share);
 	/* Its PTE was young from the fault: kept, not reclaimed. */
-	expect_i64_eq(vmstat(w.m, "pgsteal_anon"), 0);
-	expect_all_valid(w.m);
+	expect_i64_eq(vmstat(w.a.m, "pgsteal_anon"), 0);
+	expect_all_valid(w.a.m);
 	world_destroy(&w);
 }
 
@@ -149,23 +136,23 @@ static void test_deactivate_on_refault(void)
 	for (unsigned long k = 0; k < nr_active; k++) {
 		struct kmm_page *page =
 		    list_first_entry(&w.lruvec->lists[LRU_INACTIVE_ANON], struct kmm_page, lru);
-		lruvec_del_page(w.m, w.lruvec, page);
+		lruvec_del_page(w.a.m, w.lruvec, page);
 		SetPageActive(page);
-		lruvec_add_page(w.m, w.lruvec, page);
+		lruvec_add_page(w.a.m, w.lruvec, page);
 	}
 	spin_unlock(&w.lruvec->lru_lock);
 	expect_u64_eq(list_size(&w, LRU_ACTIVE_ANON), nr_active);
-	expect_false(inactive_is_low(w.m, w.lruvec, LRU_INACTIVE_ANON));
-	expect_all_valid(w.m);
+	expect_false(inactive_is_low(w.a.m, w.lruvec, LRU_INACTIVE_ANON));
+	expect_all_valid(w.a.m);
 	set_costs(&w, 0, 0);
 	snapshot_refaults(w.pgdat);
 	int prio = 6;
 
 	/* No refault since the snapshot: the active list is left alone. */
-	long refill0 = vmstat(w.m, "pgrefill"), deact0 = vmstat(w.m, "pgdeactivate");
+	long refill0 = vmstat(w.a.m, "pgrefill"), deact0 = vmstat(w.a.m, "pgdeactivate");
 	one_pass(&w, prio);
-	expect_i64_eq(vmstat(w.m, "pgrefill") - refill0, 0);
-	expect_i64_eq(vmstat(w.m, "pgdeactivate") - deact0, 0);
+	expect_i64_eq(vmstat(w.a.m, "pgrefill") - refill0, 0);
+	expect_i64_eq(vmstat(w.a.m, "pgdeactivate") - deact0, 0);
 	expect_u64_eq(list_size(&w, LRU_ACTIVE_ANON), nr_active);
 
 	/* One refault activated a page: the next pass deactivates the active list's share. */
@@ -173,18 +160,18 @@ static void test_deactivate_on_refault(void)
 	unsigned long share = anon_share(nr_active, prio, 0, 0); /* 62 * 60 / 200 */
 	expect_u64_eq(share, 18);
 	one_pass(&w, prio);
-	expect_i64_eq(vmstat(w.m, "pgrefill") - refill0, (long)share);
+	expect_i64_eq(vmstat(w.a.m, "pgrefill") - refill0, (long)share);
 	/* Every one of them had a young PTE, and every one went: anonymous pages do not rotate. */
-	expect_i64_eq(vmstat(w.m, "pgdeactivate") - deact0, (long)share);
+	expect_i64_eq(vmstat(w.a.m, "pgdeactivate") - deact0, (long)share);
 	expect_u64_eq(list_size(&w, LRU_ACTIVE_ANON), nr_active - share);
-	expect_all_valid(w.m);
+	expect_all_valid(w.a.m);
 
 	/* The snapshot taken at the end of a reclaim run: no more deactivation. */
 	snapshot_refaults(w.pgdat);
 	one_pass(&w, prio);
-	expect_i64_eq(vmstat(w.m, "pgrefill") - refill0, (long)share);
+	expect_i64_eq(vmstat(w.a.m, "pgrefill") - refill0, (long)share);
 	expect_u64_eq(list_size(&w, LRU_ACTIVE_ANON), nr_active - share);
-	expect_all_valid(w.m);
+	expect_all_valid(w.a.m);
 	world_destroy(&w);
 }
 

@@ -17,32 +17,16 @@
 #define MiB   (1UL << 20)
 #define PAGES 2048UL /* 8 MiB of anonymous memory in a 64 MiB machine */
 
-struct world {
-	struct kmm_machine *m;
-	struct kmm_task *t;
-	unsigned long addr;
-	char swap[64];
-};
-
 static uint64_t word_of(unsigned long page, unsigned long k)
 {
 	return (page * 0x9e3779b97f4a7c15ULL) ^ (k * 0xbf58476d1ce4e5b9ULL) ^ kmm_test_seed;
 }
 
-static int world_setup(struct world *w)
+/* The task's region, every word written. */
+static int world_setup(struct reclaim_anon *w)
 {
-	snprintf(w->swap, sizeof(w->swap), "/tmp/kmm-swapbatch-%d.swap", getpid());
-	char opts[160];
-	snprintf(opts, sizeof(opts), "--mem 64M --nodes 1 --cpus 1 --swap %s:32M", w->swap);
-	w->m = vm_boot(opts);
-	if (!w->m)
+	if (reclaim_anon_setup(w, "swapbatch", "--mem 64M --nodes 1 --cpus 1", "32M", PAGES))
 		return -1;
-	w->t = vm_task(w->m, "filler", 0);
-	long a = kmm_mmap(w->t, 0, PAGES * PAGE_SIZE, KMM_PROT_READ | KMM_PROT_WRITE,
-			  KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
-	if (a < 0)
-		return -1;
-	w->addr = (unsigned long)a;
 	uint64_t buf[PAGE_SIZE / 8];
 	for (unsigned long p = 0; p < PAGES; p++) {
 		for (unsigned long k = 0; k < PAGE_SIZE / 8; k++)
@@ -55,7 +39,7 @@ static int world_setup(struct world *w)
 }
 
 /* Every byte of every page, as written. */
-static int world_check(struct world *w)
+static int world_check(struct reclaim_anon *w)
 {
 	uint64_t buf[PAGE_SIZE / 8];
 	for (unsigned long p = 0; p < PAGES; p++) {
@@ -74,15 +58,8 @@ static int world_check(struct world *w)
 	return 0;
 }
 
-static void world_destroy(struct world *w)
-{
-	kmm_task_reap(w->t);
-	kmm_machine_destroy(w->m);
-	unlink(w->swap);
-}
-
 /* Reclaim until the task's pages are in swap (two passes: young PTEs first activate). */
-static unsigned long reclaim_all(struct world *w)
+static unsigned long reclaim_all(struct reclaim_anon *w)
 {
 	unsigned long got = 0;
 	kmm_cpu_enter(w->m, 0);
@@ -95,7 +72,7 @@ static unsigned long reclaim_all(struct world *w)
 /* No errors: each page written once, in runs. */
 static void test_batched_swapout(void)
 {
-	struct world w;
+	struct reclaim_anon w;
 	expect_int_eq(world_setup(&w), 0);
 	long out0 = vmstat(w.m, "pswpout");
 	reclaim_all(&w);
@@ -116,13 +93,13 @@ static void test_batched_swapout(void)
 	expect_u64_eq(info.reads, PAGES);
 	expect_u64_le(info.read_ios, PAGES / 4); /* readahead windows of 8 slots */
 	expect_all_valid(w.m);
-	world_destroy(&w);
+	reclaim_anon_destroy(&w);
 }
 
 /* One write error in a batch: that page alone stays, dirty; the rest goes out. */
 static void test_batched_write_error(enum kmm_swap_write_fault kind, const char *why)
 {
-	struct world w;
+	struct reclaim_anon w;
 	expect_int_eq(world_setup(&w), 0);
 	kmm_swap_set_write_fault(w.m, kind);
 	struct kmm_fault_attr *fw = kmm_swap_fail_write(w.m);
@@ -185,7 +162,7 @@ static void test_batched_write_error(enum kmm_swap_write_fault kind, const char 
 	kmm_swap_area_info(w.m, 0, &info);
 	expect_u64_eq(info.read_errors, 0);
 	expect_all_valid(w.m);
-	world_destroy(&w);
+	reclaim_anon_destroy(&w);
 }
 
 static void test_batched_eio(void)

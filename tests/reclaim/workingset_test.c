@@ -250,22 +250,19 @@ static void test_file_activated(void)
  */
 static void anon_refaults(const char *design)
 {
-	char opts[256], swap[64];
-	snprintf(swap, sizeof(swap), "/tmp/kmm-ws-%d.swap", getpid());
-	snprintf(opts, sizeof(opts), "--mem 32M --cpus 1 --rmap %s --swap %s:80M", design, swap);
-	struct kmm_machine *m = vm_boot(opts);
-	expect_ptr_not_null(m);
-	if (!m)
-		return;
-	struct kmm_task *t = vm_task(m, "anon", 0);
+	char opts[64];
+	struct reclaim_anon ra;
 	size_t len = 48 * MiB;
-	long a = kmm_mmap(t, 0, len, RW, KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS, NULL, 0);
-	expect_i64_ge(a, 0);
+	snprintf(opts, sizeof(opts), "--mem 32M --cpus 1 --rmap %s", design);
+	expect_int_eq(reclaim_anon_setup(&ra, "ws", opts, "80M", len / PAGE_SIZE), 0);
+	struct kmm_machine *m = ra.m;
+	struct kmm_task *t = ra.t;
+	unsigned long a = ra.addr;
 	for (int pass = 0; pass < 2; pass++) {
 		long in0 = vmstat(m, "pswpin"), ref0 = vmstat(m, "workingset_refault_anon");
 		for (size_t off = 0; off < len; off += PAGE_SIZE) {
 			uint64_t v = off + (uint64_t)pass;
-			expect_int_eq(kmm_write(t, (unsigned long)a + off, &v, sizeof(v)), 0);
+			expect_int_eq(kmm_write(t, a + off, &v, sizeof(v)), 0);
 			if ((off / PAGE_SIZE) % 32 == 31) {
 				kmm_task_switch_out(m);
 				kmm_cpu_enter(m, 0);
@@ -289,18 +286,16 @@ static void anon_refaults(const char *design)
 	/* Every page written twice still holds the second value. */
 	for (size_t off = 0; off < len; off += 97 * PAGE_SIZE) {
 		uint64_t v = 0;
-		expect_int_eq(kmm_read(t, (unsigned long)a + off, &v, sizeof(v)), 0);
+		expect_int_eq(kmm_read(t, a + off, &v, sizeof(v)), 0);
 		expect_u64_eq(v, off + 1);
 	}
 	expect_u64_gt(swap_shadows(m), 0);
 	/* Unmapping frees the slots, and with them their shadows. */
-	expect_int_eq(kmm_munmap(t, (unsigned long)a, len), 0);
+	expect_int_eq(kmm_munmap(t, a, len), 0);
 	expect_u64_eq(swap_shadows(m), 0);
 	expect_all_valid(m);
 	kmm_task_exit(t, 0);
-	kmm_task_reap(t);
-	kmm_machine_destroy(m);
-	unlink(swap);
+	reclaim_anon_destroy(&ra);
 }
 
 static void test_anon_objrmap(void)
