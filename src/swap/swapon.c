@@ -646,7 +646,7 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 	/*
 	 * A CPU's get_swap_device stores its count, then reads the flags, with
 	 * no fence between: the membarrier makes every thread pass a full
-	 * barrier, after which each either saw SWP_USED gone or has its count
+	 * barrier, after which each either saw SWP_VALID gone or has its count
 	 * where the sum below reads it.
 	 */
 	if (si->users_pcpu)
