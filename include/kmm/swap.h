@@ -92,8 +92,6 @@ struct kmm_swap_area_info {
 	 * /proc/diskstats' time spent reading; it depends on the host's cache).
 	 */
 	unsigned long read_ns;
-	/* Ranges handed to the host's read-ahead thread (vm.swap_host_readahead_kb). */
-	unsigned long host_ra_reqs;
 };
 /* Fill @info for area @type; -ENOENT if no area has that type. */
 int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_info *info);

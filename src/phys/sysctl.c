@@ -59,7 +59,6 @@ static const struct vm_sysctl {
     {"dirty_background_ratio", KMM_SYSCTL_VM, SYSCTL_NUMBER, 0, 100, "from 0 to 100"},
     {"swappiness", KMM_SYSCTL_RECLAIM, SYSCTL_NUMBER, 0, 200, "from 0 to 200"},
     {"page-cluster", KMM_SYSCTL_SWAP, SYSCTL_NUMBER, 0, 31, "from 0 to 31"},
-    {"swap_host_readahead_kb", KMM_SYSCTL_SWAP, SYSCTL_NUMBER, 0, 1L << 20, "from 0 to 2^20"},
 };
 
 static const struct vm_sysctl *sysctl_find(const char *name)

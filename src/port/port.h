@@ -70,21 +70,6 @@ void kmm_port_waitq_wait(struct kmm_port_waitq *wq, uint64_t timeout_ns);
 void kmm_port_waitq_wake_all(struct kmm_port_waitq *wq);
 
 /*
- * Read-ahead of a host file on a host thread of its own: the file's data is
- * brought into the host's page cache ahead of the reader, while the reader
- * goes on computing, as a disk's own read-ahead cache would. Nothing kmm
- * can see changes, only when the host's bytes arrive. kmm_port_prefetch()
- * never blocks: it records the range [@off, @off + @len) (the latest
- * request replaces an older one not yet started) and returns.
- */
-typedef struct kmm_port_prefetcher kmm_port_prefetcher;
-/* NULL if no thread could be started (then prefetching is simply off). */
-kmm_port_prefetcher *kmm_port_prefetcher_start(int fd);
-void kmm_port_prefetch(kmm_port_prefetcher *p, uint64_t off, uint64_t len);
-/* Stop the thread and wait for it (the fd stays open). */
-void kmm_port_prefetcher_stop(kmm_port_prefetcher *p);
-
-/*
  * An asymmetric barrier: make every thread of the process execute a full
  * memory barrier before this returns (Linux membarrier(2), private
  * expedited). It lets the hot path of the software TLB go without a fence:

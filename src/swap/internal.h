@@ -152,12 +152,8 @@ struct swap_info {
 	struct kmm_machine *machine;
 	/* The file. */
 	int fd;
-	/* The host thread reading ahead of a sequential swap-in (host_readahead()); NULL: none yet. */
-	kmm_port_prefetcher *prefetcher;
-	unsigned long host_ra_to;   /* the slot the host has been asked to read up to */
-	atomic_long_t host_ra_reqs; /* requests handed to that thread */
-	uint64_t dev, ino;	    /* the file's identity: swapoff finds the area by it */
-	unsigned int swap_flags;    /* KMM_SWAP_SYNC */
+	uint64_t dev, ino;	 /* the file's identity: swapoff finds the area by it */
+	unsigned int swap_flags; /* KMM_SWAP_SYNC */
 	char path[256];
 	unsigned char uuid[16];
 	char label[17];
@@ -199,8 +195,6 @@ struct swap_state {
 	struct kmm_fault_attr fail_write, fail_read;
 	enum kmm_swap_write_fault write_fault;
 	unsigned int page_cluster; /* vm.page-cluster: readahead of 2^page_cluster slots */
-	/* vm.swap_host_readahead_kb: the host's read-ahead of a sequential swap-in; 0: off. */
-	unsigned long host_ra_kb;
 	/* The readahead window's history (Linux swapin_nr_pages' statics). */
 	atomic_t swapin_readahead_hits; /* readahead pages used since the last window */
 	unsigned long ra_prev_offset;	/* the slot of the last fault without hits */

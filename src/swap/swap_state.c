@@ -381,49 +381,6 @@ int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_e
 	return readahead_window_slots(m, entry, out, max, 1UL << page_cluster);
 }
 
-/*
- * A window at its widest is a sequential swap-in: ask the host to read the
- * next vm.swap_host_readahead_kb of the file on its own thread, so that the
- * next windows' reads find it in the host's page cache. kmm's readahead
- * (the pages, the swap cache, the counters) is unchanged; only the wait for
- * the host's bytes overlaps the faults. A new request goes out when the
- * faults come within half the distance of what was asked; a jump elsewhere
- * starts over from the jump.
- */
-static void host_readahead(struct kmm_machine *m, swp_entry_t entry, unsigned int window)
-{
-	unsigned long kb = READ_ONCE(swap_state(m)->host_ra_kb);
-	if (!kb || window < 8)
-		return;
-	struct swap_info *si = get_swap_device(m, entry);
-	if (!si)
-		return;
-	unsigned long dist = kb / (PAGE_SIZE / 1024);
-	unsigned long next = (swp_offset(entry) | (window - 1)) + 1;
-	unsigned long to = READ_ONCE(si->host_ra_to);
-	if (next > to || next + 2 * dist < to)
-		to = next; /* not following the last request: start over here */
-	if (to >= next + dist / 2 || next >= si->max)
-		goto out;
-	kmm_port_prefetcher *p = __atomic_load_n(&si->prefetcher, __ATOMIC_ACQUIRE);
-	if (!p) {
-		kmm_port_prefetcher *mine = kmm_port_prefetcher_start(si->fd);
-		if (!mine)
-			goto out;
-		if (!__atomic_compare_exchange_n(&si->prefetcher, &p, mine, false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
-			kmm_port_prefetcher_stop(mine); /* another CPU started one first */
-		else
-			p = mine;
-	}
-	unsigned long end = kmm_min(next + dist, si->max);
-	kmm_port_prefetch(p, (uint64_t)to * PAGE_SIZE, (uint64_t)(end - to) * PAGE_SIZE);
-	atomic_long_inc(&si->host_ra_reqs);
-	WRITE_ONCE(si->host_ra_to, end);
-out:
-	put_swap_device(si);
-}
-
 struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
 {
 	swp_entry_t slots[64], fresh_e[64];
@@ -432,7 +389,6 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 	bool new_page;
 	*err = 0;
 	unsigned int window = swapin_nr_pages(m, swp_offset(entry));
-	host_readahead(m, entry, window);
 	int n = readahead_window_slots(m, entry, slots, (int)window, window);
 	/* Slot order (the target came first): neighbouring slots become one read. */
 	for (int i = 1; i < n; i++)

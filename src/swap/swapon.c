@@ -31,19 +31,16 @@ static long swap_hook_nr_swap_pages(struct kmm_machine *m)
 	return get_nr_swap_pages(m);
 }
 
-/* vm.page-cluster and vm.swap_host_readahead_kb through kmm_sysctl_set(), which checked the range. */
+/* vm.page-cluster through kmm_sysctl_set(), which checked the range (0..31). */
 static void swap_sysctl_set(struct kmm_machine *m, const char *name, long value)
 {
-	if (!strcmp(name, "swap_host_readahead_kb"))
-		WRITE_ONCE(swap_state(m)->host_ra_kb, (unsigned long)value);
-	else
-		WRITE_ONCE(swap_state(m)->page_cluster, (unsigned int)value);
+	(void)name;
+	WRITE_ONCE(swap_state(m)->page_cluster, (unsigned int)value);
 }
 
 static long swap_sysctl_get(struct kmm_machine *m, const char *name)
 {
-	if (!strcmp(name, "swap_host_readahead_kb"))
-		return (long)READ_ONCE(swap_state(m)->host_ra_kb);
+	(void)name;
 	return READ_ONCE(swap_state(m)->page_cluster);
 }
 
@@ -60,7 +57,6 @@ int swap_init(struct kmm_machine *m, struct kmm_error *err)
 	INIT_LIST_HEAD(&ss->swap_avail_head);
 	ss->least_priority = -1;
 	ss->page_cluster = 3; /* vm.page-cluster: 8 slots of readahead */
-	ss->host_ra_kb = 2048;
 	kmm_fault_attr_init(&ss->fail_write, m->cfg.seed + 11);
 	kmm_fault_attr_init(&ss->fail_read, m->cfg.seed + 12);
 	m->swap = ss;
@@ -95,10 +91,6 @@ static void swap_info_release(struct kmm_machine *m, struct swap_info *si)
 	if (si->cluster_next_cpu)
 		kmm_port_free(si->cluster_next_cpu,
 			      si->nr_cpu_slots * sizeof(*si->cluster_next_cpu));
-	if (si->prefetcher)
-		kmm_port_prefetcher_stop(si->prefetcher);
-	si->prefetcher = NULL;
-	si->host_ra_to = 0;
 	if (si->fd >= 0)
 		kmm_port_close(si->fd);
 	WRITE_ONCE(si->swap_map, NULL);
@@ -375,7 +367,6 @@ static int setup_swap_area(struct kmm_machine *m, struct swap_info *si,
 	atomic_long_set(&si->write_ios, 0);
 	atomic_long_set(&si->read_ios, 0);
 	atomic_long_set(&si->read_ns, 0);
-	atomic_long_set(&si->host_ra_reqs, 0);
 	atomic_set(&si->users, 0);
 	if (init_swap_address_space(m, si))
 		return kmm_error_set(err, -ENOMEM, "%s: out of host memory for the swap cache",
@@ -766,7 +757,6 @@ int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_inf
 	info->write_ios = (unsigned long)atomic_long_read(&si->write_ios);
 	info->read_ios = (unsigned long)atomic_long_read(&si->read_ios);
 	info->read_ns = (unsigned long)atomic_long_read(&si->read_ns);
-	info->host_ra_reqs = (unsigned long)atomic_long_read(&si->host_ra_reqs);
 	swapon_unlock(ss);
 	return 0;
 }

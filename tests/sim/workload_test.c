@@ -94,8 +94,8 @@ static const struct bad {
      "w.kmm:1:8: expected a tunable (min_free_kbytes, watermark_scale_factor, "
      "watermark_boost_factor, percpu_pagelist_high_fraction, lowmem_reserve_ratio, "
      "transparent_hugepage/enabled, max_map_count, mmap_min_addr, stack_guard_gap, "
-     "fault_around_bytes, dirty_ratio, dirty_background_ratio, swappiness, page-cluster or "
-     "swap_host_readahead_kb), found 'foo'"},
+     "fault_around_bytes, dirty_ratio, dirty_background_ratio, swappiness or page-cluster), found "
+     "'foo'"},
     {"sysctl swappiness=201", 21, "w.kmm:1:19: expected swappiness from 0 to 200, found '201'"},
     {"sysctl fault_around_bytes=12288", 31,
      "w.kmm:1:27: expected fault_around_bytes as a power of two from 4096 to 262144, found "
