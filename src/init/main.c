@@ -58,7 +58,8 @@ struct kmm_machine *kmm_boot(const struct kmm_config *cfg, struct kmm_error *err
 		goto fail;
 	build_all_zonelists(m);
 	mem_init(m);
-	kmem_cache_init(m);
+	if (kmem_cache_init(m, err))
+		goto fail;
 	if (vm_init(m, err))
 		goto fail;
 	if (swap_init(m, err))

@@ -633,10 +633,11 @@ static void slab_apply_boot_debug(struct kmm_machine *m)
 		kmm_port_snprintf(st->debug_only, sizeof(st->debug_only), "%s", comma + 1);
 }
 
-void kmem_cache_init(struct kmm_machine *m)
+int kmem_cache_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	struct kmm_slab_state *st = kmm_port_alloc(sizeof(*st));
-	KMM_BUG_ON_MSG(!st, "no host memory for the slab allocator's state");
+	if (!st)
+		return kmm_error_set(err, -ENOMEM, "no host memory for the slab allocator's state");
 	m->slab = st;
 	spin_lock_init(&st->lock);
 	INIT_LIST_HEAD(&st->caches);
@@ -652,7 +653,17 @@ void kmem_cache_init(struct kmm_machine *m)
 	size_t struct_size = KMM_ALIGN(kmem_cache_struct_size(m), (size_t)KMM_CACHELINE);
 	unsigned int boot_order = get_order(2 * struct_size);
 	char *boot = kmm_get_free_pages(m, GFP_NOWAIT | __GFP_ZERO, boot_order);
-	KMM_BUG_ON_MSG(!boot, "no memory to start the slab allocator");
+	if (!boot) {
+		/* A machine whose reservations (memmap, swiotlb, crash kernel...) left the kernel nothing. */
+		return kmm_error_set(err, -ENOMEM,
+				     "the kernel has no memory left to start its slab allocator "
+				     "(%luK free after the boot reservations, none of it in an "
+				     "order-%u block of a zone the kernel may allocate from): give "
+				     "the machine more memory, or less to the reservations or to "
+				     "ZONE_MOVABLE (kernelcore/movablecore)",
+				     global_zone_page_state(m, NR_FREE_PAGES) << (PAGE_SHIFT - 10),
+				     boot_order);
+	}
 	struct kmm_kmem_cache *boot_node = (void *)boot, *boot_cache = (void *)(boot + struct_size);
 	KMM_BUG_ON(kmem_cache_open(m, boot_node, "kmem_cache_node", sizeof(struct kmem_cache_node),
 				   0, SLAB_HWCACHE_ALIGN, NULL));
@@ -675,6 +686,7 @@ void kmem_cache_init(struct kmm_machine *m)
 
 	pr_info(m, "SLUB: HWalign=%d, Order=0-%d, MinObjects=0, CPUs=%d, Nodes=%d", KMM_CACHELINE,
 		SLUB_MAX_ORDER, m->nr_cpus, m->nr_node_ids);
+	return 0;
 }
 
 void kmem_cache_destroy_all(struct kmm_machine *m)

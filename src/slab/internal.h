@@ -494,7 +494,7 @@ struct kmm_kmem_cache *create_cache(struct kmm_machine *m, const char *name, uns
 				    unsigned int align, slab_flags_t flags, void (*ctor)(void *),
 				    struct kmm_error *err);
 unsigned int calculate_order(unsigned int size, unsigned int min_objects);
-void kmem_cache_init(struct kmm_machine *m);
+int kmem_cache_init(struct kmm_machine *m, struct kmm_error *err);
 void kmem_cache_destroy_all(struct kmm_machine *m);
 /* Every slab page of @s, in pfn order (memmap scan: for validation and reports). */
 void for_each_slab_of(struct kmm_kmem_cache *s,

@@ -7,7 +7,7 @@
 #include <kmm/slab.h>
 
 /* Start the slab allocator: the boot caches and kmalloc (after mem_init). */
-void kmem_cache_init(struct kmm_machine *m);
+int kmem_cache_init(struct kmm_machine *m, struct kmm_error *err);
 /* Release the slab allocator's host memory when the machine goes. */
 void kmem_cache_destroy_all(struct kmm_machine *m);
 

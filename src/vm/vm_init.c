@@ -37,6 +37,14 @@ int vm_init_early(struct kmm_machine *m, struct kmm_error *err)
 	if (!vm)
 		return kmm_error_set(err, -ENOMEM, "no memory for the address-space layer");
 	m->vm = vm;
+	/* The lists teardown walks, ready even if the boot stops before vm_init. */
+	spin_lock_init(&vm->mmlist_lock);
+	INIT_LIST_HEAD(&vm->mmlist);
+	spin_lock_init(&vm->inode_lock);
+	INIT_LIST_HEAD(&vm->inodes);
+	INIT_LIST_HEAD(&vm->shmem_inodes);
+	spin_lock_init(&vm->task_lock);
+	INIT_LIST_HEAD(&vm->tasks);
 	shadow_nodes_init(m);
 	uint64_t bss = m->kernel_pieces[KP_BSS].start;
 	if (m->kernel_pieces[KP_BSS].size >= PAGE_SIZE) {
@@ -77,13 +85,6 @@ static long vm_sysctl_get(struct kmm_machine *m, const char *name)
 int vm_init(struct kmm_machine *m, struct kmm_error *err)
 {
 	struct vm_state *vm = vm_state(m);
-	spin_lock_init(&vm->mmlist_lock);
-	INIT_LIST_HEAD(&vm->mmlist);
-	spin_lock_init(&vm->inode_lock);
-	INIT_LIST_HEAD(&vm->inodes);
-	INIT_LIST_HEAD(&vm->shmem_inodes);
-	spin_lock_init(&vm->task_lock);
-	INIT_LIST_HEAD(&vm->tasks);
 	vm->next_pid = 1;
 	vm->max_map_count = DEFAULT_MAX_MAP_COUNT;
 	vm->stack_guard_gap = STACK_GUARD_GAP_PAGES << PAGE_SHIFT;

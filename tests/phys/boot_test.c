@@ -378,16 +378,23 @@ static int try_boot_in_child(char **argv, char *msg, size_t len)
 
 static void test_bad_options(void)
 {
-	char notdmesg[64], binary[64], highonly[64];
+	char notdmesg[64], binary[64], highonly[64], nokernel[64];
 	const char text[] = "hello\nthis is not a boot log\n";
 	const char bin[] = "BIOS-e820: \0\1\2";
 	/* An i386 machine whose RAM is all above 896 MiB: no lowmem to boot with. */
 	const char high[] = "0x3ac00000 0x3f000000 usable\n";
+	/*
+	 * FLATMEM whose memmap and swiotlb take all the RAM below 4 GiB, the
+	 * rest in ZONE_MOVABLE: the slab allocator has no page to start from.
+	 */
+	const char nok[] = "cpus 2\n0x1000 0xe9c800 reserved\n0xe9d000 0x8e9d000 usable 0\n"
+			   "0x100000000 0x1009f7000 usable 0\n";
+	expect_true(write_temp(nokernel, sizeof(nokernel), nok, sizeof(nok) - 1));
 	expect_true(write_temp(notdmesg, sizeof(notdmesg), text, sizeof(text) - 1));
 	expect_true(write_temp(binary, sizeof(binary), bin, sizeof(bin) - 1));
 	expect_true(write_temp(highonly, sizeof(highonly), high, sizeof(high) - 1));
 	const struct {
-		char *argv[8];
+		char *argv[10];
 		const char *expect; /* in the message */
 	} cases[] = {
 	    {{"--mem", "1M"}, "--mem"},
@@ -409,6 +416,9 @@ static void test_bad_options(void)
 	    {{"--mem"}, "--mem"},
 	    {{"--no-such-option"}, "--no-such-option"},
 	    {{"--arch", "i386", "--kernel-image", "none", "--map", highonly}, highonly},
+	    {{"--map", nokernel, "--model", "flat", "--kernel-image", "none", "--kernelcore",
+	      "46%"},
+	     "no memory left to start its slab allocator"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char msg[512], what[256] = "";
@@ -428,6 +438,7 @@ static void test_bad_options(void)
 	unlink(notdmesg);
 	unlink(binary);
 	unlink(highonly);
+	unlink(nokernel);
 }
 
 /* --- sysctl errors -------------------------------------------------------------------- */
