@@ -121,6 +121,28 @@ static inline int reclaim_anon_setup(struct reclaim_anon *ra, const char *name, 
 	return 0;
 }
 
+/*
+ * Boot a machine of @mem with @ncpus CPUs, the @rmap design and two swap
+ * areas of @area each at the same priority, so that slots alternate
+ * between them; their files /tmp/kmm-@tag-PID-SEED-N.swap are named into
+ * @path0 and @path1 (@len bytes each). NULL if the boot failed.
+ */
+static inline struct kmm_machine *reclaim_boot_two_swap_areas(char *path0, char *path1, size_t len,
+							      const char *tag, uint64_t seed,
+							      const char *mem, int ncpus,
+							      const char *rmap, const char *area)
+{
+	char opts[256]; /* vm_boot's limit */
+	char *paths[2] = {path0, path1};
+	for (int a = 0; a < 2; a++)
+		snprintf(paths[a], len, "/tmp/kmm-%s-%d-%llx-%d.swap", tag, getpid(),
+			 (unsigned long long)seed, a);
+	snprintf(opts, sizeof(opts),
+		 "--mem %s --cpus %d --seed %llu --rmap %s --swap %s:%s:5 --swap %s:%s:5", mem,
+		 ncpus, (unsigned long long)seed, rmap, path0, area, path1, area);
+	return vm_boot(opts);
+}
+
 /* Every checker of the layers reclaim touches; prints what broke. */
 static inline int reclaim_check_all(struct kmm_machine *m)
 {

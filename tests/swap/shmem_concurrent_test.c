@@ -500,16 +500,10 @@ static struct world *world_setup(const char *rmap)
 {
 	struct world *w = calloc(1, sizeof(*w));
 	struct kmm_error err = {0};
-	char opts[256];
 	w->seed = kmm_test_seed;
-	for (int a = 0; a < NAREAS; a++)
-		snprintf(w->swap[a], sizeof(w->swap[a]), "/tmp/kmm-shmemconc-%d-%llx-%d.swap",
-			 getpid(), (unsigned long long)w->seed, a);
 	/* Two areas of equal priority, each able to hold everything alone. */
-	snprintf(opts, sizeof(opts),
-		 "--mem 16M --cpus %d --seed %llu --rmap %s --swap %s:32M:5 --swap %s:32M:5", NCPUS,
-		 (unsigned long long)w->seed, rmap, w->swap[0], w->swap[1]);
-	w->m = vm_boot(opts);
+	w->m = reclaim_boot_two_swap_areas(w->swap[0], w->swap[1], sizeof(w->swap[0]), "shmemconc",
+					   w->seed, "16M", NCPUS, rmap, "32M");
 	if (!w->m)
 		return w;
 	for (int c = 0; c < NCPUS; c++)

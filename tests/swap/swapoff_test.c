@@ -126,15 +126,9 @@ static int do_fork(struct sworld *w, struct stask *parent)
 static struct sworld *world_setup(const char *rmap, int tasks, unsigned long mib)
 {
 	struct sworld *w = calloc(1, sizeof(*w));
-	char opts[400];
 	w->seed = kmm_test_seed;
-	for (int a = 0; a < 2; a++)
-		snprintf(w->swap[a], sizeof(w->swap[a]), "/tmp/kmm-swapoff-%d-%llx-%d.swap",
-			 getpid(), (unsigned long long)w->seed, a);
-	snprintf(opts, sizeof(opts),
-		 "--mem 32M --cpus %d --seed %llu --rmap %s --swap %s:64M:5 --swap %s:64M:5", NCPUS,
-		 (unsigned long long)w->seed, rmap, w->swap[0], w->swap[1]);
-	w->m = vm_boot(opts);
+	w->m = reclaim_boot_two_swap_areas(w->swap[0], w->swap[1], sizeof(w->swap[0]), "swapoff",
+					   w->seed, "32M", NCPUS, rmap, "64M");
 	if (!w->m)
 		return NULL;
 	w->pages = mib * MiB / PAGE_SIZE;
