@@ -331,8 +331,18 @@ static void test_rss(void)
 	printf("  decay: base %ld MiB, peak %ld MiB, at free %ld MiB, 2.5 s later %ld MiB\n", base,
 	       peak, freed, after);
 	expect_true(exited_0(&r));
-	/* At the free only the threshold (256 MiB retained at most) applies. */
-	expect_i64_ge(freed, base + 200);
+	/*
+	 * At the free only the threshold (256 MiB retained at most) applies,
+	 * unless the frees themselves took long enough for the decay to act
+	 * (a loaded machine: the process was not running for seconds).
+	 */
+	long took = figure(r.out, "frees took ");
+	if (took < 500)
+		expect_i64_ge(freed, base + 200);
+	else
+		printf("  decay: the frees took %ld ms, so the decay may have acted already: "
+		       "the figure at the free is not checked\n",
+		       took);
 	expect_i64_le(after, base + 40);
 	run_free(&r);
 

@@ -373,12 +373,19 @@ static int mode_rss(const char *how)
 			memset(small[i], i, 100);
 		}
 		long peak = rss_kib();
+		struct timespec f0, f1;
+		clock_gettime(CLOCK_MONOTONIC, &f0);
 		for (int i = 0; i < RUNS; i++)
 			free(run[i]);
 		for (int i = 0; i < SMALL; i++)
 			free(small[i]);
-		printf("rss: round %d: base %ld MiB, peak %ld MiB, after free %ld MiB\n", round,
-		       base >> 10, peak >> 10, rss_kib() >> 10);
+		long freed = rss_kib();
+		clock_gettime(CLOCK_MONOTONIC, &f1);
+		printf(
+		    "rss: round %d: base %ld MiB, peak %ld MiB, after free %ld MiB (frees took %ld "
+		    "ms)\n",
+		    round, base >> 10, peak >> 10, freed >> 10,
+		    (long)((f1.tv_sec - f0.tv_sec) * 1000 + (f1.tv_nsec - f0.tv_nsec) / 1000000));
 	}
 	if (!strcmp(how, "trim")) {
 		int r = malloc_trim(0);
