@@ -1238,18 +1238,22 @@ static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_m
 	bench_table_num(&t, med[DDW]);
 	bench_table_num(&t, med[OUT] / med[DDW]);
 	bench_table_cell(&t, "%s", "");
-	bench_table_cell(&t, "%s", "in, cold (read faults, readahead)");
-	bench_table_cell(&t, "dropped: %.0f%% / %.0f%%", 100 * med[C_COLD], 100 * med[DDC_COLD]);
-	bench_table_num(&t, med[COLD]);
-	bench_table_num(&t, med[DDC]);
-	bench_table_num(&t, med[COLD] / med[DDC]);
-	bench_table_num(&t, med[W_COLD]);
-	bench_table_cell(&t, "%s", "in, warm (read faults, readahead)");
-	bench_table_cell(&t, "kept: %.0f%% / %.0f%%", 100 * med[C_WARM], 100 * med[DDC_WARM]);
-	bench_table_num(&t, med[WARM]);
-	bench_table_num(&t, med[DDWARM]);
-	bench_table_num(&t, med[WARM] / med[DDWARM]);
-	bench_table_num(&t, med[W_WARM]);
+	static const struct {
+		const char *dir, *cache;
+		int kmm, dd, cached, dd_cached, wait;
+	} in_rows[] = {
+	    {"in, cold (read faults, readahead)", "dropped", COLD, DDC, C_COLD, DDC_COLD, W_COLD},
+	    {"in, warm (read faults, readahead)", "kept", WARM, DDWARM, C_WARM, DDC_WARM, W_WARM},
+	};
+	for (size_t r = 0; r < sizeof(in_rows) / sizeof(in_rows[0]); r++) {
+		bench_table_cell(&t, "%s", in_rows[r].dir);
+		bench_table_cell(&t, "%s: %.0f%% / %.0f%%", in_rows[r].cache,
+				 100 * med[in_rows[r].cached], 100 * med[in_rows[r].dd_cached]);
+		bench_table_num(&t, med[in_rows[r].kmm]);
+		bench_table_num(&t, med[in_rows[r].dd]);
+		bench_table_num(&t, med[in_rows[r].kmm] / med[in_rows[r].dd]);
+		bench_table_num(&t, med[in_rows[r].wait]);
+	}
 	printf("\n");
 	bench_goal_header();
 	bench_goal("reclaim swap-out time / dd write time", med[DDW] / med[OUT], 1.25, "x");

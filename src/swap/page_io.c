@@ -355,14 +355,23 @@ static const char *swap_read_precheck(struct swap_state *ss, struct swap_info *s
 	return NULL;
 }
 
+/* One request to the file for @cnt pages from slot @first, counted and timed (read_ns). */
+static long swap_file_read(struct swap_info *si, const struct kmm_port_iovec *iov, int cnt,
+			   unsigned long first)
+{
+	atomic_long_inc(&si->read_ios);
+	uint64_t t0 = kmm_port_now_ns();
+	long n = kmm_port_preadv(si->fd, iov, cnt, (uint64_t)first * PAGE_SIZE);
+	atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
+	return n;
+}
+
 /* One page, one pread; the reason it failed, or NULL. */
 static const char *swap_read_slot(struct swap_info *si, void *data, unsigned long offset, char *buf,
 				  size_t len)
 {
-	atomic_long_inc(&si->read_ios);
-	uint64_t t0 = kmm_port_now_ns();
-	long n = kmm_port_pread(si->fd, data, PAGE_SIZE, (uint64_t)offset * PAGE_SIZE);
-	atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
+	struct kmm_port_iovec v = {data, PAGE_SIZE};
+	long n = swap_file_read(si, &v, 1, offset);
 	if (n < 0) {
 		kmm_port_snprintf(buf, len, "%s", kmm_port_strerror((int)-n));
 		return buf;
@@ -420,10 +429,7 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 			k++;
 		}
 		if (k) {
-			atomic_long_inc(&si->read_ios);
-			uint64_t t0 = kmm_port_now_ns();
-			long done = kmm_port_preadv(si->fd, bufs, k, (uint64_t)first * PAGE_SIZE);
-			atomic_long_add((long)(kmm_port_now_ns() - t0), &si->read_ns);
+			long done = swap_file_read(si, bufs, k, first);
 			for (int j = 0; j < k; j++) {
 				const char *w = NULL;
 				if (done != (long)k * (long)PAGE_SIZE)
