@@ -27,6 +27,10 @@
  * exit no slot is in use (SwapFree == SwapTotal, swap_map all zeros). Both
  * rmap designs.
  *
+ * A stress run for races that show once in many runs: KMM_SHMEMCONC_ROUNDS
+ * and KMM_SHMEMCONC_SWITCHES (the swap area switches per round) raise the
+ * CI size (3 rounds of 2 switches), e.g. 20 rounds of 30 with --scale 2.
+ *
  * KMM_TEST_CONCURRENT
  */
 #include "../reclaim/reclaim_util.h"
@@ -52,8 +56,9 @@
 #else
 #define STEPS 8000
 #endif
-#define ROUNDS 3
-#define LIVES  8 /* short-lived regions per round, at least */
+#define ROUNDS	 3 /* unless KMM_SHMEMCONC_ROUNDS says otherwise */
+#define SWITCHES 2 /* per round, unless KMM_SHMEMCONC_SWITCHES says otherwise */
+#define LIVES	 8 /* short-lived regions per round, at least */
 
 struct region {
 	unsigned long addr; /* the same in every task: fork copies the layout */
@@ -604,8 +609,25 @@ static void run_round(struct world *w, int switches)
 	expect_int_eq(w->eph.state, EPH_NONE);
 }
 
+/* A positive count from the environment variable @name, else @dflt. */
+static int env_count(const char *name, int dflt)
+{
+	const char *s = getenv(name);
+	if (!s)
+		return dflt;
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || v < 1 || v > 100000) {
+		fprintf(stderr, "%s=%s: want a count from 1 to 100000\n", name, s);
+		exit(2);
+	}
+	return (int)v;
+}
+
 static void run_concurrent(const char *rmap)
 {
+	int rounds = env_count("KMM_SHMEMCONC_ROUNDS", ROUNDS);
+	int switches = env_count("KMM_SHMEMCONC_SWITCHES", SWITCHES);
 	struct world *w = world_setup(rmap);
 	expect_true(world_ready(w));
 	if (!world_ready(w)) {
@@ -617,8 +639,8 @@ static void run_concurrent(const char *rmap)
 	expect_u64_eq(t0.total, 2 * 8191); /* two areas of 32 MiB less their headers */
 	expect_all_valid(w->m);
 	long pswpin0 = vmstat(w->m, "pswpin");
-	for (int round = 0; round < ROUNDS && !kmm_test_case_failed; round++) {
-		run_round(w, 2);
+	for (int round = 0; round < rounds && !kmm_test_case_failed; round++) {
+		run_round(w, switches);
 		expect_all_valid(w->m);
 		kmm_swap_totals(w->m, &t1);
 		expect_u64_eq(t1.total, t0.total); /* both areas on again */
@@ -627,15 +649,16 @@ static void run_concurrent(const char *rmap)
 		world_teardown(w);
 		return;
 	}
-	printf("%s: pswpout %ld pswpin %ld pgmajfault %ld, %lu short-lived regions, %lu+%lu "
-	       "accesses skipped (page busy), %lu+%lu MADV_DONTNEED, %ld slots in use\n",
-	       rmap, vmstat(w->m, "pswpout"), vmstat(w->m, "pswpin"), vmstat(w->m, "pgmajfault"),
-	       w->eph.lives, w->skipped[0], w->skipped[1], w->dontneed[0], w->dontneed[1],
-	       (long)(t1.total - t1.free));
+	printf("%s: %d rounds of %d swapoff+swapon, pswpout %ld pswpin %ld pgmajfault %ld, %lu "
+	       "short-lived regions, %lu+%lu accesses skipped (page busy), %lu+%lu MADV_DONTNEED, "
+	       "%ld slots in use\n",
+	       rmap, rounds, switches, vmstat(w->m, "pswpout"), vmstat(w->m, "pswpin"),
+	       vmstat(w->m, "pgmajfault"), w->eph.lives, w->skipped[0], w->skipped[1],
+	       w->dontneed[0], w->dontneed[1], (long)(t1.total - t1.free));
 	/* The regions went to swap and came back, the churn lived many lives. */
 	expect_i64_ge(vmstat(w->m, "pswpout"), 2000);
 	expect_i64_ge(vmstat(w->m, "pswpin") - pswpin0, 1000);
-	expect_u64_ge(w->eph.lives, ROUNDS * LIVES * kmm_test_scale);
+	expect_u64_ge(w->eph.lives, (unsigned long)rounds * LIVES * kmm_test_scale);
 	expect_u64_ge(w->eph.child_reads, w->eph.lives);
 	expect_int_eq(world_check(w), 0);
 	expect_all_valid(w->m);
