@@ -70,7 +70,14 @@ int page_add_new_anon_rmap(struct kmm_page *page, struct kmm_vma *vma, unsigned 
 	/* A new page is mapped once: the chain is the direct pointer, no block, nothing fails. */
 	if (rmap_ptechain(m))
 		pte_chain_add_new(page, ptep);
-	__SetPageSwapBacked(page);
+	/*
+	 * A page fresh from the allocator is ours alone: a plain write of its
+	 * flags is safe. A swap-cache page (swap-in, swapoff) has the bit
+	 * already and is on the LRU, where reclaim flips PG_lru atomically
+	 * meanwhile: it must not see a plain read-modify-write of its flags.
+	 */
+	if (!PageSwapBacked(page))
+		__SetPageSwapBacked(page);
 	atomic_set(&page->_mapcount, 0);
 	page->index = linear_page_index(vma, address);
 	WRITE_ONCE(page->mapping, (struct kmm_address_space *)((uintptr_t)av + PAGE_MAPPING_ANON));

@@ -46,13 +46,19 @@ int shmem_add_to_page_cache(struct kmm_page *page, struct kmm_address_space *map
 	struct kmm_machine *m = mapping->host->machine;
 	VM_BUG_ON_PAGE(!PageLocked(page), page);
 	VM_BUG_ON_PAGE(PageSwapCache(page) && page->mapping, page);
+	/*
+	 * A swap-cache page is PG_swapbacked already (Linux asserts it too).
+	 * It is on the LRU, where reclaim sets and clears PG_lru with atomic
+	 * bit operations meanwhile: a plain read-modify-write of the flags
+	 * here could undo one of them.
+	 */
+	VM_BUG_ON_PAGE(!PageSwapBacked(page), page);
 	spin_lock(&mapping->i_pages_lock);
 	if (radix_tree_lookup(&mapping->i_pages, index) != expected) {
 		spin_unlock(&mapping->i_pages_lock);
 		return -EEXIST;
 	}
 	kmm_get_page(page);
-	__SetPageSwapBacked(page);
 	page->mapping = mapping;
 	page->index = index;
 	radix_tree_replace(&mapping->i_pages, index, page);
