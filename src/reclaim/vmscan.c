@@ -221,6 +221,15 @@ static enum pageout_result pageout(struct kmm_machine *m, struct kmm_page *page,
 {
 	int err;
 	if (!PageSwapCache(page) && PageSwapBacked(page) && !PageAnon(page)) {
+		/*
+		 * A shmem page that lost its mapping after reclaim isolated it
+		 * (truncated, or taken out of the swap cache once no entry
+		 * named its slot) holds nothing anyone can reach: nothing to
+		 * write, the last reference frees it (Linux pageout: no
+		 * mapping, PAGE_KEEP).
+		 */
+		if (!READ_ONCE(page->mapping))
+			return PAGE_KEEP;
 		/* Shared memory: into the swap cache, its slot's entry left in its mapping. */
 		if (!sc->may_swap || shmem_writepage(m, page))
 			return PAGE_ACTIVATE;
