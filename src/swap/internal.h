@@ -192,6 +192,8 @@ struct swap_state {
 	struct kmm_swap_ops ops;
 	/* swapoff's own walk of vm/'s page tables (unuse.c), when vm/ exists; ops.unuse_area overrides it. */
 	int (*vm_unuse)(struct kmm_machine *m, unsigned int type);
+	/* Are slots being freed where that walk cannot reach (unuse.c)? */
+	bool (*vm_unuse_pending)(struct kmm_machine *m);
 	struct kmm_fault_attr fail_write, fail_read;
 	enum kmm_swap_write_fault write_fault;
 	unsigned int page_cluster; /* vm.page-cluster: readahead of 2^page_cluster slots */
@@ -277,6 +279,7 @@ void shmem_swap_exit(struct kmm_machine *m);
 int shmem_unuse(struct kmm_machine *m, unsigned int type);
 /* unuse.c: swapoff's walk of every mm for swap PTEs of area @type (Linux unuse_mm...). */
 int swap_unuse_area(struct kmm_machine *m, unsigned int type);
+bool swap_unuse_pending(struct kmm_machine *m);
 /* Drop every page of @si's swap cache whose slot no PTE names any more (try_to_unuse's tail). */
 void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si);
 /* Freed slots [begin, end] lose their shadow entries (Linux clear_shadow_from_swap_cache). */
