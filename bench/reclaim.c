@@ -29,8 +29,12 @@
  *  4. Swap I/O through reclaim: a task's anonymous memory (random bytes)
  *     swapped out by kmm_reclaim_pages() and faulted back in with
  *     readahead, in MiB/s beside dd writing and reading a file of the same
- *     size on the same disk in the same run (bench_dd). Goal: at least 80%
- *     of the disk's speed (time <= 1.25x dd's).
+ *     size on the same disk in the same run (bench_dd). Each swap-in three
+ *     ways: read by the fault (Linux's policy, synchronous), through the
+ *     I/O thread (kmm_swap_io_start), and through it with the windows read
+ *     ahead (KMM_SWAP_IO_READAHEAD_NEXT). Goal: at least 80% of the disk's
+ *     speed (time <= 1.25x dd's), the swap-out and the cold swap-in with
+ *     the windows read ahead.
  *
  * The swap layer alone beside dd is bench/swap's table. --quick runs a
  * quarter-size scenario 1 beside Linux's counters scaled by 1/4 (an
