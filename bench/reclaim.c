@@ -29,8 +29,12 @@
  *  4. Swap I/O through reclaim: a task's anonymous memory (random bytes)
  *     swapped out by kmm_reclaim_pages() and faulted back in with
  *     readahead, in MiB/s beside dd writing and reading a file of the same
- *     size on the same disk in the same run (bench_dd). Goal: at least 80%
- *     of the disk's speed (time <= 1.25x dd's).
+ *     size on the same disk in the same run (bench_dd). Each swap-in three
+ *     ways: read by the fault (Linux's policy, synchronous), through the
+ *     I/O thread (kmm_swap_io_start), and through it with the windows read
+ *     ahead (KMM_SWAP_IO_READAHEAD_NEXT). Goal: at least 80% of the disk's
+ *     speed (time <= 1.25x dd's), the swap-out and the cold swap-in with
+ *     the windows read ahead.
  *
  * The swap layer alone beside dd is bench/swap's table. --quick runs a
  * quarter-size scenario 1 beside Linux's counters scaled by 1/4 (an
@@ -1074,17 +1078,28 @@ static double swapio_read_ns(struct swapio_task *s)
 	return (double)info.read_ns;
 }
 
+/* How swap-in reads: in the faulting thread (Linux's policy), or through the I/O thread. */
+enum swapin_mode {
+	SWAPIN_SYNC,  /* the fault reads its window itself */
+	SWAPIN_QUEUE, /* kmm_swap_io_start(0): the I/O thread reads the windows */
+	SWAPIN_AHEAD, /* and KMM_SWAP_IO_READAHEAD_NEXT: windows read ahead of the faults */
+};
+
 /*
  * swapio_in over every page, in MiB/s of pages read from swap; *@wait_us
  * is the time spent in the host's reads per page read, in microseconds.
  */
-static double swapio_in_mibs(struct swapio_task *s, double *wait_us)
+static double swapio_in_mibs(struct swapio_task *s, enum swapin_mode mode, double *wait_us)
 {
 	long in0 = vmstat_value(s->m, "pswpin");
 	double w0 = swapio_read_ns(s);
+	if (mode != SWAPIN_SYNC &&
+	    kmm_swap_io_start(s->m, mode == SWAPIN_AHEAD ? KMM_SWAP_IO_READAHEAD_NEXT : 0))
+		die("cannot start the swap I/O thread");
 	uint64_t t0 = bench_now_ns();
 	swapio_in(s, 0, s->n);
 	double secs = (double)(bench_now_ns() - t0) / 1e9;
+	kmm_swap_io_stop(s->m);
 	long in = vmstat_value(s->m, "pswpin") - in0;
 	*wait_us = (swapio_read_ns(s) - w0) / 1e3 / (double)(in ? in : 1);
 	return (double)in * PAGE_SIZE / MiB / secs;
@@ -1100,10 +1115,10 @@ static void swapio_teardown(struct swapio_task *s)
 }
 
 struct swapio {
-	double out_mibs, cold_mibs, warm_mibs;
+	double out_mibs, cold_mibs[3], warm_mibs[3]; /* by enum swapin_mode */
 	/* The host's page cache before each read: cached bytes of the swap file / bytes swapped. */
 	double cold_cached, warm_cached;
-	double cold_wait_us, warm_wait_us; /* host read time per page read */
+	double cold_wait_us[3], warm_wait_us[3]; /* host read time per page read */
 	struct bench_dd dd;
 };
 
@@ -1125,10 +1140,18 @@ static struct swapio swapio_run(const char *dir, unsigned long mib)
 	swapio_setup(&s, swap, mib);
 	r.out_mibs = swapio_out(&s, false);
 	r.warm_cached = bench_file_cached(swap) / s.swapped;
-	r.warm_mibs = swapio_in_mibs(&s, &r.warm_wait_us);
-	swapio_out(&s, true);
-	r.cold_cached = bench_file_cached(swap) / s.swapped;
-	r.cold_mibs = swapio_in_mibs(&s, &r.cold_wait_us);
+	/* The swap-outs after the first write nothing: the slots still hold the pages. */
+	for (int mode = SWAPIN_SYNC; mode <= SWAPIN_AHEAD; mode++) {
+		if (mode != SWAPIN_SYNC)
+			swapio_out(&s, false);
+		r.warm_mibs[mode] = swapio_in_mibs(&s, mode, &r.warm_wait_us[mode]);
+	}
+	for (int mode = SWAPIN_SYNC; mode <= SWAPIN_AHEAD; mode++) {
+		swapio_out(&s, true);
+		if (mode == SWAPIN_SYNC)
+			r.cold_cached = bench_file_cached(swap) / s.swapped;
+		r.cold_mibs[mode] = swapio_in_mibs(&s, mode, &r.cold_wait_us[mode]);
+	}
 	swapio_teardown(&s);
 	r.dd = bench_dd(dir, mib);
 	return r;
@@ -1183,8 +1206,6 @@ static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_m
 		die("cannot make the dd source file");
 	enum {
 		OUT,
-		COLD,
-		WARM,
 		DDW,
 		DDC,
 		DDWARM,
@@ -1192,17 +1213,17 @@ static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_m
 		C_WARM,
 		DDC_COLD,
 		DDC_WARM,
-		W_COLD,
-		W_WARM,
-		NV
+		COLD, /* three each, by enum swapin_mode */
+		WARM = COLD + 3,
+		W_COLD = WARM + 3,
+		W_WARM = W_COLD + 3,
+		NV = W_WARM + 3
 	};
 	double v[NV][16];
 	reps = reps < 16 ? reps : 16;
 	for (int i = 0; i < reps; i++) {
 		struct swapio r = swapio_run(dir, mib);
 		v[OUT][i] = r.out_mibs;
-		v[COLD][i] = r.cold_mibs;
-		v[WARM][i] = r.warm_mibs;
 		v[DDW][i] = r.dd.write_mibs;
 		v[DDC][i] = r.dd.read_mibs;
 		v[DDWARM][i] = r.dd.warm_read_mibs;
@@ -1210,8 +1231,12 @@ static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_m
 		v[C_WARM][i] = r.warm_cached;
 		v[DDC_COLD][i] = r.dd.cold_cached;
 		v[DDC_WARM][i] = r.dd.warm_cached;
-		v[W_COLD][i] = r.cold_wait_us;
-		v[W_WARM][i] = r.warm_wait_us;
+		for (int mode = 0; mode < 3; mode++) {
+			v[COLD + mode][i] = r.cold_mibs[mode];
+			v[WARM + mode][i] = r.warm_mibs[mode];
+			v[W_COLD + mode][i] = r.cold_wait_us[mode];
+			v[W_WARM + mode][i] = r.warm_wait_us[mode];
+		}
 	}
 	bench_dd_cleanup(dir);
 	rmdir(dir);
@@ -1225,7 +1250,7 @@ static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_m
 		      mib, reps);
 	struct bench_table t;
 	bench_table_init(&t);
-	bench_table_col(&t, "direction", -36);
+	bench_table_col(&t, "direction", -44);
 	bench_table_col(&t, "in host cache (kmm / dd)", -24);
 	bench_table_col(&t, "kmm", 9);
 	bench_table_col(&t, "dd", 9);
@@ -1238,36 +1263,45 @@ static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_m
 	bench_table_num(&t, med[DDW]);
 	bench_table_num(&t, med[OUT] / med[DDW]);
 	bench_table_cell(&t, "%s", "");
-	static const struct {
-		const char *dir, *cache;
-		int kmm, dd, cached, dd_cached, wait;
-	} in_rows[] = {
-	    {"in, cold (read faults, readahead)", "dropped", COLD, DDC, C_COLD, DDC_COLD, W_COLD},
-	    {"in, warm (read faults, readahead)", "kept", WARM, DDWARM, C_WARM, DDC_WARM, W_WARM},
-	};
-	for (size_t r = 0; r < sizeof(in_rows) / sizeof(in_rows[0]); r++) {
-		bench_table_cell(&t, "%s", in_rows[r].dir);
-		bench_table_cell(&t, "%s: %.0f%% / %.0f%%", in_rows[r].cache,
-				 100 * med[in_rows[r].cached], 100 * med[in_rows[r].dd_cached]);
-		bench_table_num(&t, med[in_rows[r].kmm]);
-		bench_table_num(&t, med[in_rows[r].dd]);
-		bench_table_num(&t, med[in_rows[r].kmm] / med[in_rows[r].dd]);
-		bench_table_num(&t, med[in_rows[r].wait]);
-	}
+	static const char *const how[] = {"read by the fault", "I/O thread",
+					  "I/O thread, windows ahead"};
+	for (int warm = 0; warm < 2; warm++)
+		for (int mode = 0; mode < 3; mode++) {
+			int kmm = (warm ? WARM : COLD) + mode, dd = warm ? DDWARM : DDC;
+			bench_table_cell(&t, "in, %s: %s", warm ? "warm" : "cold", how[mode]);
+			bench_table_cell(&t, "%s: %.0f%% / %.0f%%", warm ? "kept" : "dropped",
+					 100 * med[warm ? C_WARM : C_COLD],
+					 100 * med[warm ? DDC_WARM : DDC_COLD]);
+			bench_table_num(&t, med[kmm]);
+			bench_table_num(&t, med[dd]);
+			bench_table_num(&t, med[kmm] / med[dd]);
+			bench_table_num(&t, med[(warm ? W_WARM : W_COLD) + mode]);
+		}
 	printf("\n");
 	bench_goal_header();
 	bench_goal("reclaim swap-out time / dd write time", med[DDW] / med[OUT], 1.25, "x");
-	bench_goal("cold swap-in fault time / dd cold read time", med[DDC] / med[COLD], 1.25, "x");
+	bench_goal("cold swap-in time (I/O thread, windows ahead) / dd cold read time",
+		   med[DDC] / med[COLD + SWAPIN_AHEAD], 1.25, "x");
 	printf("\n");
+	static const char *const suffix[] = {"", "_queue", "_ahead"};
+	char name[64];
 	bench_figure("reclaim_swapout_mibs", med[OUT], "MiB/s");
-	bench_figure("reclaim_swapin_mibs", med[COLD], "MiB/s");
-	bench_figure("reclaim_swapin_warm_mibs", med[WARM], "MiB/s");
+	for (int mode = 0; mode < 3; mode++) {
+		snprintf(name, sizeof(name), "reclaim_swapin%s_mibs", suffix[mode]);
+		bench_figure(name, med[COLD + mode], "MiB/s");
+		snprintf(name, sizeof(name), "reclaim_swapin%s_warm_mibs", suffix[mode]);
+		bench_figure(name, med[WARM + mode], "MiB/s");
+	}
 	bench_figure("dd_write_mibs", med[DDW], "MiB/s");
 	bench_figure("dd_read_mibs", med[DDC], "MiB/s");
 	bench_figure("dd_read_warm_mibs", med[DDWARM], "MiB/s");
 	bench_figure("reclaim_swapout_vs_dd", med[OUT] / med[DDW], "ratio");
-	bench_figure("reclaim_swapin_vs_dd", med[COLD] / med[DDC], "ratio");
-	bench_figure("reclaim_swapin_warm_vs_dd", med[WARM] / med[DDWARM], "ratio");
+	for (int mode = 0; mode < 3; mode++) {
+		snprintf(name, sizeof(name), "reclaim_swapin%s_vs_dd", suffix[mode]);
+		bench_figure(name, med[COLD + mode] / med[DDC], "ratio");
+		snprintf(name, sizeof(name), "reclaim_swapin%s_warm_vs_dd", suffix[mode]);
+		bench_figure(name, med[WARM + mode] / med[DDWARM], "ratio");
+	}
 	bench_figure("swapin_host_read_us_cold", med[W_COLD], "us/page");
 	bench_figure("swapin_host_read_us_warm", med[W_WARM], "us/page");
 	bench_figure("swapin_instr_per_page", instr, "instr");

@@ -110,6 +110,30 @@ void kmm_swap_totals(struct kmm_machine *m, struct kmm_swap_totals *t);
 /* /proc/swaps, in Linux's text. */
 void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
 
+/* --- Asynchronous reads ------------------------------------------------------------ */
+
+/*
+ * Swap reads through a host I/O thread, the disk with its own queue (Linux
+ * submits a bio and the fault waits only for its own page: the rest of the
+ * readahead window completes behind it). Without the thread (the default,
+ * and every deterministic run) a read is done before the fault goes on.
+ * kmm_run() in concurrent mode starts the thread for the run (flags 0) when
+ * none runs. With KMM_SWAP_IO_READAHEAD_NEXT, a fault that uses the first
+ * page of a readahead window also starts the read of the window after it
+ * once a sequential stream has grown the window to its largest
+ * (2^page-cluster slots), so the reads stay one window ahead of the faults:
+ * a kmm extension (Linux reads swap one window at a time; its file
+ * readahead has such an asynchronous window). See docs/swap.md.
+ *
+ * kmm_swap_io_start() returns 0 (started), -EALREADY (a thread runs; its
+ * flags stay), -EINVAL (unknown flags, or a machine without swap) or the
+ * host's error. kmm_swap_io_stop() waits for the queued reads and stops the
+ * thread; call both while no simulated CPU runs.
+ */
+#define KMM_SWAP_IO_READAHEAD_NEXT 0x1
+int kmm_swap_io_start(struct kmm_machine *m, unsigned int flags);
+void kmm_swap_io_stop(struct kmm_machine *m);
+
 /* --- Fault injection ---------------------------------------------------------------- */
 
 enum kmm_swap_write_fault {

@@ -201,6 +201,12 @@ struct swap_state {
 	atomic_t swapin_readahead_hits; /* readahead pages used since the last window */
 	unsigned long ra_prev_offset;	/* the slot of the last fault without hits */
 	atomic_t ra_last_pages;		/* the last window */
+	/*
+	 * KMM_SWAP_IO_READAHEAD_NEXT: the window (the entry of its first slot)
+	 * whose first readahead page used reads one more window ahead; 0: none.
+	 */
+	unsigned long ra_trigger;
+	struct swap_io *io; /* the I/O thread and its queue, from the first kmm_swap_io_start() */
 	uint64_t uuid_seq;
 };
 
@@ -280,14 +286,77 @@ int shmem_unuse(struct kmm_machine *m, unsigned int type);
 /* unuse.c: swapoff's walk of every mm for swap PTEs of area @type (Linux unuse_mm...). */
 int swap_unuse_area(struct kmm_machine *m, unsigned int type);
 bool swap_unuse_pending(struct kmm_machine *m);
+/*
+ * A locked swap-cache page whose read failed leaves the cache, unlocked,
+ * and the caller's reference goes: the next access reads the slot again.
+ */
+void swap_cache_discard(struct kmm_machine *m, struct kmm_page *page);
+/*
+ * Wait until @page is not locked, with acquire order (a read in flight
+ * has then written its bytes and PG_uptodate). A read still queued for the
+ * I/O thread is done here (swap_io_steal); one under way is waited for,
+ * spinning first, for up to SWAP_READ_SPIN_NS, then yielding.
+ */
+#define SWAP_READ_SPIN_NS 200000ull
+void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page);
 /* Drop every page of @si's swap cache whose slot no PTE names any more (try_to_unuse's tail). */
 void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si);
 /* Freed slots [begin, end] lose their shadow entries (Linux clear_shadow_from_swap_cache). */
 void clear_shadow_from_swap_cache(struct kmm_machine *m, struct swap_info *si, unsigned long begin,
 				  unsigned long end);
 
-/* page_io.c: checksums. */
+/* page_io.c: checksums, and one request's read. */
 uint64_t swap_page_checksum(const void *data, swp_entry_t entry);
+/* Pages per merged write or read: 256 KiB, a typical block-layer request limit. */
+#define SWAP_IO_RUN 64
+/*
+ * Read @k pages from the consecutive slots of @si that @entries name, in one
+ * request, and record each page's outcome (uptodate, or PG_error and the
+ * message): the work of a bio and its end_swap_bio_read. Every slot passed
+ * swap_read_precheck. @errs (may be NULL) gets 0 or -EIO per page; returns
+ * how many failed.
+ */
+int swap_read_run(struct kmm_machine *m, struct swap_info *si, struct kmm_page **pages,
+		  const swp_entry_t *entries, int k, int *errs);
+/*
+ * Start reading @n locked swap-cache pages (slot order: neighbouring slots
+ * become one request). Each page is unlocked when its read is done,
+ * uptodate or not uptodate with PG_error; with the I/O thread running that
+ * may be after this returns (Linux swap_readpage's bio), otherwise it is
+ * before. Whoever waits for a page locks it (or waits for PG_locked to go)
+ * and checks PG_uptodate.
+ */
+void swap_read_submit(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		      int n);
+/* PG_locked off with release order: what the read wrote is seen by whoever locks the page next. */
+static inline void unlock_page_io(struct kmm_page *page)
+{
+	__atomic_fetch_and(&page->flags, ~(1UL << PG_locked), __ATOMIC_RELEASE);
+}
+
+/* swap_io.c: the I/O thread and its queue. */
+struct swap_io;
+/*
+ * Hand the read of @k locked pages (a run for swap_read_run, whose slots
+ * keep @si alive: they are in use until the pages are unlocked) to the I/O
+ * thread, which unlocks each page when its outcome is recorded. False when
+ * no thread runs or its queue is full: the caller reads them itself.
+ */
+bool swap_io_queue(struct kmm_machine *m, struct swap_info *si, struct kmm_page **pages,
+		   const swp_entry_t *entries, int k);
+/*
+ * If @page's read waits in the queue, take its request and do it on the
+ * calling thread (the waiter would only spin): true if it did.
+ */
+bool swap_io_steal(struct kmm_machine *m, struct kmm_page *page);
+/* Wait until every read handed to the I/O thread has completed. */
+void swap_io_drain(struct kmm_machine *m);
+/* Windows read ahead of a stream's faults with KMM_SWAP_IO_READAHEAD_NEXT. */
+#define SWAP_RA_AHEAD 2
+/* Does the I/O thread run with KMM_SWAP_IO_READAHEAD_NEXT? */
+bool swap_io_readahead_next(struct kmm_machine *m);
+/* Stop the thread and free the queue (the machine is going away). */
+void swap_io_destroy(struct kmm_machine *m);
 
 /* validate.c */
 int swap_info_validate(struct kmm_machine *m, struct swap_info *si, struct kmm_error *err);

@@ -226,9 +226,6 @@ int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t ent
 	return r;
 }
 
-/* Pages per merged write or read: 256 KiB, a typical block-layer request limit. */
-#define SWAP_IO_RUN 64
-
 int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
 		    int n, int *errs)
 {
@@ -400,19 +397,56 @@ int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entr
 	return ret;
 }
 
-int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
-		   int n, int *errs)
+int swap_read_run(struct kmm_machine *m, struct swap_info *si, struct kmm_page **pages,
+		  const swp_entry_t *entries, int k, int *errs)
 {
-	struct swap_state *ss = swap_state(m);
 	struct kmm_port_iovec bufs[SWAP_IO_RUN];
 	char buf[160];
+	unsigned long first = swp_offset(entries[0]);
 	int failed = 0;
+	KMM_BUG_ON(k < 1 || k > SWAP_IO_RUN);
+	for (int j = 0; j < k; j++) {
+		bufs[j].base = page_address(m, pages[j]);
+		bufs[j].len = PAGE_SIZE;
+	}
+	long done = swap_file_read(si, bufs, k, first);
+	for (int j = 0; j < k; j++) {
+		const char *why = NULL;
+		/* A run that fell short is read again page by page, to name the failures. */
+		if (done != (long)k * (long)PAGE_SIZE)
+			why = swap_read_slot(si, page_address(m, pages[j]),
+					     first + (unsigned long)j, buf, sizeof(buf));
+		int err = swap_read_done(m, si, pages[j], entries[j], why);
+		if (errs)
+			errs[j] = err;
+		failed += err != 0;
+	}
+	return failed;
+}
+
+/*
+ * The runs of @pages: neighbouring slots of one area, each cut at a page
+ * whose read fails before it starts (swap_read_precheck). Without @submit
+ * each run is read here and @errs filled (swap_readpages); with @submit
+ * each run goes to the swap I/O thread when it runs (swap_io_queue), or is
+ * read here, and every page is unlocked once its outcome is recorded.
+ */
+static int swap_read_runs(struct kmm_machine *m, struct kmm_page **pages,
+			  const swp_entry_t *entries, int n, int *errs, bool submit)
+{
+	struct swap_state *ss = swap_state(m);
+	int failed = 0, one;
 	for (int i = 0; i < n;) {
 		struct swap_info *si = get_swap_device(m, entries[i]);
 		if (!si) {
 			ClearPageUptodate(pages[i]);
-			errs[i++] = -EIO;
+			SetPageError(pages[i]);
 			failed++;
+			if (errs)
+				errs[i] = -EIO;
+			if (submit)
+				unlock_page_io(pages[i]);
+			i++;
 			continue;
 		}
 		unsigned long first = swp_offset(entries[i]);
@@ -424,30 +458,37 @@ int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_ent
 			why = swap_read_precheck(ss, si, entries[i + k]);
 			if (why)
 				break;
-			bufs[k].base = page_address(m, pages[i + k]);
-			bufs[k].len = PAGE_SIZE;
 			k++;
 		}
-		if (k) {
-			long done = swap_file_read(si, bufs, k, first);
-			for (int j = 0; j < k; j++) {
-				const char *w = NULL;
-				if (done != (long)k * (long)PAGE_SIZE)
-					w = swap_read_slot(si, bufs[j].base,
-							   first + (unsigned long)j, buf,
-							   sizeof(buf));
-				errs[i + j] =
-				    swap_read_done(m, si, pages[i + j], entries[i + j], w);
-				failed += errs[i + j] != 0;
-			}
-			i += k;
+		if (k && !(submit && swap_io_queue(m, si, pages + i, entries + i, k))) {
+			failed +=
+			    swap_read_run(m, si, pages + i, entries + i, k, errs ? errs + i : NULL);
+			for (int j = 0; submit && j < k; j++)
+				unlock_page_io(pages[i + j]);
 		}
+		i += k;
 		if (why) {
-			errs[i] = swap_read_done(m, si, pages[i], entries[i], why);
+			one = swap_read_done(m, si, pages[i], entries[i], why);
 			failed++;
+			if (errs)
+				errs[i] = one;
+			if (submit)
+				unlock_page_io(pages[i]);
 			i++;
 		}
 		put_swap_device(si);
 	}
 	return failed;
+}
+
+int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		   int n, int *errs)
+{
+	return swap_read_runs(m, pages, entries, n, errs, false);
+}
+
+void swap_read_submit(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,
+		      int n)
+{
+	swap_read_runs(m, pages, entries, n, NULL, true);
 }

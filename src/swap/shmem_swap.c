@@ -68,14 +68,18 @@ static int shmem_swapin(struct kmm_machine *m, struct kmm_address_space *mapping
 					      : err; /* -ENOENT: the slot went meanwhile */
 		*major = true;
 	}
+	/* A readahead page may still be on its way in: wait for the read, not the lock. */
+	if (!PageUptodate(page))
+		wait_on_page_read(m, page);
 	lock_page(page);
 	int ret = -EAGAIN;
 	/* Still the cache page of @entry? It may have been freed and reused meanwhile. */
 	if (!PageSwapCache(page) || page->private != entry.val)
 		goto fail;
 	if (!PageUptodate(page)) {
-		ret = -EIO;
-		goto fail;
+		/* Another read of it failed (do_swap_page): out of the cache, and the caller retries. */
+		swap_cache_discard(m, page);
+		return -EAGAIN;
 	}
 	/* shmem_confirm_swap and the insert in one: the slot must still name @entry. */
 	if (shmem_add_to_page_cache(page, mapping, index, swp_to_radix_entry(entry)))

@@ -32,10 +32,22 @@
  *    reclaim/workingset.c) in the slot of the page it evicts; swap-in
  *    replaces it and reports the refault; freeing the slot deletes it.
  *
+ * 5. The reads are submitted (swap_read_submit): with the swap I/O thread
+ *    running they complete behind the fault, which waits for its own page
+ *    only (its PG_locked); the neighbours unlock when their reads are done.
+ *    With KMM_SWAP_IO_READAHEAD_NEXT a stream that has grown the window to
+ *    its largest also reads the SWAP_RA_AHEAD windows after it, and the
+ *    first use of a readahead page of the next one (ra_trigger) reads one
+ *    more: the reads stay one to two windows ahead of the faults (kmm's
+ *    extension: Linux reads swap one window at a time; its file readahead
+ *    keeps such an asynchronous window, PG_readahead on its first page).
+ *
  * Where kmm differs: a page whose read failed is taken out of the cache
  * again (Linux leaves it there, not uptodate), so that a later fault
  * retries the read: an injected, transient error then costs one SIGBUS,
- * not every later access.
+ * not every later access. The fault that reads it drops it; a fault that
+ * finds a neighbour whose readahead failed drops it and reads the slot
+ * itself (swap_cache_discard).
  *
  * Locks: swap_address_space::lock is a leaf; PG_locked is taken outside
  * every swap lock.
@@ -216,7 +228,11 @@ int add_to_swap(struct kmm_machine *m, struct kmm_page *page)
 	return 0;
 }
 
-struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
+static unsigned long swap_ra_largest_window(struct swap_state *ss);
+static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from);
+
+/* The page of @entry in the cache, with a reference; a readahead page's first use counts. */
+static struct kmm_page *swap_cache_get(struct kmm_machine *m, swp_entry_t entry, bool *ra_hit)
 {
 	struct swap_info *si = get_swap_device(m, entry);
 	struct kmm_page *page;
@@ -231,11 +247,29 @@ struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
 		page = NULL;
 	spin_unlock(&space->lock);
 	put_swap_device(si);
-	if (page && TestClearPageReclaim(page)) {
+	*ra_hit = page && TestClearPageReclaim(page);
+	if (*ra_hit) {
 		/* PG_readahead: brought in by readahead, now used; it widens the next window. */
 		count_vm_event(m, SWAP_RA_HIT);
 		atomic_inc(&swap_state(m)->swapin_readahead_hits);
 	}
+	return page;
+}
+
+struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
+{
+	struct swap_state *ss = swap_state(m);
+	bool ra_hit;
+	struct kmm_page *page = swap_cache_get(m, entry, &ra_hit);
+	if (!ra_hit || !READ_ONCE(ss->ra_trigger))
+		return page;
+	/* The first use of a page of the window the trigger names: read one more window ahead. */
+	unsigned long window = swap_ra_largest_window(ss);
+	unsigned long trigger = swp_entry(swp_type(entry), swp_offset(entry) & ~(window - 1)).val;
+	if (READ_ONCE(ss->ra_trigger) == trigger &&
+	    __atomic_compare_exchange_n(&ss->ra_trigger, &trigger, 0, false, __ATOMIC_RELAXED,
+					__ATOMIC_RELAXED))
+		swap_ra_ahead(m, entry, SWAP_RA_AHEAD);
 	return page;
 }
 
@@ -251,8 +285,7 @@ bool try_to_free_swap(struct kmm_machine *m, struct kmm_page *page)
 	return true;
 }
 
-/* Take a page for @entry out of the cache and free it (after a failed read). */
-static void swap_cache_discard(struct kmm_machine *m, struct kmm_page *page)
+void swap_cache_discard(struct kmm_machine *m, struct kmm_page *page)
 {
 	delete_from_swap_cache(m, page);
 	ClearPageLocked(page);
@@ -264,9 +297,10 @@ struct kmm_page *__read_swap_cache_async(struct kmm_machine *m, swp_entry_t entr
 {
 	struct swap_state *ss = swap_state(m);
 	struct kmm_page *page;
+	bool ra_hit;
 	*new_page = false;
 	for (;;) {
-		page = lookup_swap_cache(m, entry);
+		page = swap_cache_get(m, entry, &ra_hit);
 		if (page)
 			return page;
 		page = kmm_alloc_pages(m, gfp, 0);
@@ -356,6 +390,8 @@ static int readahead_window_slots(struct kmm_machine *m, swp_entry_t entry, swp_
 		goto out;
 	unsigned long offset = swp_offset(entry);
 	unsigned long mask = window - 1;
+	if (offset >= si->max)
+		goto out; /* a window after the last one */
 	unsigned long start = offset & ~mask, end = offset | mask;
 	if (!start)
 		start = 1; /* the header */
@@ -381,16 +417,25 @@ int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_e
 	return readahead_window_slots(m, entry, out, max, 1UL << page_cluster);
 }
 
-struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
+/*
+ * Bring the slots @slots[0..n) (in use, or not: those are skipped) into
+ * the cache and submit the reads of those not there yet. The page of
+ * @target (0: none) comes back with a reference, *@target_read saying
+ * whether this call read it; the others are marked PG_readahead. Returns
+ * the number of reads submitted through *@nfresh, and the first readahead
+ * page's entry through *@first_ra (0: none).
+ */
+static struct kmm_page *swap_ra_read(struct kmm_machine *m, swp_entry_t *slots, int n,
+				     swp_entry_t target, gfp_t gfp, bool *target_read,
+				     unsigned long *first_ra)
 {
-	swp_entry_t slots[64], fresh_e[64];
-	struct kmm_page *fresh[64], *target = NULL;
-	int errs[64], nfresh = 0;
+	struct kmm_page *fresh[64], *page, *found = NULL;
+	swp_entry_t fresh_e[64];
+	int nfresh = 0;
 	bool new_page;
-	*err = 0;
-	unsigned int window = swapin_nr_pages(m, swp_offset(entry));
-	int n = readahead_window_slots(m, entry, slots, (int)window, window);
-	/* Slot order (the target came first): neighbouring slots become one read. */
+	*target_read = false;
+	*first_ra = 0;
+	/* Slot order: neighbouring slots become one read. */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && swp_offset(slots[j]) < swp_offset(slots[j - 1]); j--) {
 			swp_entry_t t = slots[j];
@@ -398,58 +443,133 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 			slots[j - 1] = t;
 		}
 	for (int i = 0; i < n; i++) {
-		struct kmm_page *page = __read_swap_cache_async(m, slots[i], gfp, &new_page);
+		page = __read_swap_cache_async(m, slots[i], gfp, &new_page);
 		if (!page)
 			continue;
-		if (slots[i].val == entry.val)
-			target = page;
-		if (new_page) {
-			fresh[nfresh] = page;
-			fresh_e[nfresh++] = slots[i];
-		} else if (page != target) {
-			kmm_put_page(m, page);
+		bool is_target = slots[i].val == target.val;
+		if (is_target) {
+			found = page;
+			*target_read = new_page;
 		}
-	}
-	swap_readpages(m, fresh, fresh_e, nfresh, errs);
-	for (int i = 0; i < nfresh; i++) {
-		struct kmm_page *page = fresh[i];
-		if (errs[i]) {
-			/* Out of the cache again, so that a later fault retries the read. */
-			swap_cache_discard(m, page);
-			if (page == target) {
-				target = NULL;
-				*err = -EIO;
-			}
+		if (!new_page) {
+			if (!is_target)
+				kmm_put_page(m, page);
 			continue;
 		}
-		ClearPageLocked(page);
-		if (page != target) {
+		if (!is_target) {
 			SetPageReclaim(page); /* PG_readahead */
 			count_vm_event(m, SWAP_RA);
-			kmm_put_page(m, page);
+			if (!*first_ra)
+				*first_ra = slots[i].val;
 		}
+		fresh[nfresh] = page;
+		fresh_e[nfresh++] = slots[i];
 	}
-	if (!target) {
-		/* No page: the read failed (-EIO), nothing holds the slot any more, or no memory. */
-		if (!*err)
-			*err = swap_map_value(m, entry) > 0 ? -ENOMEM : -ENOENT;
-		return NULL;
+	if (nfresh)
+		swap_read_submit(m, fresh, fresh_e, nfresh);
+	/* A page being read is locked in the cache: it stays there without our reference. */
+	for (int i = 0; i < nfresh; i++)
+		if (fresh[i] != found)
+			kmm_put_page(m, fresh[i]);
+	return found;
+}
+
+/* 2^page-cluster slots: the largest readahead window. */
+static unsigned long swap_ra_largest_window(struct swap_state *ss)
+{
+	return 1UL << kmm_min(READ_ONCE(ss->page_cluster), 6u);
+}
+
+/*
+ * KMM_SWAP_IO_READAHEAD_NEXT: read the windows @from .. SWAP_RA_AHEAD
+ * after @entry's (largest windows, aligned) behind the faults, and name
+ * the window after @entry's as the trigger: the first use of one of its
+ * readahead pages reads the window SWAP_RA_AHEAD after that one. A stream
+ * thus keeps one to two windows in flight ahead of its faults.
+ */
+static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from)
+{
+	struct swap_state *ss = swap_state(m);
+	unsigned long window = swap_ra_largest_window(ss);
+	swp_entry_t slots[64], none = {0};
+	unsigned long first_ra;
+	bool unused;
+	if (window < 2 || !swap_io_readahead_next(m))
+		return;
+	unsigned long base = swp_offset(entry) & ~(window - 1);
+	for (unsigned int w = from; w <= SWAP_RA_AHEAD; w++) {
+		swp_entry_t start = swp_entry(swp_type(entry), base + w * window);
+		int n = readahead_window_slots(m, start, slots, (int)window, window);
+		swap_ra_read(m, slots, n, none, GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN,
+			     &unused, &first_ra);
 	}
-	if (!PageUptodate(target)) {
-		/* Another CPU's read of this page is still going on: wait for it. */
-		while (PageLocked(target))
+	WRITE_ONCE(ss->ra_trigger, swp_entry(swp_type(entry), base + window).val);
+}
+
+void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page)
+{
+	uint64_t until = 0;
+	if (swap_io_steal(m, page))
+		return;
+	for (unsigned int spins = 1;
+	     __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) & (1UL << PG_locked); spins++) {
+		if (spins & 63) {
+			kmm_port_cpu_relax();
+			continue;
+		}
+		/* A read takes microseconds: spin that long; yielding may lose the CPU for a tick. */
+		uint64_t now = kmm_port_now_ns();
+		if (!until)
+			until = now + SWAP_READ_SPIN_NS;
+		if (now > until)
 			kmm_port_yield();
-		if (!PageUptodate(target)) {
+	}
+}
+
+struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
+{
+	swp_entry_t slots[64];
+	*err = 0;
+	for (int tries = 0;; tries++) {
+		unsigned int window = swapin_nr_pages(m, swp_offset(entry));
+		int n = readahead_window_slots(m, entry, slots, (int)window, window);
+		bool read_it;
+		unsigned long first_ra;
+		struct kmm_page *target =
+		    swap_ra_read(m, slots, n, entry, gfp, &read_it, &first_ra);
+		/* A stream at the largest window: keep the next windows in flight. */
+		if (target && window > 1 && window == swap_ra_largest_window(swap_state(m)))
+			swap_ra_ahead(m, entry, 1);
+		if (!target) {
+			/* No page: nothing holds the slot any more, or no memory. */
+			*err = swap_map_value(m, entry) > 0 ? -ENOMEM : -ENOENT;
+			return NULL;
+		}
+		if (!PageUptodate(target))
+			wait_on_page_read(m, target);
+		if (PageUptodate(target))
+			return target;
+		/* The read failed: out of the cache, so that a later access reads the slot again. */
+		lock_page(target);
+		if (PageSwapCache(target) && target->private == entry.val &&
+		    !PageUptodate(target)) {
+			swap_cache_discard(m, target);
+		} else {
+			unlock_page(target);
 			kmm_put_page(m, target);
+		}
+		/* Our own read failed: -EIO. Another's (readahead, another CPU): read it ourselves. */
+		if (read_it || tries) {
 			*err = -EIO;
 			return NULL;
 		}
 	}
-	return target;
 }
 
 void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si)
 {
+	/* Pages still being read are locked: let their reads finish first. */
+	swap_io_drain(m);
 	for (unsigned int s = 0; s < si->nr_spaces; s++) {
 		struct swap_address_space *space = &si->spaces[s];
 		unsigned long index = 0;

@@ -126,6 +126,7 @@ void swap_destroy(struct kmm_machine *m)
 	struct swap_state *ss = swap_state(m);
 	if (!ss)
 		return;
+	swap_io_destroy(m);
 	for (unsigned int type = 0; type < ss->nr_swapfiles; type++) {
 		struct swap_info *si = ss->swap_info[type];
 		if (si->swap_map) {

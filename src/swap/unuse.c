@@ -53,10 +53,9 @@
 
 /*
  * Map @page, which holds the data of @entry, at @addr, if the PTE still
- * holds @entry (Linux unuse_pte). The page is locked and in the swap cache.
- * Returns 0 (mapped, or the PTE changed and there is nothing to do),
- * -ENOMEM (the rmap could not record the mapping) or -EIO (the page is not
- * uptodate: its read failed).
+ * holds @entry (Linux unuse_pte). The page is locked, uptodate and in the
+ * swap cache. Returns 0 (mapped, or the PTE changed and there is nothing to
+ * do) or -ENOMEM (the rmap could not record the mapping).
  */
 static int unuse_pte(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_entry_t entry,
 		     struct kmm_page *page)
@@ -67,8 +66,6 @@ static int unuse_pte(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 	pte_t *ptep = entry_table(m, entry_read_acquire(pmd)) + pte_index(addr);
 	int ret = 0;
 
-	if (!PageUptodate(page))
-		return -EIO;
 	/* Other PTEs of a fork may map the page already: a chain block, before the lock. */
 	struct kmm_pte_chain *pc = NULL;
 	if (pte_chain_prealloc(m, &pc))
@@ -116,9 +113,17 @@ static int unuse_one(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 		if (!page)
 			return err == -ENOENT || err == -ENOMEM ? 0 : err;
 	}
+	/* A readahead page may still be on its way in: wait for the read, not the lock. */
+	if (!PageUptodate(page))
+		wait_on_page_read(m, page);
 	lock_page(page);
 	int ret = 0;
 	/* Still the cache page of @entry? It may have been freed and reused meanwhile. */
+	if (PageSwapCache(page) && page->private == entry.val && !PageUptodate(page)) {
+		/* Another read of it failed: out of the cache; the next walk reads the slot. */
+		swap_cache_discard(m, page);
+		return 0;
+	}
 	if (PageSwapCache(page) && page->private == entry.val) {
 		ret = unuse_pte(vma, pmd, addr, entry, page);
 		try_to_free_swap(m, page);
