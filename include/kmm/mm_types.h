@@ -172,49 +172,34 @@ static inline bool kmm_test_page_flag(const struct kmm_page *page, enum pageflag
 	return test_bit(f, &page->flags);
 }
 
-/*
- * The __SetPage/__ClearPage variants are plain read-modify-writes of the
- * flags word, for a page no other CPU can reach (fresh from the allocator,
- * or on its way back to it): one that races with another CPU's atomic
- * update of the word undoes it. Under TSan they are ordinary C accesses,
- * so that such a race is reported; elsewhere READ_ONCE/WRITE_ONCE keep the
- * compiler from tearing them.
- */
-#if KMM_TSAN
-#define KMM_PAGEFLAGS_PLAIN_RMW(page, op, mask) ((page)->flags = (page)->flags op(mask))
-#else
-#define KMM_PAGEFLAGS_PLAIN_RMW(page, op, mask) \
-	WRITE_ONCE((page)->flags, READ_ONCE((page)->flags) op(mask))
-#endif
-
-#define KMM_PAGEFLAG(uname, lname)                                      \
-	static inline bool Page##uname(const struct kmm_page *page)     \
-	{                                                               \
-		return test_bit(PG_##lname, &page->flags);              \
-	}                                                               \
-	static inline void SetPage##uname(struct kmm_page *page)        \
-	{                                                               \
-		set_bit(PG_##lname, &page->flags);                      \
-	}                                                               \
-	static inline void ClearPage##uname(struct kmm_page *page)      \
-	{                                                               \
-		clear_bit(PG_##lname, &page->flags);                    \
-	}                                                               \
-	static inline void __SetPage##uname(struct kmm_page *page)      \
-	{                                                               \
-		KMM_PAGEFLAGS_PLAIN_RMW(page, |, (1UL << PG_##lname));  \
-	}                                                               \
-	static inline void __ClearPage##uname(struct kmm_page *page)    \
-	{                                                               \
-		KMM_PAGEFLAGS_PLAIN_RMW(page, &, ~(1UL << PG_##lname)); \
-	}                                                               \
-	static inline bool TestSetPage##uname(struct kmm_page *page)    \
-	{                                                               \
-		return test_and_set_bit(PG_##lname, &page->flags);      \
-	}                                                               \
-	static inline bool TestClearPage##uname(struct kmm_page *page)  \
-	{                                                               \
-		return test_and_clear_bit(PG_##lname, &page->flags);    \
+#define KMM_PAGEFLAG(uname, lname)                                                      \
+	static inline bool Page##uname(const struct kmm_page *page)                     \
+	{                                                                               \
+		return test_bit(PG_##lname, &page->flags);                              \
+	}                                                                               \
+	static inline void SetPage##uname(struct kmm_page *page)                        \
+	{                                                                               \
+		set_bit(PG_##lname, &page->flags);                                      \
+	}                                                                               \
+	static inline void ClearPage##uname(struct kmm_page *page)                      \
+	{                                                                               \
+		clear_bit(PG_##lname, &page->flags);                                    \
+	}                                                                               \
+	static inline void __SetPage##uname(struct kmm_page *page)                      \
+	{                                                                               \
+		WRITE_ONCE(page->flags, READ_ONCE(page->flags) | (1UL << PG_##lname));  \
+	}                                                                               \
+	static inline void __ClearPage##uname(struct kmm_page *page)                    \
+	{                                                                               \
+		WRITE_ONCE(page->flags, READ_ONCE(page->flags) & ~(1UL << PG_##lname)); \
+	}                                                                               \
+	static inline bool TestSetPage##uname(struct kmm_page *page)                    \
+	{                                                                               \
+		return test_and_set_bit(PG_##lname, &page->flags);                      \
+	}                                                                               \
+	static inline bool TestClearPage##uname(struct kmm_page *page)                  \
+	{                                                                               \
+		return test_and_clear_bit(PG_##lname, &page->flags);                    \
 	}
 
 KMM_PAGEFLAG(Locked, locked)
