@@ -192,8 +192,6 @@ struct swap_state {
 	struct kmm_swap_ops ops;
 	/* swapoff's own walk of vm/'s page tables (unuse.c), when vm/ exists; ops.unuse_area overrides it. */
 	int (*vm_unuse)(struct kmm_machine *m, unsigned int type);
-	/* Are slots being freed where that walk cannot reach (unuse.c)? */
-	bool (*vm_unuse_pending)(struct kmm_machine *m);
 	struct kmm_fault_attr fail_write, fail_read;
 	enum kmm_swap_write_fault write_fault;
 	unsigned int page_cluster; /* vm.page-cluster: readahead of 2^page_cluster slots */
@@ -285,7 +283,6 @@ void shmem_swap_exit(struct kmm_machine *m);
 int shmem_unuse(struct kmm_machine *m, unsigned int type);
 /* unuse.c: swapoff's walk of every mm for swap PTEs of area @type (Linux unuse_mm...). */
 int swap_unuse_area(struct kmm_machine *m, unsigned int type);
-bool swap_unuse_pending(struct kmm_machine *m);
 /*
  * A locked swap-cache page whose read failed leaves the cache, unlocked,
  * and the caller's reference goes: the next access reads the slot again.

@@ -164,7 +164,6 @@ void swap_fault_init(struct kmm_machine *m)
 	vm->swap.free_swap_and_cache = swap_hook_free;
 	vm->swap.free_swap_cache = swap_hook_free_cache;
 	swap_state(m)->vm_unuse = swap_unuse_area;
-	swap_state(m)->vm_unuse_pending = swap_unuse_pending;
 }
 
 void swap_fault_exit(struct kmm_machine *m)
@@ -177,5 +176,4 @@ void swap_fault_exit(struct kmm_machine *m)
 	vm->swap.free_swap_and_cache = NULL;
 	vm->swap.free_swap_cache = NULL;
 	swap_state(m)->vm_unuse = NULL;
-	swap_state(m)->vm_unuse_pending = NULL;
 }

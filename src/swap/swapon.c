@@ -545,21 +545,16 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 	struct swap_state *ss = swap_state(m);
 	/* A registered hook replaces swap/'s own walk of vm/'s page tables (unuse.c). */
 	int (*unuse)(struct kmm_machine *, unsigned int) = ss->ops.unuse_area;
-	bool (*pending)(struct kmm_machine *) = NULL;
-	if (!unuse) {
+	if (!unuse)
 		unuse = ss->vm_unuse;
-		pending = ss->vm_unuse_pending;
-	}
 	swap_cache_drop_unused(m, si);
 	/*
 	 * Walk again while slots remain, as Linux does until none is left: an
 	 * exiting mm (which the walk must skip) or the truncation of shared
 	 * memory nobody maps any more (whose inode it cannot take) frees its
 	 * slots at its own pace, on another CPU. A walk after which fewer
-	 * slots are in use starts the count of tries again, and so does one
-	 * while such a teardown is under way (it may be stalled for any time:
-	 * its CPU's host thread preempted); only walks that free nothing with
-	 * none under way, UNUSE_TRIES in a row, make swapoff give up.
+	 * slots are in use starts the count of tries again; only walks that
+	 * free nothing, UNUSE_TRIES in a row, make swapoff give up.
 	 */
 	unsigned int left = READ_ONCE(si->inuse_pages);
 	for (int tries = 0; left && tries < UNUSE_TRIES; tries++) {
@@ -578,13 +573,10 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 					     READ_ONCE(si->inuse_pages));
 		swap_cache_drop_unused(m, si);
 		unsigned int now = READ_ONCE(si->inuse_pages);
-		if (now < left) {
+		if (now < left)
 			tries = -1; /* progress: the others free at their pace */
-		} else {
-			if (pending && pending(m))
-				tries = -1;
+		else
 			kmm_port_yield();
-		}
 		left = now;
 	}
 	if (READ_ONCE(si->inuse_pages))

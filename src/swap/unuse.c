@@ -224,15 +224,3 @@ int swap_unuse_area(struct kmm_machine *m, unsigned int type)
 		mmput(prev);
 	return ret;
 }
-
-/*
- * An mm whose last user went, and a shmem file whose last reference went,
- * are off the lists the walk follows while their teardown frees their
- * swap entries on another CPU: a walk that freed nothing meanwhile does
- * not mean nothing will (Linux's try_to_unuse simply never gives up).
- */
-bool swap_unuse_pending(struct kmm_machine *m)
-{
-	struct vm_state *vm = vm_state(m);
-	return vm && atomic_read(&vm->nr_leaving) > 0;
-}

@@ -142,15 +142,9 @@ void iput(struct kmm_inode *inode)
 	}
 	if (!list_empty(&inode->i_list))
 		list_del_init(&inode->i_list);
-	/* Off the list swapoff walks: it waits for the truncation to free the swap entries. */
-	bool shmem = mapping_shmem(&inode->i_data);
-	if (shmem)
-		atomic_inc(&vm->nr_leaving);
 	spin_unlock(&vm->inode_lock);
 	filemap_write_and_wait_range(&inode->i_data, 0, ~0UL);
 	truncate_inode_pages(&inode->i_data);
-	if (shmem)
-		atomic_dec(&vm->nr_leaving);
 	if (inode->fd >= 0)
 		kmm_port_close(inode->fd);
 	kmm_kmem_cache_free(vm->inode_cachep, inode);

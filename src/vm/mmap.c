@@ -88,17 +88,11 @@ void mmput(struct kmm_mm *mm)
 	if (!atomic_dec_and_test(&mm->mm_users))
 		return;
 	struct vm_state *vm = vm_state(mm->machine);
-	/*
-	 * Off the list first: walkers of every mm (the validator) never see it
-	 * half gone. swapoff, which walks it too, waits for nr_leaving instead
-	 * while exit_mmap frees the swap entries.
-	 */
-	atomic_inc(&vm->nr_leaving);
+	/* Off the list first: walkers of every mm (the validator) never see it half gone. */
 	spin_lock(&vm->mmlist_lock);
 	list_del_init(&mm->mmlist);
 	spin_unlock(&vm->mmlist_lock);
 	exit_mmap(mm);
-	atomic_dec(&vm->nr_leaving);
 	mmdrop(mm);
 }
 

@@ -421,11 +421,6 @@ struct vm_state {
 	spinlock_t inode_lock;
 	struct list_head inodes;
 	struct list_head shmem_inodes; /* shared memory (under inode_lock): what swapoff walks */
-	/*
-	 * mms and shmem inodes off those lists (their last user gone) whose
-	 * teardown is still freeing their swap entries: swapoff waits for them.
-	 */
-	atomic_t nr_leaving;
 	spinlock_t task_lock;
 	struct list_head tasks;
 	int next_pid;
