@@ -509,10 +509,16 @@ static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int
 void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page)
 {
 	uint64_t until = 0;
-	if (swap_io_steal(m, page))
-		return;
+	bool queued = true;
 	for (unsigned int spins = 1;
 	     __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) & (1UL << PG_locked); spins++) {
+		if (queued) {
+			int r = swap_io_help(m, page);
+			if (r > 0)
+				return;
+			queued = !r;
+			continue;
+		}
 		if (spins & 63) {
 			kmm_port_cpu_relax();
 			continue;
