@@ -117,8 +117,9 @@ void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
  * submits a bio and the fault waits only for its own page: the rest of the
  * readahead window completes behind it). Without the thread (the default,
  * and every deterministic run) a read is done before the fault goes on.
- * kmm_run() in concurrent mode starts the thread for the run (flags 0) when
- * none runs. With KMM_SWAP_IO_READAHEAD_NEXT, a fault that uses the first
+ * A concurrent run starts it when it wants Linux's asynchronous completion
+ * (pages locked under I/O while other CPUs run) or the read-ahead below;
+ * kmm_run() leaves it as it finds it. With KMM_SWAP_IO_READAHEAD_NEXT, a fault that uses the first
  * page of a readahead window also starts the read of the window after it
  * once a sequential stream has grown the window to its largest
  * (2^page-cluster slots), so the reads stay one window ahead of the faults:

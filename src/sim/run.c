@@ -15,7 +15,6 @@
  */
 #include "sim.h"
 #include <kmm/reclaim.h>
-#include <kmm/swap.h>
 #include <errno.h>
 
 struct cpu_thread {
@@ -44,7 +43,6 @@ static int run_concurrent(struct kmm_machine *m, kmm_cpu_step_fn step, void *arg
 	if (!ct)
 		return -ENOMEM;
 	bool own_kswapd = kmm_kswapd_start_threads(m) == 0;
-	bool own_swap_io = kmm_swap_io_start(m, 0) == 0;
 	for (int c = 0; c < n; c++) {
 		ct[c] = (struct cpu_thread){.m = m, .cpu = c, .step = step, .arg = arg};
 		err = kmm_port_thread_create(&ct[c].thread, cpu_thread_fn, &ct[c]);
@@ -56,8 +54,6 @@ static int run_concurrent(struct kmm_machine *m, kmm_cpu_step_fn step, void *arg
 		kmm_port_thread_join(ct[c].thread);
 	if (own_kswapd)
 		kmm_kswapd_stop_threads(m);
-	if (own_swap_io)
-		kmm_swap_io_stop(m);
 	kmm_port_free(ct, (size_t)n * sizeof(*ct));
 	return err;
 }

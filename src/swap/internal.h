@@ -290,9 +290,9 @@ int swap_unuse_area(struct kmm_machine *m, unsigned int type);
 void swap_cache_discard(struct kmm_machine *m, struct kmm_page *page);
 /*
  * Wait until @page is not locked, with acquire order (a read in flight
- * has then written its bytes and PG_uptodate). A read still queued for the
- * I/O thread is done here (swap_io_steal); one under way is waited for,
- * spinning first, for up to SWAP_READ_SPIN_NS, then yielding.
+ * has then written its bytes and PG_uptodate). While reads wait in the I/O
+ * thread's queue it does them (swap_io_help); a read under way is waited
+ * for, spinning first, for up to SWAP_READ_SPIN_NS, then yielding.
  */
 #define SWAP_READ_SPIN_NS 200000ull
 void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page);
@@ -342,10 +342,12 @@ struct swap_io;
 bool swap_io_queue(struct kmm_machine *m, struct swap_info *si, struct kmm_page **pages,
 		   const swp_entry_t *entries, int k);
 /*
- * If @page's read waits in the queue, take its request and do it on the
- * calling thread (the waiter would only spin): true if it did.
+ * Work instead of waiting for @page: take the queued request that reads it,
+ * or else the oldest queued request, and do it on the calling thread.
+ * Returns 1 (@page's read is done), 0 (another was; check again) or -1
+ * (nothing queued).
  */
-bool swap_io_steal(struct kmm_machine *m, struct kmm_page *page);
+int swap_io_help(struct kmm_machine *m, struct kmm_page *page);
 /* Wait until every read handed to the I/O thread has completed. */
 void swap_io_drain(struct kmm_machine *m);
 /* Windows read ahead of a stream's faults with KMM_SWAP_IO_READAHEAD_NEXT. */

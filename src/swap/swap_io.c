@@ -22,11 +22,11 @@
  *     merge), reads them with one preadv (swap_read_run: checksum,
  *     PG_uptodate or PG_error, the counters) and unlocks the pages with
  *     release order, so whoever locks a page next sees its bytes.
- *  3. A fault that needs a page whose request is still queued takes the
- *     request and reads it itself (swap_io_steal): waiting would only
- *     spin, and two readers move more bytes than one. So the thread never
- *     makes a fault slower than reading in place, and a stream's faults
- *     read beside the thread when they catch up with it.
+ *  3. A fault that waits for a page does not spin while requests wait in
+ *     the queue (swap_io_help): it takes the one that holds its page, or
+ *     else the oldest, and reads it itself. So the thread never makes a
+ *     fault slower than reading in place, and a stream whose faults catch
+ *     up with the thread has two readers, the thread and the fault.
  *  4. Idle, the thread polls the queue for SWAP_IO_POLL_NS before it
  *     sleeps: in a stream of faults the next request comes within a few
  *     microseconds, and waking a sleeping thread costs more than that.
@@ -86,7 +86,7 @@ static bool swap_io_take(struct swap_io *io)
 	struct swap_io_req *w = &io->work;
 	unsigned long head = io->head;
 	while (head != io->tail && !io->ring[head % SWAP_IO_QUEUE].nr)
-		head++; /* stolen by a waiter (swap_io_steal) */
+		head++; /* taken by a waiter (swap_io_help) */
 	if (head == io->tail) {
 		__atomic_store_n(&io->head, head, __ATOMIC_RELEASE);
 		return false;
@@ -186,27 +186,36 @@ bool swap_io_queue(struct kmm_machine *m, struct swap_info *si, struct kmm_page 
 	return true;
 }
 
-bool swap_io_steal(struct kmm_machine *m, struct kmm_page *page)
+int swap_io_help(struct kmm_machine *m, struct kmm_page *page)
 {
 	struct swap_io *io = __atomic_load_n(&swap_state(m)->io, __ATOMIC_ACQUIRE);
-	struct swap_io_req r;
+	struct swap_io_req r, *oldest = NULL;
 	if (!io || swap_io_empty(io))
-		return false;
+		return -1;
 	kmm_port_waitq_lock(&io->wait);
 	for (unsigned long i = io->head; i != io->tail; i++) {
 		struct swap_io_req *q = &io->ring[i % SWAP_IO_QUEUE];
-		for (int k = 0; k < q->nr; k++) {
-			if (q->pages[k] != page)
-				continue;
-			r = *q;
-			q->nr = 0; /* the thread skips it */
-			kmm_port_waitq_unlock(&io->wait);
-			swap_io_do(io, &r);
-			return true;
-		}
+		if (q->nr && !oldest)
+			oldest = q;
+		for (int k = 0; k < q->nr; k++)
+			if (q->pages[k] == page) {
+				oldest = q;
+				goto found;
+			}
 	}
+	if (!oldest) {
+		kmm_port_waitq_unlock(&io->wait);
+		return -1;
+	}
+found:
+	r = *oldest;
+	oldest->nr = 0; /* the thread skips it */
 	kmm_port_waitq_unlock(&io->wait);
-	return false;
+	swap_io_do(io, &r);
+	for (int k = 0; k < r.nr; k++)
+		if (r.pages[k] == page)
+			return 1;
+	return 0;
 }
 
 void swap_io_drain(struct kmm_machine *m)

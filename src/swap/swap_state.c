@@ -421,20 +421,16 @@ int swap_cluster_readahead_slots(struct kmm_machine *m, swp_entry_t entry, swp_e
  * Bring the slots @slots[0..n) (in use, or not: those are skipped) into
  * the cache and submit the reads of those not there yet. The page of
  * @target (0: none) comes back with a reference, *@target_read saying
- * whether this call read it; the others are marked PG_readahead. Returns
- * the number of reads submitted through *@nfresh, and the first readahead
- * page's entry through *@first_ra (0: none).
+ * whether this call read it; the others are marked PG_readahead.
  */
 static struct kmm_page *swap_ra_read(struct kmm_machine *m, swp_entry_t *slots, int n,
-				     swp_entry_t target, gfp_t gfp, bool *target_read,
-				     unsigned long *first_ra)
+				     swp_entry_t target, gfp_t gfp, bool *target_read)
 {
 	struct kmm_page *fresh[64], *page, *found = NULL;
 	swp_entry_t fresh_e[64];
 	int nfresh = 0;
 	bool new_page;
 	*target_read = false;
-	*first_ra = 0;
 	/* Slot order: neighbouring slots become one read. */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && swp_offset(slots[j]) < swp_offset(slots[j - 1]); j--) {
@@ -459,8 +455,6 @@ static struct kmm_page *swap_ra_read(struct kmm_machine *m, swp_entry_t *slots, 
 		if (!is_target) {
 			SetPageReclaim(page); /* PG_readahead */
 			count_vm_event(m, SWAP_RA);
-			if (!*first_ra)
-				*first_ra = slots[i].val;
 		}
 		fresh[nfresh] = page;
 		fresh_e[nfresh++] = slots[i];
@@ -492,7 +486,6 @@ static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int
 	struct swap_state *ss = swap_state(m);
 	unsigned long window = swap_ra_largest_window(ss);
 	swp_entry_t slots[64], none = {0};
-	unsigned long first_ra;
 	bool unused;
 	if (window < 2 || !swap_io_readahead_next(m))
 		return;
@@ -501,7 +494,7 @@ static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int
 		swp_entry_t start = swp_entry(swp_type(entry), base + w * window);
 		int n = readahead_window_slots(m, start, slots, (int)window, window);
 		swap_ra_read(m, slots, n, none, GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN,
-			     &unused, &first_ra);
+			     &unused);
 	}
 	WRITE_ONCE(ss->ra_trigger, swp_entry(swp_type(entry), base + window).val);
 }
@@ -509,10 +502,16 @@ static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int
 void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page)
 {
 	uint64_t until = 0;
-	if (swap_io_steal(m, page))
-		return;
+	bool queued = true;
 	for (unsigned int spins = 1;
 	     __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) & (1UL << PG_locked); spins++) {
+		if (queued) {
+			int r = swap_io_help(m, page);
+			if (r > 0)
+				return;
+			queued = !r;
+			continue;
+		}
 		if (spins & 63) {
 			kmm_port_cpu_relax();
 			continue;
@@ -534,9 +533,7 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 		unsigned int window = swapin_nr_pages(m, swp_offset(entry));
 		int n = readahead_window_slots(m, entry, slots, (int)window, window);
 		bool read_it;
-		unsigned long first_ra;
-		struct kmm_page *target =
-		    swap_ra_read(m, slots, n, entry, gfp, &read_it, &first_ra);
+		struct kmm_page *target = swap_ra_read(m, slots, n, entry, gfp, &read_it);
 		/* A stream at the largest window: keep the next windows in flight. */
 		if (target && window > 1 && window == swap_ra_largest_window(swap_state(m)))
 			swap_ra_ahead(m, entry, 1);

@@ -303,7 +303,7 @@ static void test_concurrent(void)
 	expect_i64_le(left, 16);
 	long in0 = vmstat(w.m, "pswpin");
 	expect_int_eq(kmm_swap_io_start(w.m, KMM_SWAP_IO_READAHEAD_NEXT), 0);
-	/* kmm_run finds the thread running and leaves it (and its flags) alone. */
+	/* kmm_run leaves the thread as it finds it. */
 	expect_int_eq(kmm_run(w.m, KMM_RUN_CONCURRENT, cstep, &w), 0);
 	kmm_task_switch_out(w.m);
 	kmm_swap_io_stop(w.m);
