@@ -119,12 +119,13 @@ void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
  * and every deterministic run) a read is done before the fault goes on.
  * A concurrent run starts it when it wants Linux's asynchronous completion
  * (pages locked under I/O while other CPUs run) or the read-ahead below;
- * kmm_run() leaves it as it finds it. With KMM_SWAP_IO_READAHEAD_NEXT, a fault that uses the first
- * page of a readahead window also starts the read of the window after it
- * once a sequential stream has grown the window to its largest
- * (2^page-cluster slots), so the reads stay one window ahead of the faults:
- * a kmm extension (Linux reads swap one window at a time; its file
- * readahead has such an asynchronous window). See docs/swap.md.
+ * kmm_run() leaves it as it finds it. With KMM_SWAP_IO_READAHEAD_NEXT,
+ * once a sequential stream has grown the readahead window to its largest
+ * (2^page-cluster slots), the windows after the fault's are read too, and
+ * each first use of a page of the next window reads one more, so the reads
+ * stay up to 8 windows ahead of the faults: a kmm extension (Linux reads
+ * swap one window at a time; its file readahead has such an asynchronous
+ * window). See docs/swap.md.
  *
  * kmm_swap_io_start() returns 0 (started), -EALREADY (a thread runs; its
  * flags stay), -EINVAL (unknown flags, or a machine without swap) or the

@@ -351,7 +351,7 @@ int swap_io_help(struct kmm_machine *m, struct kmm_page *page);
 /* Wait until every read handed to the I/O thread has completed. */
 void swap_io_drain(struct kmm_machine *m);
 /* Windows read ahead of a stream's faults with KMM_SWAP_IO_READAHEAD_NEXT. */
-#define SWAP_RA_AHEAD 2
+#define SWAP_RA_AHEAD 8
 /* Does the I/O thread run with KMM_SWAP_IO_READAHEAD_NEXT? */
 bool swap_io_readahead_next(struct kmm_machine *m);
 /* Stop the thread and free the queue (the machine is going away). */

@@ -38,7 +38,7 @@
  *    With KMM_SWAP_IO_READAHEAD_NEXT a stream that has grown the window to
  *    its largest also reads the SWAP_RA_AHEAD windows after it, and the
  *    first use of a readahead page of the next one (ra_trigger) reads one
- *    more: the reads stay one to two windows ahead of the faults (kmm's
+ *    more: the reads stay up to SWAP_RA_AHEAD windows ahead of the faults (kmm's
  *    extension: Linux reads swap one window at a time; its file readahead
  *    keeps such an asynchronous window, PG_readahead on its first page).
  *
@@ -479,7 +479,7 @@ static unsigned long swap_ra_largest_window(struct swap_state *ss)
  * after @entry's (largest windows, aligned) behind the faults, and name
  * the window after @entry's as the trigger: the first use of one of its
  * readahead pages reads the window SWAP_RA_AHEAD after that one. A stream
- * thus keeps one to two windows in flight ahead of its faults.
+ * thus keeps up to SWAP_RA_AHEAD windows in flight ahead of its faults.
  */
 static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from)
 {

@@ -17,7 +17,10 @@
  *    the long-lived regions meanwhile;
  *  - a host thread switches the two swap areas off and on again in turn
  *    (swapoff brings every shmem page of an area back through shmem_unuse
- *    while the tasks fault the same pages).
+ *    while the tasks fault the same pages);
+ *  - swap reads go through the I/O thread (kmm_swap_io_start), so pages
+ *    stay locked under reads while the others fault, reclaim and swap off;
+ *    the ptechain case also reads windows ahead of the faults.
  * A task that writes a page of a long-lived region has it to itself: a
  * flag per page, taken with a compare-and-swap (readers share it; an
  * access that finds it taken the other way is skipped), orders the tasks'
@@ -586,8 +589,12 @@ static long swap_map_nonzero(struct kmm_machine *m)
 	return n;
 }
 
-/* One concurrent round: the CPUs' steps, and @switches swap areas off and on meanwhile. */
-static void run_round(struct world *w, int switches)
+/*
+ * One concurrent round: the CPUs' steps, and @switches swap areas off and
+ * on meanwhile; swap reads go through the I/O thread, started with
+ * @io_flags for the round.
+ */
+static void run_round(struct world *w, int switches, unsigned int io_flags)
 {
 	struct toggler tg = {.w = w, .want = switches};
 	struct run_arg ra = {.w = w, .tg = &tg, .lives = w->eph.lives + LIVES * kmm_test_scale};
@@ -597,7 +604,9 @@ static void run_round(struct world *w, int switches)
 	tg.every = NCPUS * STEPS * kmm_test_scale / (unsigned long)(switches + 1);
 	int err = pthread_create(&tg.th, NULL, toggler_thread, &tg);
 	expect_int_eq(err, 0);
+	expect_int_eq(kmm_swap_io_start(w->m, io_flags), 0);
 	int run = kmm_run(w->m, KMM_RUN_CONCURRENT, step, &ra);
+	kmm_swap_io_stop(w->m); /* the reads still queued complete: the checkers need quiet */
 	__atomic_store_n(&tg.stop, true, __ATOMIC_RELAXED); /* if the run ended early */
 	pthread_join(tg.th, NULL);
 	kmm_task_switch_out(w->m);
@@ -640,7 +649,8 @@ static void run_concurrent(const char *rmap)
 	expect_all_valid(w->m);
 	long pswpin0 = vmstat(w->m, "pswpin");
 	for (int round = 0; round < rounds && !kmm_test_case_failed; round++) {
-		run_round(w, switches);
+		/* Reads done asynchronously, and for ptechain with the windows read ahead too. */
+		run_round(w, switches, strcmp(rmap, "objrmap") ? KMM_SWAP_IO_READAHEAD_NEXT : 0);
 		expect_all_valid(w->m);
 		kmm_swap_totals(w->m, &t1);
 		expect_u64_eq(t1.total, t0.total); /* both areas on again */
