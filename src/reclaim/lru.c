@@ -261,9 +261,28 @@ static void activate_page(struct kmm_machine *m, struct kmm_page *page)
 }
 
 /*
+ * A page off the lists that waits in this CPU's add batch goes on the
+ * active list when the batch drains (Linux __lru_cache_activate_folio).
+ * Only there: a page off the lists elsewhere is isolated, and another CPU
+ * may be putting it back under the LRU lock, choosing its list and counter
+ * by PG_active, which must not change under it.
+ */
+static void lru_batch_activate(struct kmm_machine *m, struct kmm_page *page)
+{
+	struct lru_batch *b = this_batch(m);
+	spin_lock(&b->lock);
+	for (unsigned int i = b->nr; i-- > 0;)
+		if (b->pages[i] == page) {
+			SetPageActive(page);
+			break;
+		}
+	spin_unlock(&b->lock);
+}
+
+/*
  * An access the LRU should know of (Linux folio_mark_accessed):
  * inactive,unreferenced -> inactive,referenced -> active,unreferenced.
- * A page still in an add batch becomes active when the batch drains.
+ * A page still in this CPU's add batch becomes active when the batch drains.
  */
 static void kmm_mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
 {
@@ -275,7 +294,7 @@ static void kmm_mark_page_accessed(struct kmm_machine *m, struct kmm_page *page)
 		if (PageLRU(page))
 			activate_page(m, page);
 		else
-			SetPageActive(page);
+			lru_batch_activate(m, page);
 		ClearPageReferenced(page);
 		workingset_activation(m, page);
 	}
