@@ -290,14 +290,14 @@ static void ptc_ref_fill(struct kmm_machine *m, struct ptc_ref *r, pte_t *ptep)
  * Did the entry for @ptep leave the chain after the walk copied it? Then
  * the walk may have missed the mapping (mremap moved it to a PTE the copy
  * does not have), and says so as it does for a busy page_table_lock. The
- * chain is searched only when the PTE no longer maps the page; the caller
- * holds the mm's page_table_lock, so mremap of this mm is not moving PTEs.
+ * chain is asked first, under its lock: while the entry is in it the PTE
+ * table holding @ptep is alive; once it left, the table may have been
+ * freed and reused, and reading @ptep would race with its new owner. The
+ * caller holds the mm's page_table_lock, so mremap of this mm is not
+ * moving PTEs.
  */
-static bool chain_entry_went(struct kmm_machine *m, struct kmm_page *page, pte_t *ptep)
+static bool chain_entry_went(struct kmm_page *page, pte_t *ptep)
 {
-	pte_t pte = entry_read(ptep);
-	if (likely(pte_present(pte) && pte_pfn(pte) == page_to_pfn(m, page)))
-		return false;
 	bool found = false;
 	pte_chain_lock(page);
 	if (PageDirect(page))
@@ -346,7 +346,7 @@ void pte_chain_walk(struct kmm_machine *m, struct kmm_page *page, struct rmap_wa
 		if (more && atomic_add_unless(&mm->mm_users, 1, 0)) {
 			if (spin_trylock(&mm->page_table_lock)) {
 				struct kmm_vma *vma = find_vma(mm, refs[i].address);
-				if (unlikely(chain_entry_went(m, page, refs[i].ptep)))
+				if (unlikely(chain_entry_went(page, refs[i].ptep)))
 					rwc->contended = true;
 				else if (vma && vma->vm_start <= refs[i].address)
 					more = rmap_walk_one(page, vma, refs[i].address, rwc);
