@@ -296,6 +296,14 @@ void swap_cache_discard(struct kmm_machine *m, struct kmm_page *page);
  */
 #define SWAP_READ_SPIN_NS 200000ull
 void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page);
+/*
+ * Lock @page, a swap-cache page found or read for @entry, once its read is
+ * done. True: locked, still @entry's page and uptodate. False: the caller's
+ * reference is gone and the caller retries from its entry; the page had left
+ * the cache (freed, perhaps reused), or a read of it had failed and it is
+ * dropped from the cache (swap_cache_discard), so the retry reads the slot.
+ */
+bool swap_cache_lock_entry(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry);
 /* Drop every page of @si's swap cache whose slot no PTE names any more (try_to_unuse's tail). */
 void swap_cache_drop_unused(struct kmm_machine *m, struct swap_info *si);
 /* Freed slots [begin, end] lose their shadow entries (Linux clear_shadow_from_swap_cache). */

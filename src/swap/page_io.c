@@ -380,23 +380,6 @@ static const char *swap_read_slot(struct swap_info *si, void *data, unsigned lon
 	return NULL;
 }
 
-int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
-{
-	struct swap_info *si = get_swap_device(m, entry);
-	char buf[160];
-	if (!si) {
-		ClearPageUptodate(page);
-		return -EIO;
-	}
-	const char *why = swap_read_precheck(swap_state(m), si, entry);
-	if (!why)
-		why =
-		    swap_read_slot(si, page_address(m, page), swp_offset(entry), buf, sizeof(buf));
-	int ret = swap_read_done(m, si, page, entry, why);
-	put_swap_device(si);
-	return ret;
-}
-
 int swap_read_run(struct kmm_machine *m, struct swap_info *si, struct kmm_page **pages,
 		  const swp_entry_t *entries, int k, int *errs)
 {
@@ -479,6 +462,13 @@ static int swap_read_runs(struct kmm_machine *m, struct kmm_page **pages,
 		put_swap_device(si);
 	}
 	return failed;
+}
+
+int swap_readpage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
+{
+	int err = 0;
+	swap_read_runs(m, &page, &entry, 1, &err, false);
+	return err;
 }
 
 int swap_readpages(struct kmm_machine *m, struct kmm_page **pages, const swp_entry_t *entries,

@@ -68,31 +68,20 @@ static int shmem_swapin(struct kmm_machine *m, struct kmm_address_space *mapping
 					      : err; /* -ENOENT: the slot went meanwhile */
 		*major = true;
 	}
-	/* A readahead page may still be on its way in: wait for the read, not the lock. */
-	if (!PageUptodate(page))
-		wait_on_page_read(m, page);
-	lock_page(page);
-	int ret = -EAGAIN;
-	/* Still the cache page of @entry? It may have been freed and reused meanwhile. */
-	if (!PageSwapCache(page) || page->private != entry.val)
-		goto fail;
-	if (!PageUptodate(page)) {
-		/* Another read of it failed (do_swap_page): out of the cache, and the caller retries. */
-		swap_cache_discard(m, page);
+	/* Freed and reused meanwhile, or a read of it failed: the caller retries. */
+	if (!swap_cache_lock_entry(m, page, entry))
+		return -EAGAIN;
+	/* shmem_confirm_swap and the insert in one: the slot must still name @entry. */
+	if (shmem_add_to_page_cache(page, mapping, index, swp_to_radix_entry(entry))) {
+		unlock_page(page);
+		kmm_put_page(m, page);
 		return -EAGAIN;
 	}
-	/* shmem_confirm_swap and the insert in one: the slot must still name @entry. */
-	if (shmem_add_to_page_cache(page, mapping, index, swp_to_radix_entry(entry)))
-		goto fail;
 	delete_from_swap_cache(m, page);
 	SetPageDirty(page); /* memory holds the only copy now */
 	swap_free(m, entry);
 	*pagep = page;
 	return 0;
-fail:
-	unlock_page(page);
-	kmm_put_page(m, page);
-	return ret;
 }
 
 /* Bring back every swap entry of area @type in @inode's mapping (Linux shmem_unuse_inode). */

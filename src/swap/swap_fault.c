@@ -56,25 +56,13 @@ static int swap_in_and_map(struct vm_fault *vmf)
 		count_vm_event(m, PGMAJFAULT);
 	}
 
-	/* A readahead page may still be on its way in: wait for the read, not the lock. */
-	if (!PageUptodate(page))
-		wait_on_page_read(m, page);
-	lock_page(page);
-	if (!PageSwapCache(page) || page->private != entry.val) {
-		/* Freed from the cache and reused meanwhile: retry from the PTE. */
-		unlock_page(page);
-		kmm_put_page(m, page);
+	/*
+	 * Freed from the cache meanwhile, or another read of it failed
+	 * (readahead's, another fault's; our own comes back uptodate or not at
+	 * all): the access retries from the PTE.
+	 */
+	if (!swap_cache_lock_entry(m, page, entry))
 		return ret;
-	}
-	if (!PageUptodate(page)) {
-		/*
-		 * Another read of it failed (readahead's, or another fault's; our
-		 * own comes back uptodate or not at all): out of the cache, and the
-		 * access retries, reading the slot itself.
-		 */
-		swap_cache_discard(m, page);
-		return ret;
-	}
 
 	spin_lock(vmf->ptl);
 	if (entry_read(vmf->pte) != vmf->orig_pte) {

@@ -525,6 +525,25 @@ void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page)
 	}
 }
 
+bool swap_cache_lock_entry(struct kmm_machine *m, struct kmm_page *page, swp_entry_t entry)
+{
+	/* A readahead page may still be on its way in: wait for the read, not the lock. */
+	if (!PageUptodate(page))
+		wait_on_page_read(m, page);
+	lock_page(page);
+	if (!PageSwapCache(page) || page->private != entry.val) {
+		unlock_page(page);
+		kmm_put_page(m, page);
+		return false;
+	}
+	if (!PageUptodate(page)) {
+		/* Another read of it failed (readahead's, another CPU's): read the slot anew. */
+		swap_cache_discard(m, page);
+		return false;
+	}
+	return true;
+}
+
 struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_t gfp, int *err)
 {
 	swp_entry_t slots[64];

@@ -113,21 +113,11 @@ static int unuse_one(struct kmm_vma *vma, pmd_t *pmd, unsigned long addr, swp_en
 		if (!page)
 			return err == -ENOENT || err == -ENOMEM ? 0 : err;
 	}
-	/* A readahead page may still be on its way in: wait for the read, not the lock. */
-	if (!PageUptodate(page))
-		wait_on_page_read(m, page);
-	lock_page(page);
-	int ret = 0;
-	/* Still the cache page of @entry? It may have been freed and reused meanwhile. */
-	if (PageSwapCache(page) && page->private == entry.val && !PageUptodate(page)) {
-		/* Another read of it failed: out of the cache; the next walk reads the slot. */
-		swap_cache_discard(m, page);
+	/* Freed and reused meanwhile, or a read of it failed: the next walk reads the slot. */
+	if (!swap_cache_lock_entry(m, page, entry))
 		return 0;
-	}
-	if (PageSwapCache(page) && page->private == entry.val) {
-		ret = unuse_pte(vma, pmd, addr, entry, page);
-		try_to_free_swap(m, page);
-	}
+	int ret = unuse_pte(vma, pmd, addr, entry, page);
+	try_to_free_swap(m, page);
 	unlock_page(page);
 	kmm_put_page(m, page);
 	/* No memory for the rmap (a pte chain): the next round of try_to_unuse retries. */
