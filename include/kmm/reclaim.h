@@ -61,7 +61,9 @@ bool kmm_kswapd_pending(struct kmm_machine *m);
 void kmm_kswapd_set_wakeup_slice(struct kmm_machine *m, unsigned long nr_pages);
 /*
  * Start (or stop) one host thread per node for kswapd, as concurrent runs
- * do; without them, wake-ups wait for kmm_kswapd_run_pending().
+ * do; without them, wake-ups wait for kmm_kswapd_run_pending(). Start
+ * returns 0, -EALREADY (the threads run: whoever started them stops them),
+ * -EINVAL (a machine without the reclaim layer) or the host's error.
  */
 int kmm_kswapd_start_threads(struct kmm_machine *m);
 void kmm_kswapd_stop_threads(struct kmm_machine *m);

@@ -69,8 +69,16 @@ const struct kmm_config *kmm_workload_config(const struct kmm_workload *w);
 
 void kmm_workload_free(struct kmm_workload *w);
 
+/* How a concurrent run reads swap (kmm_swap_io_start; include/kmm/swap.h). */
+enum kmm_sim_swap_io {
+	KMM_SIM_SWAP_IO_FAULT,	/* the faulting CPU reads its window, as Linux does (the default) */
+	KMM_SIM_SWAP_IO_THREAD, /* through the swap I/O thread */
+	KMM_SIM_SWAP_IO_AHEAD,	/* through it, windows read ahead (KMM_SWAP_IO_READAHEAD_NEXT) */
+};
+
 struct kmm_sim_opts {
 	bool concurrent;	      /* one host thread per simulated CPU the workload uses */
+	enum kmm_sim_swap_io swap_io; /* concurrent mode only: who reads swap */
 	const char *out_dir;	      /* NULL: write no output directory */
 	unsigned long snapshot_every; /* also snapshot /proc every N operations (0: never) */
 	FILE *log;		      /* progress and the summary; NULL: silent */

@@ -34,6 +34,7 @@
  * flags; no other lock is held while reclaiming.
  */
 #include "internal.h"
+#include <errno.h>
 #include <limits.h>
 
 /* The watermark check with every CPU's pending free-page delta folded in (Linux _safe). */
@@ -384,8 +385,10 @@ int kmm_kswapd_start_threads(struct kmm_machine *m)
 {
 	struct reclaim_state *rs = reclaim_state(m);
 	int nid;
-	if (!rs || rs->threads)
-		return 0;
+	if (!rs)
+		return -EINVAL;
+	if (rs->threads)
+		return -EALREADY;
 	WRITE_ONCE(rs->threads, true);
 	for_each_online_node (m, nid) {
 		struct kswapd *k = &rs->kswapd[nid];

@@ -29,7 +29,11 @@
  *     CPU. Phase boundaries and global operations (sysctl, drain, validate,
  *     snapshot, echo) are barriers: every thread leaves its CPU and waits,
  *     the first thread runs the operation alone on a quiet machine, then
- *     all go on. Pools are shared between CPUs under a mutex each.
+ *     all go on. Pools are shared between CPUs under a mutex each. Each
+ *     node's kswapd is a host thread of its own, woken by the allocations
+ *     as in Linux (deterministic mode runs it between operations instead),
+ *     and kmm_sim_opts.swap_io may hand swap reads to the swap I/O thread;
+ *     both stop while a global operation runs.
  *  4. Output (--out DIR): proc/NNNN/ holds /proc views in Linux's formats
  *     at each snapshot (phase ends, snapshot statements, every N
  *     operations with --snapshot-every, and the end); snapshots.csv says
@@ -43,6 +47,8 @@
 #include "sim_output.h"
 
 #include <kmm/mm.h>
+#include <kmm/reclaim.h>
+#include <kmm/swap.h>
 #include "../page/internal.h"
 #include "../rmap/rmap.h"
 
@@ -556,6 +562,60 @@ void sim_progress_tick(struct sim_run *r)
 
 /* --- The interpreter ------------------------------------------------------------------------------ */
 
+/* Stop the threads start_machine_threads() started (the flags stay, for restarts). */
+static void stop_machine_threads(struct sim_run *r)
+{
+	if (r->own_io)
+		kmm_swap_io_stop(r->m);
+	if (r->own_kswapd)
+		kmm_kswapd_stop_threads(r->m);
+}
+
+static unsigned int swap_io_flags(const struct sim_run *r)
+{
+	return r->o->swap_io == KMM_SIM_SWAP_IO_AHEAD ? KMM_SWAP_IO_READAHEAD_NEXT : 0;
+}
+
+/*
+ * The machine's own threads of a concurrent run: each node's kswapd, and
+ * the swap I/O thread when asked for. Threads running already stay their
+ * starter's.
+ */
+static int start_machine_threads(struct sim_run *r)
+{
+	int err = kmm_kswapd_start_threads(r->m);
+	r->own_kswapd = !err;
+	r->own_io = false;
+	if (err && err != -EALREADY && err != -EINVAL)
+		return kmm_error_set(r->err, err, "cannot start the kswapd threads: %s",
+				     strerror(-err));
+	if (r->o->swap_io == KMM_SIM_SWAP_IO_FAULT)
+		return 0;
+	err = kmm_swap_io_start(r->m, swap_io_flags(r));
+	r->own_io = !err;
+	if (err && err != -EALREADY) {
+		stop_machine_threads(r);
+		return kmm_error_set(r->err, err, "cannot start the swap I/O thread: %s",
+				     strerror(-err));
+	}
+	return 0;
+}
+
+/*
+ * A global operation (validate, snapshot, drain, sysctl, a phase's end)
+ * runs on a quiet machine: kswapd and the swap I/O thread (its queued
+ * reads done) stop before it (stop_machine_threads) and start again after.
+ */
+static void restart_machine_threads(struct sim_run *r, const struct wl_op *op)
+{
+	int err = r->own_kswapd ? kmm_kswapd_start_threads(r->m) : 0;
+	if (!err && r->own_io)
+		err = kmm_swap_io_start(r->m, swap_io_flags(r));
+	if (err)
+		sim_fail(r, op, "cannot restart the machine's threads after it: %s",
+			 strerror(-err));
+}
+
 /* Deterministic mode: the one thread enters the CPU an operation names. */
 static void switch_cpu(struct sim_run *r, int *cur, int cpu)
 {
@@ -611,7 +671,12 @@ static void interpret(struct sim_run *r, int self)
 				pthread_barrier_wait(&r->barrier);
 			}
 			if (leader) {
+				bool quiet = r->concurrent && d->barrier;
+				if (quiet)
+					stop_machine_threads(r);
 				d->exec(r, op, self < 0 ? 0 : self);
+				if (quiet)
+					restart_machine_threads(r, op);
 				if (d->task) {
 					kmm_task_switch_out(r->m);
 					note_rmap_peak(r);
@@ -705,9 +770,14 @@ static int run_concurrent(struct sim_run *r)
 	r->nthreads = n;
 	if (pthread_barrier_init(&r->barrier, NULL, (unsigned int)n))
 		return kmm_error_set(r->err, -EAGAIN, "cannot create a barrier for %d threads", n);
+	int ret = start_machine_threads(r);
+	if (ret) {
+		pthread_barrier_destroy(&r->barrier);
+		return ret;
+	}
 	pthread_mutex_init(&r->gate_lock, NULL);
 	pthread_cond_init(&r->gate, NULL);
-	int started = 0, ret = 0;
+	int started = 0;
 	for (; started < n; started++)
 		if (pthread_create(&threads[started], NULL, thread_main, &args[started])) {
 			ret = kmm_error_set(r->err, -EAGAIN, "cannot start a thread for CPU %d",
@@ -718,6 +788,7 @@ static int run_concurrent(struct sim_run *r)
 	open_gate(r, ret ? -1 : 1);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	stop_machine_threads(r);
 	pthread_barrier_destroy(&r->barrier);
 	pthread_cond_destroy(&r->gate);
 	pthread_mutex_destroy(&r->gate_lock);
@@ -736,6 +807,14 @@ int kmm_workload_run(struct kmm_workload *w, const struct kmm_sim_opts *opts,
 	if (!p->checked)
 		return kmm_error_set(
 		    err, -EINVAL, "%s: the workload must be checked before it runs", p->filename);
+	if (o->swap_io > KMM_SIM_SWAP_IO_AHEAD)
+		return kmm_error_set(err, -EINVAL, "%s: no swap read mode %d", p->filename,
+				     (int)o->swap_io);
+	if (o->swap_io != KMM_SIM_SWAP_IO_FAULT && !o->concurrent)
+		return kmm_error_set(err, -EINVAL,
+				     "%s: the swap I/O thread runs in concurrent mode only (a "
+				     "deterministic run reads swap in the faulting CPU)",
+				     p->filename);
 	ret = kmm_workload_supported(w, err);
 	if (ret)
 		return ret;

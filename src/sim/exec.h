@@ -89,6 +89,8 @@ struct sim_run {
 	pthread_barrier_t barrier;
 	int nthreads;
 	int leader_cpu;
+	/* Concurrent mode: this run started kswapd's threads, the swap I/O thread. */
+	bool own_kswapd, own_io;
 	/* Threads start together, or not at all if one could not be created. */
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate;

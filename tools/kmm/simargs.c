@@ -14,7 +14,8 @@
 static bool takes_value(const char *a, bool compare)
 {
 	return !strcmp(a, "--seed") || !strcmp(a, "--out") || !strcmp(a, "--snapshot-every") ||
-	       !strcmp(a, "--trace") || (compare && !strcmp(a, "--variant"));
+	       !strcmp(a, "--trace") || !strcmp(a, "--swap-io") ||
+	       (compare && !strcmp(a, "--variant"));
 }
 
 static bool is_flag(const char *a)
@@ -74,6 +75,19 @@ int sim_args_parse(struct sim_args *a, int argc, char **argv, bool compare, void
 				cli_error("--trace %s", e.msg);
 				return KMM_EXIT_USAGE;
 			}
+		} else if (!strcmp(s, "--swap-io")) {
+			const char *v = argv[++i];
+			if (!strcmp(v, "fault"))
+				a->swap_io = KMM_SIM_SWAP_IO_FAULT;
+			else if (!strcmp(v, "thread"))
+				a->swap_io = KMM_SIM_SWAP_IO_THREAD;
+			else if (!strcmp(v, "ahead"))
+				a->swap_io = KMM_SIM_SWAP_IO_AHEAD;
+			else {
+				cli_error("--swap-io: expected fault, thread or ahead, found '%s'",
+					  v);
+				return KMM_EXIT_USAGE;
+			}
 		} else if (!strcmp(s, "--deterministic") || !strcmp(s, "--concurrent")) {
 			bool c = s[2] == 'c';
 			if (mode_given && c != a->concurrent) {
@@ -118,6 +132,11 @@ int sim_args_parse(struct sim_args *a, int argc, char **argv, bool compare, void
 	}
 	if (!a->file) {
 		cli_error("no workload (try 'kmm %s --help')", a->cmd);
+		return KMM_EXIT_USAGE;
+	}
+	if (a->swap_io != KMM_SIM_SWAP_IO_FAULT && !a->concurrent) {
+		cli_error("--swap-io %s works in concurrent mode only (add --concurrent)",
+			  a->swap_io == KMM_SIM_SWAP_IO_AHEAD ? "ahead" : "thread");
 		return KMM_EXIT_USAGE;
 	}
 	if (a->every && a->concurrent) {
@@ -185,6 +204,7 @@ struct kmm_sim_opts sim_args_opts(const struct sim_args *a)
 {
 	struct kmm_sim_opts o = {
 	    .concurrent = a->concurrent,
+	    .swap_io = a->swap_io,
 	    .out_dir = a->out_dir,
 	    .snapshot_every = a->every,
 	    .log = a->quiet ? NULL : stdout,

@@ -19,7 +19,8 @@ struct sim_args {
 	bool seed_given;
 	uint64_t seed;
 	unsigned long every;
-	int first_machine; /* index of the first machine option, -1 if none */
+	enum kmm_sim_swap_io swap_io; /* --swap-io fault|thread|ahead */
+	int first_machine;	      /* index of the first machine option, -1 if none */
 	/* kmm compare: --variant KEY=A,B */
 	const char *variants[SIM_ARGS_MAX_VARIANTS];
 	int nvariants;
