@@ -168,6 +168,22 @@ static inline int kmm_test_have_oracle(void)
 		run_test(fn);                                                        \
 	} while (0)
 
+/*
+ * Remove a test's scratch directory @dir with all it holds. After a failure
+ * it stays, named on stderr, for a look at what the test left.
+ */
+static inline void kmm_test_remove_dir(const char *dir)
+{
+	char cmd[4200];
+	if (kmm_test_failed) {
+		fprintf(stderr, "kept %s\n", dir);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static inline int kmm_test_done(void)
 {
 	if (kmm_test_failed)

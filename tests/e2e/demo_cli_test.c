@@ -180,9 +180,6 @@ int main(int argc, char **argv)
 	run_test(test_compare_cli);
 	run_test(test_replay_cli);
 	run_test(test_progress_bar);
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (!kmm_test_failed && system(cmd))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	kmm_test_remove_dir(tmpdir);
 	return kmm_test_done();
 }

@@ -269,9 +269,6 @@ int main(int argc, char **argv)
 	run_test(test_run_trace);
 	run_test(test_trace_stats);
 	run_test(test_trace_convert);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (!kmm_test_failed && system(cmd))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	kmm_test_remove_dir(tmpdir);
 	return kmm_test_done();
 }

@@ -268,9 +268,6 @@ int main(int argc, char **argv)
 	run_test(test_reclaim_on_both_designs);
 	run_test(test_identical_with_host_memory);
 	run_test(test_identical_with_host_memory_run_seed);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	kmm_test_remove_dir(tmpdir);
 	return kmm_test_done();
 }

@@ -205,9 +205,6 @@ int main(int argc, char **argv)
 	run_test(test_concurrent_slab);
 	run_test(test_concurrent_kswapd_and_swap_io);
 	run_test(test_swap_io_needs_concurrent);
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	kmm_test_remove_dir(tmpdir);
 	return kmm_test_done();
 }

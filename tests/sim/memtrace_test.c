@@ -499,9 +499,6 @@ int main(int argc, char **argv)
 	run_test(test_bad_text);
 	run_test(test_bad_binary);
 	run_test(test_valgrind_true);
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (!kmm_test_failed && system(cmd))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	kmm_test_remove_dir(tmpdir);
 	return kmm_test_done();
 }

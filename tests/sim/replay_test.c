@@ -172,9 +172,6 @@ int main(int argc, char **argv)
 	run_test(test_tiny_machine);
 	run_test(test_output_dir);
 	run_test(test_bad_trace);
-	char cmd[400];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (!kmm_test_failed && system(cmd))
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	kmm_test_remove_dir(tmpdir);
 	return kmm_test_done();
 }
