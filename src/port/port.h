@@ -82,6 +82,8 @@ void kmm_port_heavy_barrier(void);
 
 void kmm_port_cpu_relax(void);
 void kmm_port_yield(void);
+/* Sleep for about @ns nanoseconds (at least; a signal does not cut it short). */
+void kmm_port_sleep_ns(uint64_t ns);
 
 /* The simulated CPU the calling thread has entered (see phys/cpu.c). */
 extern __thread struct kmm_cpu *kmm_current_cpu __attribute__((tls_model("initial-exec")));

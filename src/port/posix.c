@@ -265,6 +265,13 @@ void kmm_port_yield(void)
 	sched_yield();
 }
 
+void kmm_port_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 uint64_t kmm_port_now_ns(void)
 {
 	struct timespec ts;

@@ -536,8 +536,19 @@ static void reinsert_swap_info(struct kmm_machine *m, struct swap_info *si)
 	spin_unlock(&ss->swap_lock);
 }
 
-/* Walks in a row that free no slot before swapoff gives up (-EBUSY). */
-#define UNUSE_TRIES 32
+/*
+ * swapoff gives up (-EBUSY) after UNUSE_TRIES walks in a row that free no
+ * slot, once UNUSE_PATIENCE_NS have passed since the last one that did.
+ * Linux never gives up (only a signal stops it); kmm does, so that a slot
+ * nothing will ever free cannot hang the caller. The time matters, not the
+ * count: a task that is freeing a slot may be descheduled in the middle
+ * (shmem_swapin between putting the page in its file and freeing the
+ * slot), for as long as the host likes; 32 walks without progress took
+ * less than that under load (the stuck "slots still in use" of stress runs).
+ */
+#define UNUSE_TRIES	  32
+#define UNUSE_PATIENCE_NS 2000000000ull
+#define UNUSE_BACKOFF_NS  1000000ull /* between walks that freed nothing */
 
 /* Bring every page of @si back (Linux try_to_unuse). */
 static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_error *err)
@@ -557,7 +568,10 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 	 * free nothing, UNUSE_TRIES in a row, make swapoff give up.
 	 */
 	unsigned int left = READ_ONCE(si->inuse_pages);
-	for (int tries = 0; left && tries < UNUSE_TRIES; tries++) {
+	uint64_t progress_ns = kmm_port_now_ns();
+	for (int tries = 0;
+	     left && (tries < UNUSE_TRIES || kmm_port_now_ns() - progress_ns < UNUSE_PATIENCE_NS);
+	     tries++) {
 		if (!unuse)
 			return kmm_error_set(
 			    err, -EBUSY,
@@ -573,10 +587,15 @@ static int try_to_unuse(struct kmm_machine *m, struct swap_info *si, struct kmm_
 					     READ_ONCE(si->inuse_pages));
 		swap_cache_drop_unused(m, si);
 		unsigned int now = READ_ONCE(si->inuse_pages);
-		if (now < left)
+		if (now < left) {
 			tries = -1; /* progress: the others free at their pace */
-		else
-			kmm_port_yield();
+			progress_ns = kmm_port_now_ns();
+		} else {
+			if (tries < 4)
+				kmm_port_yield();
+			else
+				kmm_port_sleep_ns(UNUSE_BACKOFF_NS);
+		}
 		left = now;
 	}
 	if (READ_ONCE(si->inuse_pages))
