@@ -539,7 +539,7 @@ again:;
 		struct kmm_page *page = radix_tree_lookup(&mapping->i_pages, idx);
 		if (xa_is_value(page))
 			page = NULL;
-		/* Acquire: an unlocked uptodate page's data was written before its unlock. */
+		/* Skip a locked page (under I/O, reclaim or truncation) without waiting. */
 		unsigned long flags = page ? __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) : 0;
 		if (page && (flags & (1UL << PG_uptodate)) && !(flags & (1UL << PG_locked)))
 			kmm_get_page(page);
@@ -548,8 +548,27 @@ again:;
 		spin_unlock(&mapping->i_pages_lock);
 		if (!page)
 			continue;
+		/*
+		 * Mapped under its lock, as a fault maps a page (Linux
+		 * next_uptodate_page): reclaim and truncation change
+		 * page->mapping only with the page locked. Unlocked when looked
+		 * up is not enough: reclaim may lock it next, find it unmapped
+		 * and move a shmem page to the swap cache, which left a mapped
+		 * page with no mapping in the swap cache (a stress run's crash
+		 * in rmap_walk_file).
+		 */
+		if (!trylock_page(page)) {
+			vm_put_page(m, page);
+			continue;
+		}
+		if (page->mapping != mapping || page->index != idx || !PageUptodate(page)) {
+			unlock_page(page);
+			vm_put_page(m, page);
+			continue;
+		}
 		int rc = page_add_file_rmap(page, vma, addr, pte, &vmf->pte_chain);
 		if (unlikely(rc)) {
+			unlock_page(page);
 			vm_put_page(m, page);
 			if (rc == -EAGAIN &&
 			    !pte_chain_prealloc_relock(m, &vmf->pte_chain, vmf->ptl, NULL))
@@ -558,6 +577,7 @@ again:;
 		}
 		add_mm_counter(mm, mm_counter(page), 1);
 		entry_write(pte, pfn_pte(page_to_pfn(m, page), vma->vm_page_prot));
+		unlock_page(page);
 		if (addr != vmf->address)
 			mapped++;
 	}
