@@ -1218,12 +1218,16 @@ static double host_read_into_ram(const char *dir, unsigned long mib)
 		madvise(buf, size, MADV_HUGEPAGE);
 		memset(buf, 1, size);
 		bench_drop_file_cache(path);
+		const size_t chunk = RAMREAD_RUN * PAGE_SIZE;
 		uint64_t t0 = bench_now_ns();
 		size_t off = 0;
-		for (ssize_t n = 1; off < size && n > 0; off += (size_t)n)
-			n = pread(fd, buf + off,
-				  size - off < RAMREAD_RUN * 4096 ? size - off : RAMREAD_RUN * 4096,
-				  (off_t)off);
+		while (off < size) {
+			ssize_t n = pread(fd, buf + off, size - off < chunk ? size - off : chunk,
+					  (off_t)off);
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
 		if (off == size)
 			mibs = (double)mib / ((double)(bench_now_ns() - t0) / 1e9);
 	}

@@ -537,14 +537,11 @@ again:;
 			continue;
 		spin_lock(&mapping->i_pages_lock);
 		struct kmm_page *page = radix_tree_lookup(&mapping->i_pages, idx);
-		if (xa_is_value(page))
+		/* A locked page (under I/O, reclaim or truncation) is skipped, not referenced. */
+		if (xa_is_value(page) || (page && PageLocked(page)))
 			page = NULL;
-		/* Skip a locked page (under I/O, reclaim or truncation) without waiting. */
-		unsigned long flags = page ? __atomic_load_n(&page->flags, __ATOMIC_ACQUIRE) : 0;
-		if (page && (flags & (1UL << PG_uptodate)) && !(flags & (1UL << PG_locked)))
+		if (page)
 			kmm_get_page(page);
-		else
-			page = NULL;
 		spin_unlock(&mapping->i_pages_lock);
 		if (!page)
 			continue;
