@@ -92,6 +92,8 @@ struct kmm_swap_area_info {
 	 * /proc/diskstats' time spent reading; it depends on the host's cache).
 	 */
 	unsigned long read_ns;
+	/* Pages whose write to the disk the I/O thread started right after reclaim wrote them. */
+	unsigned long writeback_started;
 };
 /* Fill @info for area @type; -ENOENT if no area has that type. */
 int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_info *info);
@@ -110,7 +112,7 @@ void kmm_swap_totals(struct kmm_machine *m, struct kmm_swap_totals *t);
 /* /proc/swaps, in Linux's text. */
 void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
 
-/* --- Asynchronous reads ------------------------------------------------------------ */
+/* --- The swap I/O thread ------------------------------------------------------------ */
 
 /*
  * Swap reads through a host I/O thread, the disk with its own queue (Linux
@@ -119,7 +121,11 @@ void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
  * and every deterministic run) a read is done before the fault goes on.
  * A concurrent run starts it when it wants Linux's asynchronous completion
  * (pages locked under I/O while other CPUs run) or the read-ahead below;
- * kmm_run() leaves it as it finds it. With KMM_SWAP_IO_READAHEAD_NEXT,
+ * kmm_run() leaves it as it finds it. While it runs it also starts the
+ * disk's write of what reclaim wrote to the swap file, a MiB at a time, so
+ * the disk writes while reclaim goes on (Linux's swap_writepage submits
+ * its bio at once); without it those bytes wait in the host's page cache
+ * for the host's own write-back or an fsync. With KMM_SWAP_IO_READAHEAD_NEXT,
  * once a sequential stream has grown the readahead window to its largest
  * (2^page-cluster slots), the windows after the fault's are read too, and
  * each first use of a page of the next window reads one more, so the reads
@@ -130,7 +136,7 @@ void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
  * kmm_swap_io_start() returns 0 (started), -EALREADY (a thread runs; its
  * flags stay), -EINVAL (unknown flags, or a machine without swap) or the
  * host's error. kmm_swap_io_stop() waits for the queued reads and stops the
- * thread; call both while no simulated CPU runs.
+ * thread (write-backs too small to have started are left to the host); call both while no simulated CPU runs.
  */
 #define KMM_SWAP_IO_READAHEAD_NEXT 0x1
 int kmm_swap_io_start(struct kmm_machine *m, unsigned int flags);

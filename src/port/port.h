@@ -122,6 +122,14 @@ long kmm_port_pread(int fd, void *buf, size_t len, uint64_t off);
 long kmm_port_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int kmm_port_ftruncate(int fd, uint64_t len);
 int kmm_port_fsync(int fd);
+/*
+ * Start writing [off, off + len) of @fd to its disk and return without
+ * waiting for it (Linux: sync_file_range's SYNC_FILE_RANGE_WRITE); 0, or
+ * -errno (-ENOSYS where the host has no such call). The bytes are safe
+ * in the host's page cache either way: this only moves the disk's work
+ * earlier.
+ */
+int kmm_port_start_writeback(int fd, uint64_t off, uint64_t len);
 int kmm_port_close(int fd);
 /* Open with a choice of access: KMM_PORT_O_* flags; returns the descriptor or -errno. */
 #define KMM_PORT_O_WRITE 0x1 /* read and write (else read only) */

@@ -497,6 +497,18 @@ int kmm_port_fsync(int fd)
 	return fsync(fd) ? -errno : 0;
 }
 
+int kmm_port_start_writeback(int fd, uint64_t off, uint64_t len)
+{
+#if defined(__linux__)
+	return sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) ? -errno : 0;
+#else
+	(void)fd;
+	(void)off;
+	(void)len;
+	return -ENOSYS;
+#endif
+}
+
 int kmm_port_close(int fd)
 {
 	return close(fd) ? -errno : 0;

@@ -167,6 +167,7 @@ struct swap_info {
 	atomic_long_t writes, reads, write_errors, read_errors, csum_errors;
 	atomic_long_t write_ios, read_ios; /* requests to the file: pwrite(v), pread(v) */
 	atomic_long_t read_ns;		   /* host time in those reads (diskstats' time reading) */
+	atomic_long_t writeback_started;   /* pages whose disk write the I/O thread started */
 	struct kmm_rng rng; /* under si->lock: where a CPU jumps to in set_cluster_next */
 };
 
@@ -358,6 +359,17 @@ bool swap_io_queue(struct kmm_machine *m, struct swap_info *si, struct kmm_page 
 int swap_io_help(struct kmm_machine *m, struct kmm_page *page);
 /* Wait until every read handed to the I/O thread has completed. */
 void swap_io_drain(struct kmm_machine *m);
+/*
+ * Slots [@first, @first + @nr) of @si are written to the host's page
+ * cache: when the I/O thread runs, it starts their write-back to the disk
+ * (a MiB at a time, after any waiting read), as a disk writes a bio while
+ * the CPU goes on. Without the thread the host writes them back later or
+ * at an fsync. A hint: nothing waits for it and it changes no outcome.
+ */
+void swap_io_written(struct kmm_machine *m, struct swap_info *si, unsigned long first,
+		     unsigned long nr);
+/* swapoff, with no user of @si left: drop its write-back ranges, wait for the one under way. */
+void swap_io_forget(struct kmm_machine *m, struct swap_info *si);
 /* Windows read ahead of a stream's faults with KMM_SWAP_IO_READAHEAD_NEXT. */
 #define SWAP_RA_AHEAD 8
 /* Does the I/O thread run with KMM_SWAP_IO_READAHEAD_NEXT? */

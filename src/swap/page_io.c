@@ -221,6 +221,8 @@ int swap_writepage(struct kmm_machine *m, struct kmm_page *page, swp_entry_t ent
 		ret = swap_write_slot(si, data, offset);
 	if (!ret && (si->swap_flags & KMM_SWAP_SYNC))
 		ret = kmm_port_fsync(si->fd);
+	else if (!ret)
+		swap_io_written(m, si, offset, 1);
 	int r = swap_write_done(m, si, page, entry, sum, ret);
 	put_swap_device(si);
 	return r;
@@ -263,6 +265,8 @@ int swap_writepages(struct kmm_machine *m, struct kmm_page **pages, const swp_en
 			/* One flush for the run: a failed flush fails every page of it. */
 			long sync =
 			    whole && (si->swap_flags & KMM_SWAP_SYNC) ? kmm_port_fsync(si->fd) : 0;
+			if (whole && !(si->swap_flags & KMM_SWAP_SYNC))
+				swap_io_written(m, si, first, (unsigned long)k);
 			for (int j = 0; j < k; j++) {
 				/* A run that fell short is finished page by page, to name the failures. */
 				long ret = whole ? sync

@@ -1,6 +1,7 @@
 /*
  * The swap device's request queue: reads handed to a host I/O thread, as
- * a disk takes requests while the CPU goes on.
+ * a disk takes requests while the CPU goes on; and the disk's write of
+ * what reclaim wrote, started behind it.
  *
  * Linux: the block layer under mm/page_io.c (swap_readpage submits a bio;
  * end_swap_bio_read, in the completion, marks the page uptodate or not and
@@ -30,29 +31,50 @@
  *  4. Idle, the thread polls the queue for SWAP_IO_POLL_NS before it
  *     sleeps: in a stream of faults the next request comes within a few
  *     microseconds, and waking a sleeping thread costs more than that.
- *  5. Lifetime: a queued page is locked and its slot is in use, so
+ *  5. Writes stay synchronous copies into the host's page cache (the
+ *     outcome of each page is known when pageout returns), but the disk's
+ *     part need not wait for the host's write-back or an fsync: after
+ *     each write (swap_io_written) the slots join a range, and the thread
+ *     starts the write-back of a range (sync_file_range's
+ *     SYNC_FILE_RANGE_WRITE, through port/) once it has SWAP_IO_FLUSH_MIN
+ *     slots or another range follows it, after any waiting read. So the
+ *     disk writes while reclaim goes on, as Linux's swap_writepage submits
+ *     its bio at once; a swap-out followed by an fsync takes about
+ *     max(CPU, disk) instead of their sum. Ranges are hints: a full ring
+ *     drops one, the stop drops the small ones, nothing waits for them.
+ *  6. Lifetime: a queued page is locked and its slot is in use, so
  *     swapoff cannot finish the area under a request (try_to_unuse waits
  *     for the page lock; its sweep of unused cache pages drains the queue
  *     first, swap_io_drain). The thread touches no area after unlocking the
- *     last page of a request.
+ *     last page of a request. A write-back range holds nothing: swapoff,
+ *     once no user of the area is left, drops its ranges and waits for the
+ *     one being started (swap_io_forget) before it closes the file.
  *
  * The thread is no simulated CPU: it allocates nothing and frees nothing;
  * its event counts (pswpin) go to the machine's CPU-less counters.
  *
- * Locks: the wait queue's mutex guards the ring, the flags and the
+ * Locks: the wait queue's mutex guards the rings, the flags and the
  * sleeping flag; nothing else is taken under it.
  */
 #include "internal.h"
 #include <errno.h>
 
-#define SWAP_IO_QUEUE	32	 /* requests in flight at most */
-#define SWAP_IO_POLL_NS 50000ull /* how long the idle thread polls before it sleeps */
+#define SWAP_IO_QUEUE	  32	   /* requests in flight at most */
+#define SWAP_IO_POLL_NS	  50000ull /* how long the idle thread polls before it sleeps */
+#define SWAP_IO_FLUSHES	  8	   /* write-back ranges waiting at most */
+#define SWAP_IO_FLUSH_MIN 256	   /* slots: write-back starts a MiB at a time */
 
 struct swap_io_req {
 	struct swap_info *si;
 	int nr;
 	struct kmm_page *pages[SWAP_IO_RUN];
 	swp_entry_t entries[SWAP_IO_RUN];
+};
+
+/* Slots [lo, hi) of @si, written to the host's page cache, whose write-back is to start. */
+struct swap_io_flush {
+	struct swap_info *si;
+	unsigned long lo, hi;
 };
 
 struct swap_io {
@@ -69,6 +91,11 @@ struct swap_io {
 	unsigned long queued, completed;
 	struct swap_io_req ring[SWAP_IO_QUEUE];
 	struct swap_io_req work; /* the thread's request being read (merged) */
+	/* Write-back to start, oldest first; the newest may still grow. */
+	unsigned long fhead, ftail;
+	struct swap_io_flush flush[SWAP_IO_FLUSHES];
+	bool flush_ready;	    /* the oldest range is ready: read by the polling thread */
+	struct swap_info *flushing; /* the area whose write-back the thread is starting */
 };
 
 static bool swap_io_empty(struct swap_io *io)
@@ -119,12 +146,45 @@ static void swap_io_do(struct swap_io *io, struct swap_io_req *r)
 	__atomic_fetch_add(&io->completed, (unsigned long)r->nr, __ATOMIC_RELEASE);
 }
 
-/* Poll for a request or the stop for SWAP_IO_POLL_NS; true if one came. */
+/*
+ * Is the oldest write-back range ready to start (called with the lock)?
+ * The newest may still grow, so it waits for SWAP_IO_FLUSH_MIN slots.
+ */
+static bool swap_io_flush_ready(const struct swap_io *io)
+{
+	if (io->fhead == io->ftail)
+		return false;
+	const struct swap_io_flush *f = &io->flush[io->fhead % SWAP_IO_FLUSHES];
+	return io->ftail - io->fhead > 1 || f->hi - f->lo >= SWAP_IO_FLUSH_MIN;
+}
+
+/*
+ * Start the write-back of the oldest range (called with the lock, which it
+ * drops meanwhile). Its result is not waited for and an error is not
+ * kept: the bytes are in the host's page cache and their checksums in
+ * memory, so a disk that fails them is found when they are read back.
+ */
+static void swap_io_flush_one(struct swap_io *io)
+{
+	struct swap_io_flush f = io->flush[io->fhead % SWAP_IO_FLUSHES];
+	io->fhead++;
+	__atomic_store_n(&io->flush_ready, swap_io_flush_ready(io), __ATOMIC_RELAXED);
+	io->flushing = f.si; /* swapoff does not close the file under it (swap_io_forget) */
+	kmm_port_waitq_unlock(&io->wait);
+	if (!kmm_port_start_writeback(f.si->fd, (uint64_t)f.lo * PAGE_SIZE,
+				      (uint64_t)(f.hi - f.lo) * PAGE_SIZE))
+		atomic_long_add((long)(f.hi - f.lo), &f.si->writeback_started);
+	kmm_port_waitq_lock(&io->wait);
+	io->flushing = NULL;
+}
+
+/* Poll for a request, a write-back or the stop for SWAP_IO_POLL_NS; true if one came. */
 static bool swap_io_poll(struct swap_io *io)
 {
 	uint64_t until = kmm_port_now_ns() + SWAP_IO_POLL_NS;
 	for (unsigned int i = 1;; i++) {
-		if (!swap_io_empty(io) || __atomic_load_n(&io->stop, __ATOMIC_ACQUIRE))
+		if (!swap_io_empty(io) || __atomic_load_n(&io->flush_ready, __ATOMIC_RELAXED) ||
+		    __atomic_load_n(&io->stop, __ATOMIC_ACQUIRE))
 			return true;
 		kmm_port_cpu_relax();
 		if (!(i & 63) && kmm_port_now_ns() > until)
@@ -137,25 +197,32 @@ static void *swap_io_thread(void *arg)
 	struct swap_io *io = arg;
 	kmm_port_waitq_lock(&io->wait);
 	for (;;) {
-		if (io->head == io->tail) {
-			if (io->stop)
-				break;
-			kmm_port_waitq_unlock(&io->wait);
-			bool came = swap_io_poll(io);
-			kmm_port_waitq_lock(&io->wait);
-			if (!came && io->head == io->tail && !io->stop) {
-				io->sleeping = true;
-				kmm_port_waitq_wait(&io->wait, 0);
-				io->sleeping = false;
+		if (io->head != io->tail) {
+			/* Reads first: a fault waits for them; nobody waits for a write-back. */
+			if (swap_io_take(io)) {
+				kmm_port_waitq_unlock(&io->wait);
+				swap_io_do(io, &io->work);
+				kmm_port_waitq_lock(&io->wait);
 			}
 			continue;
 		}
-		if (!swap_io_take(io))
+		if (io->flush_ready) {
+			swap_io_flush_one(io);
 			continue;
+		}
+		if (io->stop)
+			break;
 		kmm_port_waitq_unlock(&io->wait);
-		swap_io_do(io, &io->work);
+		bool came = swap_io_poll(io);
 		kmm_port_waitq_lock(&io->wait);
+		if (!came && io->head == io->tail && !io->flush_ready && !io->stop) {
+			io->sleeping = true;
+			kmm_port_waitq_wait(&io->wait, 0);
+			io->sleeping = false;
+		}
 	}
+	/* The ranges too small to start yet are left to the host, as without the thread. */
+	io->fhead = io->ftail;
 	kmm_port_waitq_unlock(&io->wait);
 	return NULL;
 }
@@ -184,6 +251,51 @@ bool swap_io_queue(struct kmm_machine *m, struct swap_info *si, struct kmm_page 
 		kmm_port_waitq_wake_all(&io->wait);
 	kmm_port_waitq_unlock(&io->wait);
 	return true;
+}
+
+void swap_io_written(struct kmm_machine *m, struct swap_info *si, unsigned long first,
+		     unsigned long nr)
+{
+	struct swap_io *io = __atomic_load_n(&swap_state(m)->io, __ATOMIC_ACQUIRE);
+	if (!io || !__atomic_load_n(&io->running, __ATOMIC_RELAXED))
+		return;
+	kmm_port_waitq_lock(&io->wait);
+	struct swap_io_flush *last = &io->flush[(io->ftail - 1) % SWAP_IO_FLUSHES];
+	if (!io->running)
+		;
+	else if (io->ftail != io->fhead && last->si == si && last->hi == first)
+		last->hi += nr;
+	else if (io->ftail - io->fhead < SWAP_IO_FLUSHES)
+		io->flush[io->ftail++ % SWAP_IO_FLUSHES] =
+		    (struct swap_io_flush){si, first, first + nr};
+	/* else every range is taken: this one's write-back is the host's to start */
+	bool ready = swap_io_flush_ready(io);
+	__atomic_store_n(&io->flush_ready, ready, __ATOMIC_RELAXED);
+	if (ready && io->sleeping)
+		kmm_port_waitq_wake_all(&io->wait);
+	kmm_port_waitq_unlock(&io->wait);
+}
+
+void swap_io_forget(struct kmm_machine *m, struct swap_info *si)
+{
+	struct swap_io *io = __atomic_load_n(&swap_state(m)->io, __ATOMIC_ACQUIRE);
+	if (!io)
+		return;
+	kmm_port_waitq_lock(&io->wait);
+	unsigned long keep = io->fhead;
+	for (unsigned long i = io->fhead; i != io->ftail; i++) {
+		struct swap_io_flush f = io->flush[i % SWAP_IO_FLUSHES];
+		if (f.si != si)
+			io->flush[keep++ % SWAP_IO_FLUSHES] = f;
+	}
+	io->ftail = keep;
+	__atomic_store_n(&io->flush_ready, swap_io_flush_ready(io), __ATOMIC_RELAXED);
+	while (io->flushing == si) {
+		kmm_port_waitq_unlock(&io->wait);
+		kmm_port_yield();
+		kmm_port_waitq_lock(&io->wait);
+	}
+	kmm_port_waitq_unlock(&io->wait);
 }
 
 int swap_io_help(struct kmm_machine *m, struct kmm_page *page)

@@ -368,6 +368,7 @@ static int setup_swap_area(struct kmm_machine *m, struct swap_info *si,
 	atomic_long_set(&si->write_ios, 0);
 	atomic_long_set(&si->read_ios, 0);
 	atomic_long_set(&si->read_ns, 0);
+	atomic_long_set(&si->writeback_started, 0);
 	atomic_set(&si->users, 0);
 	if (init_swap_address_space(m, si))
 		return kmm_error_set(err, -ENOMEM, "%s: out of host memory for the swap cache",
@@ -664,6 +665,7 @@ int kmm_swapoff(struct kmm_machine *m, const char *path, struct kmm_error *err)
 		kmm_port_heavy_barrier();
 	while (swap_device_users(si) || (READ_ONCE(si->flags) >= SWP_SCANNING))
 		kmm_port_yield();
+	swap_io_forget(m, si); /* the I/O thread's write-backs name the file */
 	swap_info_release(m, si);
 	free_swap_info_slot(ss, si);
 	ret = 0;
@@ -777,6 +779,7 @@ int kmm_swap_area_info(struct kmm_machine *m, int type, struct kmm_swap_area_inf
 	info->write_ios = (unsigned long)atomic_long_read(&si->write_ios);
 	info->read_ios = (unsigned long)atomic_long_read(&si->read_ios);
 	info->read_ns = (unsigned long)atomic_long_read(&si->read_ns);
+	info->writeback_started = (unsigned long)atomic_long_read(&si->writeback_started);
 	swapon_unlock(ss);
 	return 0;
 }

@@ -12,6 +12,9 @@
  *    (no SIGBUS), in every mode; a failed read of the faulting page itself
  *    is that task's SIGBUS, and its slots are freed when it goes;
  *  - swapoff while reads are in flight brings everything back;
+ *  - reclaim with the thread running has it start the disk's write-back
+ *    of all but the last range under 256 slots (writeback_started), none
+ *    without it; swapoff with a range waiting drops it;
  *  - the API's answers (-EINVAL, -EALREADY, stop twice, a machine
  *    destroyed with the thread running);
  *  - two CPUs streaming their own regions concurrently (KMM_TEST_CONCURRENT:
@@ -234,6 +237,54 @@ static void test_swapoff_with_reads_in_flight(void)
 	reclaim_anon_destroy(&w);
 }
 
+/*
+ * Reclaim with the thread running starts the disk's write of the swap file
+ * behind it: every range of SWAP_IO_FLUSH_MIN (256) slots and more, so at
+ * most the last 255 pages are left to the host; none without the thread.
+ * What comes back is intact either way. With @swapoff the area goes with
+ * the thread running, while the last range, too small to start, may wait.
+ */
+static void writeback(bool thread, bool swapoff)
+{
+	struct reclaim_anon w;
+	struct kmm_swap_area_info info;
+	struct kmm_error err = {0};
+	expect_int_eq(
+	    reclaim_anon_setup(&w, "swapiowb", "--mem 64M --nodes 1 --cpus 1", "32M", PAGES), 0);
+	expect_int_eq(fill(w.t, w.addr, PAGES, 0), 0);
+	kmm_task_switch_out(w.m);
+	if (thread)
+		expect_int_eq(kmm_swap_io_start(w.m, 0), 0);
+	reclaim_all(w.m, PAGES);
+	expect_int_eq(kmm_swap_area_info(w.m, 0, &info), 0);
+	printf("%s%s: %lu pages written, the write-back of %lu started\n",
+	       thread ? "I/O thread" : "no thread", swapoff ? ", then swapoff" : "", info.writes,
+	       info.writeback_started);
+	expect_u64_eq(info.writes, PAGES);
+	if (swapoff) {
+		expect_u64_le(info.writeback_started, info.writes);
+		expect_int_eq(kmm_swapoff(w.m, w.swap, &err), 0);
+		expect_u64_eq(kmm_swap_area_info(w.m, 0, &info), (uint64_t)-ENOENT);
+	} else {
+		kmm_swap_io_stop(w.m);
+		expect_int_eq(kmm_swap_area_info(w.m, 0, &info), 0);
+		if (thread)
+			expect_u64_ge(info.writeback_started + 255, info.writes);
+		expect_u64_le(info.writeback_started, thread ? info.writes : 0);
+	}
+	expect_u64_eq(check(w.t, w.addr, 0, PAGES, 0), 0);
+	kmm_task_switch_out(w.m);
+	expect_all_valid(w.m);
+	reclaim_anon_destroy(&w);
+}
+
+static void test_writeback(void)
+{
+	writeback(false, false);
+	writeback(true, false);
+	writeback(true, true);
+}
+
 static void test_api(void)
 {
 	struct kmm_machine *m = vm_boot("--mem 64M --nodes 1 --cpus 1");
@@ -325,6 +376,7 @@ int main(int argc, char **argv)
 	run_test(test_readahead_read_error);
 	run_test(test_own_read_error);
 	run_test(test_swapoff_with_reads_in_flight);
+	run_test(test_writeback);
 	run_test(test_api);
 	run_test(test_concurrent);
 	return kmm_test_done();
