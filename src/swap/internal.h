@@ -176,6 +176,9 @@ static inline uint64_t swap_random(struct swap_info *si, uint64_t n)
 	return kmm_rng_below(&si->rng, n);
 }
 
+/* Sequential streams whose windows KMM_SWAP_IO_READAHEAD_NEXT keeps ahead at once. */
+#define SWAP_RA_STREAMS 4
+
 struct swap_state {
 	struct kmm_machine *m;
 	struct kmm_port_waitq swapon_mutex; /* its lock is the mutex */
@@ -201,10 +204,13 @@ struct swap_state {
 	unsigned long ra_prev_offset;	/* the slot of the last fault without hits */
 	atomic_t ra_last_pages;		/* the last window */
 	/*
-	 * KMM_SWAP_IO_READAHEAD_NEXT: the window (the entry of its first slot)
-	 * whose first readahead page used reads one more window ahead; 0: none.
+	 * KMM_SWAP_IO_READAHEAD_NEXT: per stream, the window (the entry of its
+	 * first slot) whose first readahead page used reads one more window
+	 * ahead; 0: none. ra_victim picks the slot a new stream takes when
+	 * every one is in use.
 	 */
-	unsigned long ra_trigger;
+	unsigned long ra_trigger[SWAP_RA_STREAMS];
+	unsigned int ra_victim;
 	struct swap_io *io; /* the I/O thread and its queue, from the first kmm_swap_io_start() */
 	uint64_t uuid_seq;
 };

@@ -399,7 +399,8 @@ void kmm_swap_io_stop(struct kmm_machine *m)
 	kmm_port_thread_join(io->thread);
 	io->thread = NULL;
 	/* No trigger is left for a window nobody would read ahead any more. */
-	__atomic_store_n(&ss->ra_trigger, 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < SWAP_RA_STREAMS; i++)
+		__atomic_store_n(&ss->ra_trigger[i], 0, __ATOMIC_RELAXED);
 }
 
 void swap_io_destroy(struct kmm_machine *m)

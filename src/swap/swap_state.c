@@ -37,8 +37,8 @@
  *    only (its PG_locked); the neighbours unlock when their reads are done.
  *    With KMM_SWAP_IO_READAHEAD_NEXT a stream that has grown the window to
  *    its largest also reads the SWAP_RA_AHEAD windows after it, and the
- *    first use of a readahead page of the next one (ra_trigger) reads one
- *    more: the reads stay up to SWAP_RA_AHEAD windows ahead of the faults (kmm's
+ *    first use of a readahead page of the next one (its ra_trigger slot:
+ *    SWAP_RA_STREAMS streams at once) reads one more: the reads stay up to SWAP_RA_AHEAD windows ahead of the faults (kmm's
  *    extension: Linux reads swap one window at a time; its file readahead
  *    keeps such an asynchronous window, PG_readahead on its first page).
  *
@@ -229,7 +229,7 @@ int add_to_swap(struct kmm_machine *m, struct kmm_page *page)
 }
 
 static unsigned long swap_ra_largest_window(struct swap_state *ss);
-static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from);
+static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from, int slot);
 
 /* The page of @entry in the cache, with a reference; a readahead page's first use counts. */
 static struct kmm_page *swap_cache_get(struct kmm_machine *m, swp_entry_t entry, bool *ra_hit)
@@ -261,15 +261,20 @@ struct kmm_page *lookup_swap_cache(struct kmm_machine *m, swp_entry_t entry)
 	struct swap_state *ss = swap_state(m);
 	bool ra_hit;
 	struct kmm_page *page = swap_cache_get(m, entry, &ra_hit);
-	if (!ra_hit || !READ_ONCE(ss->ra_trigger))
+	if (!ra_hit || !swap_io_readahead_next(m))
 		return page;
-	/* The first use of a page of the window the trigger names: read one more window ahead. */
+	/* The first use of a page of a window a trigger names: read one more window ahead. */
 	unsigned long window = swap_ra_largest_window(ss);
 	unsigned long trigger = swp_entry(swp_type(entry), swp_offset(entry) & ~(window - 1)).val;
-	if (READ_ONCE(ss->ra_trigger) == trigger &&
-	    __atomic_compare_exchange_n(&ss->ra_trigger, &trigger, 0, false, __ATOMIC_RELAXED,
-					__ATOMIC_RELAXED))
-		swap_ra_ahead(m, entry, SWAP_RA_AHEAD);
+	for (int i = 0; i < SWAP_RA_STREAMS; i++) {
+		unsigned long t = trigger;
+		if (READ_ONCE(ss->ra_trigger[i]) == trigger &&
+		    __atomic_compare_exchange_n(&ss->ra_trigger[i], &t, 0, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED)) {
+			swap_ra_ahead(m, entry, SWAP_RA_AHEAD, i);
+			break;
+		}
+	}
 	return page;
 }
 
@@ -475,13 +480,43 @@ static unsigned long swap_ra_largest_window(struct swap_state *ss)
 }
 
 /*
+ * The trigger slot of the stream whose window starts at @base in area
+ * @type, a stream that has not had one yet: the slot of its own older
+ * trigger (a trigger of the same area up to SWAP_RA_AHEAD windows behind
+ * or ahead: the stream ran past it, or starts over), else a free one, else
+ * the slots in turn. Slots are hints: two CPUs may pick the same one.
+ */
+static int swap_ra_stream_slot(struct swap_state *ss, unsigned int type, unsigned long base,
+			       unsigned long window)
+{
+	int empty = -1;
+	for (int i = 0; i < SWAP_RA_STREAMS; i++) {
+		swp_entry_t t = {READ_ONCE(ss->ra_trigger[i])};
+		if (!t.val) {
+			if (empty < 0)
+				empty = i;
+			continue;
+		}
+		unsigned long off = swp_offset(t);
+		unsigned long span = (SWAP_RA_AHEAD + 1) * window;
+		if (swp_type(t) == type && off + span >= base && off <= base + span)
+			return i;
+	}
+	if (empty >= 0)
+		return empty;
+	return (int)(__atomic_fetch_add(&ss->ra_victim, 1, __ATOMIC_RELAXED) % SWAP_RA_STREAMS);
+}
+
+/*
  * KMM_SWAP_IO_READAHEAD_NEXT: read the windows @from .. SWAP_RA_AHEAD
  * after @entry's (largest windows, aligned) behind the faults, and name
- * the window after @entry's as the trigger: the first use of one of its
- * readahead pages reads the window SWAP_RA_AHEAD after that one. A stream
- * thus keeps up to SWAP_RA_AHEAD windows in flight ahead of its faults.
+ * the window after @entry's as the stream's trigger (in trigger slot
+ * @slot, or -1 for swap_ra_stream_slot's pick): the first use of one of
+ * its readahead pages reads the window SWAP_RA_AHEAD after that one. A
+ * stream thus keeps up to SWAP_RA_AHEAD windows in flight ahead of its
+ * faults, and up to SWAP_RA_STREAMS streams do so at once.
  */
-static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from)
+static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int from, int slot)
 {
 	struct swap_state *ss = swap_state(m);
 	unsigned long window = swap_ra_largest_window(ss);
@@ -496,7 +531,9 @@ static void swap_ra_ahead(struct kmm_machine *m, swp_entry_t entry, unsigned int
 		swap_ra_read(m, slots, n, none, GFP_HIGHUSER_MOVABLE | __GFP_NORETRY | __GFP_NOWARN,
 			     &unused);
 	}
-	WRITE_ONCE(ss->ra_trigger, swp_entry(swp_type(entry), base + window).val);
+	if (slot < 0)
+		slot = swap_ra_stream_slot(ss, swp_type(entry), base, window);
+	WRITE_ONCE(ss->ra_trigger[slot], swp_entry(swp_type(entry), base + window).val);
 }
 
 void wait_on_page_read(struct kmm_machine *m, struct kmm_page *page)
@@ -555,7 +592,7 @@ struct kmm_page *swapin_readahead(struct kmm_machine *m, swp_entry_t entry, gfp_
 		struct kmm_page *target = swap_ra_read(m, slots, n, entry, gfp, &read_it);
 		/* A stream at the largest window: keep the next windows in flight. */
 		if (target && window > 1 && window == swap_ra_largest_window(swap_state(m)))
-			swap_ra_ahead(m, entry, 1);
+			swap_ra_ahead(m, entry, 1, -1);
 		if (!target) {
 			/* No page: nothing holds the slot any more, or no memory. */
 			*err = swap_map_value(m, entry) > 0 ? -ENOMEM : -ENOENT;
