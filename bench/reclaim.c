@@ -1288,7 +1288,7 @@ static double host_read_into_ram(const char *dir, unsigned long mib)
 static void swap_io_beside_dd(const struct bench_opts *o, unsigned long swapio_mib)
 {
 	unsigned long mib = swapio_mib ? swapio_mib : o->quick ? 64 : 256;
-	int reps = bench_reps(o, 3, 1);
+	int reps = bench_reps(o, 5, 1);
 	char dir[64];
 	snprintf(dir, sizeof(dir), "bench-reclaim-XXXXXX");
 	if (!mkdtemp(dir))
