@@ -129,7 +129,7 @@ void kmm_show_swaps(struct kmm_machine *m, struct kmm_buf *out);
  * once a sequential stream has grown the readahead window to its largest
  * (2^page-cluster slots), the windows after the fault's are read too, and
  * each first use of a page of the next window reads one more, so the reads
- * stay up to 8 windows ahead of the faults: a kmm extension (Linux reads
+ * stay up to 24 windows ahead of the faults: a kmm extension (Linux reads
  * swap one window at a time; its file readahead has such an asynchronous
  * window). See docs/swap.md.
  *

@@ -377,7 +377,7 @@ void swap_io_written(struct kmm_machine *m, struct swap_info *si, unsigned long 
 /* swapoff, with no user of @si left: drop its write-back ranges, wait for the one under way. */
 void swap_io_forget(struct kmm_machine *m, struct swap_info *si);
 /* Windows read ahead of a stream's faults with KMM_SWAP_IO_READAHEAD_NEXT. */
-#define SWAP_RA_AHEAD 8
+#define SWAP_RA_AHEAD 24
 /* Does the I/O thread run with KMM_SWAP_IO_READAHEAD_NEXT? */
 bool swap_io_readahead_next(struct kmm_machine *m);
 /* Stop the thread and free the queue (the machine is going away). */

@@ -59,7 +59,7 @@
 #include "internal.h"
 #include <errno.h>
 
-#define SWAP_IO_QUEUE	  32	   /* requests in flight at most */
+#define SWAP_IO_QUEUE	  64	   /* requests in flight at most */
 #define SWAP_IO_POLL_NS	  50000ull /* how long the idle thread polls before it sleeps */
 #define SWAP_IO_FLUSHES	  8	   /* write-back ranges waiting at most */
 #define SWAP_IO_FLUSH_MIN 256	   /* slots: write-back starts a MiB at a time */

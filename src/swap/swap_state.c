@@ -38,9 +38,10 @@
  *    With KMM_SWAP_IO_READAHEAD_NEXT a stream that has grown the window to
  *    its largest also reads the SWAP_RA_AHEAD windows after it, and the
  *    first use of a readahead page of the next one (its ra_trigger slot:
- *    SWAP_RA_STREAMS streams at once) reads one more: the reads stay up to SWAP_RA_AHEAD windows ahead of the faults (kmm's
- *    extension: Linux reads swap one window at a time; its file readahead
- *    keeps such an asynchronous window, PG_readahead on its first page).
+ *    SWAP_RA_STREAMS streams at once) reads one more: the reads stay up
+ *    to SWAP_RA_AHEAD windows ahead of the faults (kmm's extension: Linux
+ *    reads swap one window at a time; its file readahead keeps such an
+ *    asynchronous window, PG_readahead on its first page).
  *
  * Where kmm differs: a page whose read failed is taken out of the cache
  * again (Linux leaves it there, not uptodate), so that a later fault
