@@ -261,14 +261,14 @@ void swap_io_written(struct kmm_machine *m, struct swap_info *si, unsigned long 
 		return;
 	kmm_port_waitq_lock(&io->wait);
 	struct swap_io_flush *last = &io->flush[(io->ftail - 1) % SWAP_IO_FLUSHES];
-	if (!io->running)
-		;
-	else if (io->ftail != io->fhead && last->si == si && last->hi == first)
-		last->hi += nr;
-	else if (io->ftail - io->fhead < SWAP_IO_FLUSHES)
-		io->flush[io->ftail++ % SWAP_IO_FLUSHES] =
-		    (struct swap_io_flush){si, first, first + nr};
-	/* else every range is taken: this one's write-back is the host's to start */
+	if (io->running) {
+		if (io->ftail != io->fhead && last->si == si && last->hi == first)
+			last->hi += nr;
+		else if (io->ftail - io->fhead < SWAP_IO_FLUSHES)
+			io->flush[io->ftail++ % SWAP_IO_FLUSHES] =
+			    (struct swap_io_flush){si, first, first + nr};
+		/* else every range is taken: this one's write-back is the host's to start */
+	}
 	bool ready = swap_io_flush_ready(io);
 	__atomic_store_n(&io->flush_ready, ready, __ATOMIC_RELAXED);
 	if (ready && io->sleeping)

@@ -286,7 +286,7 @@ static void writeback(bool thread, bool swapoff)
 		expect_int_eq(kmm_swap_io_start(w.m, 0), 0);
 	reclaim_all(w.m, PAGES);
 	expect_int_eq(kmm_swap_area_info(w.m, 0, &info), 0);
-	printf("%s%s: %lu pages written, the write-back of %lu started\n",
+	printf("%s%s: %lu pages written, the write-back of %lu started by the end of reclaim\n",
 	       thread ? "I/O thread" : "no thread", swapoff ? ", then swapoff" : "", info.writes,
 	       info.writeback_started);
 	expect_u64_eq(info.writes, PAGES);
